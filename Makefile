@@ -1,0 +1,125 @@
+# hark - passive HTTP audit pipeline.
+#
+#   make            build the binaries into build/bin
+#   make run        install missing packages (as root), build, run the
+#                   pipeline on the demo capture and print the audit trail
+#   make test       sanitizer build (ASan + UBSan), unit tests, fuzz
+#                   regression, end-to-end, live and restart tests
+#   make bench      throughput on the workload from ../shared/bench
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make deps       install the Debian packages hark needs (root)
+
+PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib
+CC       ?= cc
+SAN      ?= 0
+ifeq ($(SAN),1)
+BUILD    ?= build/san
+OPT      := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined
+LDSAN    := -fsanitize=address,undefined
+else
+BUILD    ?= build
+OPT      := -O2
+LDSAN    :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb
+
+CFLAGS   ?= -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
+            -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Icommon $(PKG_CFLAGS)
+LDFLAGS  += $(LDSAN)
+LDLIBS   := $(PKG_LIBS) -lpthread
+
+STAGES   := capture reassemble dispatch correlate logger
+BIN      := $(BUILD)/bin
+OBJ      := $(BUILD)/obj
+
+common_SRC := $(wildcard common/*.c)
+common_OBJ := $(common_SRC:%.c=$(OBJ)/%.o)
+COMMON_LIB := $(BUILD)/libhark-common.a
+
+# Each stage: main.c makes the process; its other modules form a library
+# that unit tests link too. The front end `hark` lives in hark/.
+define stage_rules
+$(1)_MODS := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_LIB  := $(BUILD)/lib$(1).a
+$$($(1)_LIB): $$($(1)_MODS:%.c=$(OBJ)/%.o)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach s,$(STAGES) hark,$(eval $(call stage_rules,$(s))))
+
+STAGE_BINS := $(STAGES:%=$(BIN)/hark-%)
+ALL_BINS   := $(STAGE_BINS) $(BIN)/hark
+STAGE_LIBS := $(foreach s,$(STAGES) hark,$($(s)_LIB))
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all run test unit e2e fuzz fuzz-regress bench deps clean check-deps \
+        san demo-capture
+all: check-deps $(ALL_BINS)
+
+check-deps:
+	@scripts/deps.sh --check
+
+deps:
+	@scripts/deps.sh --install
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(dir $<) -MMD -MP -c $< -o $@
+
+$(COMMON_LIB): $(common_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/hark-%: $(OBJ)/%/main.o $(BUILD)/lib%.a $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/hark: $(OBJ)/hark/main.o $(hark_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# A unit test named test_<area>_<module>.c links the modules of <area>
+# (a stage, hark, or common) and common, never a main.o.
+test_libs = $(foreach s,$(STAGES) hark,$(if $(filter test_$(s)_%,$(1)),$($(s)_LIB)))
+.SECONDEXPANSION:
+$(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call test_libs,$$*) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(OBJ)/tests/unit/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
+                                 -Ilogger -Icapture -Ihark -Itests/unit
+
+run: check-deps-install all
+	@scripts/demo.sh $(BIN)
+
+check-deps-install:
+	@scripts/deps.sh --install-if-root
+
+# The test suite runs on the sanitizer build.
+test: check-deps-install
+	$(MAKE) SAN=1 all units
+	scripts/run-tests.sh build/san
+
+units: $(UNIT_BINS)
+
+fuzz:
+	scripts/fuzz.sh run $(or $(FUZZ_SECONDS),60)
+
+bench: all
+	scripts/bench.sh $(BIN)
+
+demo-capture:
+	tests/data/make-demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,31 @@
+/* clock.h - monotonic and wall clocks in nanoseconds, and durations.
+ *
+ * Pipeline state expires on packet time (timestamps in frames) so a
+ * replayed capture gives the same trail; these clocks drive only flush
+ * timers, live idle expiry and progress reports.
+ */
+#ifndef HARK_CLOCK_H
+#define HARK_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NS_PER_SEC 1000000000ull
+#define NS_PER_MS 1000000ull
+
+uint64_t clock_mono_ns(void);
+uint64_t clock_wall_ns(void);
+
+/* Parses "250ms", "30s", "5m", "1h" or a bare number of seconds.
+ * Returns 0 and sets *ns, or -EINVAL. */
+int clock_parse_duration(const char *s, uint64_t *ns);
+
+/* Formats ns since the epoch as RFC 3339 UTC with microseconds
+ * ("2026-11-26T05:29:38.123456Z") into buf; returns buf. */
+char *clock_format_rfc3339(uint64_t ns, char *buf, size_t size);
+
+/* Parses RFC 3339 ("2026-11-26T05:29:38Z", fractional seconds optional)
+ * or a bare number of seconds since the epoch. Returns 0 or -EINVAL. */
+int clock_parse_time(const char *s, uint64_t *ns);
+
+#endif

@@ -1,0 +1,328 @@
+/* packet.c - link, IP and TCP header decoding through cursors. */
+#include "packet.h"
+#include "cursor.h"
+
+#include <arpa/inet.h>
+#include <pcap/dlt.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86dd
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88a8
+#define ETH_QINQ_OLD 0x9100
+#define ETH_PPPOE_SESSION 0x8864
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
+
+/* Bounds nesting of tags so a frame of endless VLAN headers ends. */
+#define MAX_TAGS 8
+
+static enum packet_status decode_ip(cursor_t *c, struct packet_info *pi);
+
+static enum packet_status by_ethertype(uint16_t type, cursor_t *c,
+                                       struct packet_info *pi, int depth)
+{
+    for (;;) {
+        if (type == ETH_IPV4 || type == ETH_IPV6)
+            return decode_ip(c, pi);
+        if (depth++ >= MAX_TAGS)
+            return PACKET_MALFORMED;
+        if (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
+            if (!cur_skip(c, 2) || !cur_be16(c, &type))
+                return PACKET_TRUNCATED;
+            continue;
+        }
+        if (type == ETH_PPPOE_SESSION) {
+            uint16_t proto;
+            /* ver/type, code, session id, length, then the PPP protocol */
+            if (!cur_skip(c, 6) || !cur_be16(c, &proto))
+                return PACKET_TRUNCATED;
+            if (proto == PPP_IPV4 || proto == PPP_IPV6)
+                return decode_ip(c, pi);
+            return PACKET_NOT_IP;
+        }
+        return PACKET_NOT_IP;
+    }
+}
+
+static enum packet_status decode_link(int link, cursor_t *c,
+                                      struct packet_info *pi)
+{
+    uint16_t type;
+    uint32_t af;
+    switch (link) {
+    case DLT_EN10MB:
+        if (!cur_skip(c, 12) || !cur_be16(c, &type))
+            return PACKET_TRUNCATED;
+        return by_ethertype(type, c, pi, 0);
+    case DLT_LINUX_SLL:
+        /* packet type, ARPHRD, address length, 8 address bytes, protocol */
+        if (!cur_skip(c, 14) || !cur_be16(c, &type))
+            return PACKET_TRUNCATED;
+        return by_ethertype(type, c, pi, 0);
+#ifdef DLT_LINUX_SLL2
+    case DLT_LINUX_SLL2:
+        /* protocol first, then 18 bytes of interface and address data */
+        if (!cur_be16(c, &type) || !cur_skip(c, 18))
+            return PACKET_TRUNCATED;
+        return by_ethertype(type, c, pi, 0);
+#endif
+    case DLT_NULL:
+    case DLT_LOOP:
+        /* DLT_NULL stores the family in the writer's byte order; the
+         * values that matter (2, 24, 28, 30) are unambiguous either way. */
+        if (link == DLT_LOOP ? !cur_be32(c, &af) : !cur_le32(c, &af))
+            return PACKET_TRUNCATED;
+        if (link == DLT_NULL && (af & 0xffff) == 0)
+            af >>= 24;
+        if (af == 2 || af == 24 || af == 28 || af == 30)
+            return decode_ip(c, pi);
+        return PACKET_NOT_IP;
+    case DLT_RAW:
+    case 101: /* LINKTYPE_RAW as stored in files */
+#ifdef DLT_IPV4
+    case DLT_IPV4:
+    case DLT_IPV6:
+#endif
+        return decode_ip(c, pi);
+    case DLT_C_HDLC:
+        /* address, control, protocol (an ethertype) */
+        if (!cur_skip(c, 2) || !cur_be16(c, &type))
+            return PACKET_TRUNCATED;
+        return by_ethertype(type, c, pi, 0);
+    default:
+        return PACKET_UNKNOWN_LINK;
+    }
+}
+
+static enum packet_status decode_tcp(cursor_t *c, struct packet_info *pi)
+{
+    uint8_t off_byte, flags;
+    if (!cur_be16(c, &pi->sport) || !cur_be16(c, &pi->dport) ||
+        !cur_be32(c, &pi->seq) || !cur_be32(c, &pi->ack) ||
+        !cur_u8(c, &off_byte) || !cur_u8(c, &flags) ||
+        !cur_be16(c, &pi->window))
+        return PACKET_TRUNCATED;
+    size_t hlen = (size_t)(off_byte >> 4) * 4;
+    if (hlen < 20)
+        return PACKET_MALFORMED;
+    /* 14 bytes read so far; checksum, urgent pointer and options follow. */
+    if (!cur_skip(c, hlen - 14))
+        return PACKET_TRUNCATED;
+    pi->tcp_flags = flags;
+    pi->payload = c->p;
+    pi->payload_len = cur_left(c);
+    return PACKET_OK;
+}
+
+static enum packet_status decode_ipv4(cursor_t *c, struct packet_info *pi)
+{
+    const uint8_t *start = c->p;
+    uint8_t vihl, ttl, proto;
+    uint16_t total, id, frag;
+    if (!cur_u8(c, &vihl) || !cur_skip(c, 1) || !cur_be16(c, &total) ||
+        !cur_be16(c, &id) || !cur_be16(c, &frag) || !cur_u8(c, &ttl) ||
+        !cur_u8(c, &proto) || !cur_skip(c, 2) || !cur_copy(c, pi->src, 4) ||
+        !cur_copy(c, pi->dst, 4))
+        return PACKET_TRUNCATED;
+    size_t hlen = (size_t)(vihl & 0x0f) * 4;
+    if (hlen < 20)
+        return PACKET_MALFORMED;
+    if (!cur_skip(c, hlen - 20))
+        return PACKET_TRUNCATED;
+    pi->family = 4;
+    pi->proto = proto;
+    pi->ip_header_len = hlen;
+    /* TSO/GRO on the sniffing host leaves total length 0 on big frames:
+     * trust caplen then. Otherwise the IP length bounds the payload, which
+     * drops Ethernet padding. */
+    size_t have = (size_t)(c->end - start);
+    size_t len = total;
+    if (total == 0)
+        len = have;
+    else if (total < hlen)
+        return PACKET_MALFORMED;
+    pi->ip_truncated = len > have;
+    if (len > have)
+        len = have;
+    c->end = start + len;
+    pi->ip_payload = c->p;
+    pi->ip_payload_len = cur_left(c);
+    pi->frag_id = id;
+    pi->frag_offset = (uint32_t)(frag & 0x1fff) * 8;
+    pi->more_fragments = (frag & 0x2000) != 0;
+    if (pi->frag_offset != 0 || pi->more_fragments) {
+        if (pi->frag_offset != 0 || proto != IPPROTO_TCP)
+            return proto == IPPROTO_TCP ? PACKET_FRAGMENT : PACKET_NOT_TCP;
+        /* The first fragment carries the ports: decode it for the flow
+         * hash but report it as a fragment. */
+        cursor_t t = *c;
+        enum packet_status s = decode_tcp(&t, pi);
+        return s == PACKET_OK || s == PACKET_TRUNCATED ? PACKET_FRAGMENT : s;
+    }
+    if (proto != IPPROTO_TCP)
+        return PACKET_NOT_TCP;
+    return decode_tcp(c, pi);
+}
+
+static bool ipv6_ext_header(uint8_t nh)
+{
+    return nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 ||
+           nh == 140;
+}
+
+static enum packet_status decode_ipv6(cursor_t *c, struct packet_info *pi)
+{
+    const uint8_t *start = c->p;
+    uint16_t plen;
+    uint8_t nh;
+    if (!cur_skip(c, 4) || !cur_be16(c, &plen) || !cur_u8(c, &nh) ||
+        !cur_skip(c, 1) || !cur_copy(c, pi->src, 16) ||
+        !cur_copy(c, pi->dst, 16))
+        return PACKET_TRUNCATED;
+    pi->family = 6;
+    size_t have = cur_left(c);
+    size_t len = plen ? plen : have; /* 0: jumbogram or offload */
+    pi->ip_truncated = len > have;
+    if (len < have)
+        c->end = c->p + len;
+    for (int hops = 0;; hops++) {
+        if (hops > MAX_TAGS)
+            return PACKET_MALFORMED;
+        if (nh == 44) { /* fragment header */
+            uint8_t next;
+            uint16_t off;
+            uint32_t id;
+            if (!cur_u8(c, &next) || !cur_skip(c, 1) || !cur_be16(c, &off) ||
+                !cur_be32(c, &id))
+                return PACKET_TRUNCATED;
+            pi->frag_id = id;
+            pi->frag_offset = (uint32_t)(off & 0xfff8);
+            pi->more_fragments = (off & 1) != 0;
+            nh = next;
+            if (pi->frag_offset || pi->more_fragments) {
+                pi->proto = nh;
+                pi->ip_header_len = (size_t)(c->p - start);
+                pi->ip_payload = c->p;
+                pi->ip_payload_len = cur_left(c);
+                return nh == IPPROTO_TCP ? PACKET_FRAGMENT : PACKET_NOT_TCP;
+            }
+            continue;
+        }
+        if (!ipv6_ext_header(nh))
+            break;
+        uint8_t next, hlen;
+        if (!cur_u8(c, &next) || !cur_u8(c, &hlen))
+            return PACKET_TRUNCATED;
+        /* AH counts 4-byte units minus 2; the others 8-byte units minus 1 */
+        size_t skip = nh == 51 ? ((size_t)hlen + 2) * 4 - 2
+                               : ((size_t)hlen + 1) * 8 - 2;
+        if (!cur_skip(c, skip))
+            return PACKET_TRUNCATED;
+        nh = next;
+    }
+    pi->proto = nh;
+    pi->ip_header_len = (size_t)(c->p - start);
+    pi->ip_payload = c->p;
+    pi->ip_payload_len = cur_left(c);
+    if (nh != IPPROTO_TCP)
+        return PACKET_NOT_TCP;
+    return decode_tcp(c, pi);
+}
+
+static enum packet_status decode_ip(cursor_t *c, struct packet_info *pi)
+{
+    uint8_t v;
+    if (!cur_peek_u8(c, 0, &v))
+        return PACKET_TRUNCATED;
+    switch (v >> 4) {
+    case 4: return decode_ipv4(c, pi);
+    case 6: return decode_ipv6(c, pi);
+    default: return PACKET_NOT_IP;
+    }
+}
+
+enum packet_status packet_decode(int link, const uint8_t *data, size_t caplen,
+                                 struct packet_info *pi)
+{
+    memset(pi, 0, sizeof(*pi));
+    cursor_t c = cur_make(data, caplen);
+    return decode_link(link, &c, pi);
+}
+
+enum packet_status packet_decode_ip(const uint8_t *data, size_t len,
+                                    struct packet_info *pi)
+{
+    memset(pi, 0, sizeof(*pi));
+    cursor_t c = cur_make(data, len);
+    return decode_ip(&c, pi);
+}
+
+/* FNV-1a over bytes. */
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static uint32_t mix(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    h ^= h >> 16;
+    return h;
+}
+
+uint32_t packet_addr_hash(const struct packet_info *pi)
+{
+    size_t n = pi->family == 6 ? 16 : 4;
+    uint32_t a = fnv(2166136261u, pi->src, n);
+    uint32_t b = fnv(2166136261u, pi->dst, n);
+    /* Order-free combination keeps both directions equal. */
+    return mix((a ^ b) + (a < b ? a : b) * 31u);
+}
+
+uint32_t packet_flow_hash(const struct packet_info *pi)
+{
+    size_t n = pi->family == 6 ? 16 : 4;
+    uint8_t s[18], d[18];
+    memcpy(s, pi->src, n);
+    s[n] = (uint8_t)(pi->sport >> 8);
+    s[n + 1] = (uint8_t)pi->sport;
+    memcpy(d, pi->dst, n);
+    d[n] = (uint8_t)(pi->dport >> 8);
+    d[n + 1] = (uint8_t)pi->dport;
+    uint32_t a = fnv(2166136261u, s, n + 2);
+    uint32_t b = fnv(2166136261u, d, n + 2);
+    return mix((a ^ b) + (a < b ? a : b) * 31u + pi->proto);
+}
+
+const char *packet_addr_str(uint8_t family, const uint8_t *addr, char *buf,
+                            size_t size)
+{
+    if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf,
+                   (socklen_t)size))
+        snprintf(buf, size, "?");
+    return buf;
+}
+
+const char *packet_status_name(enum packet_status s)
+{
+    switch (s) {
+    case PACKET_OK: return "ok";
+    case PACKET_FRAGMENT: return "fragment";
+    case PACKET_NOT_IP: return "not_ip";
+    case PACKET_NOT_TCP: return "not_tcp";
+    case PACKET_UNKNOWN_LINK: return "unknown_link";
+    case PACKET_TRUNCATED: return "truncated";
+    case PACKET_MALFORMED: return "malformed";
+    }
+    return "?";
+}

@@ -1,0 +1,77 @@
+/* stage.h - what every stage process does the same way.
+ *
+ * Command line (-c FILE, --run-dir, --id and the stage's own options),
+ * config loading with a clear error, logging tag, ZeroMQ context, the tap,
+ * signals through a signalfd polled with the sockets, and the stats
+ * snapshot written each second to <run_dir>/stats/<id>.json and published
+ * on the tap. A stage's main() is: stage_init, its own sockets, a loop
+ * around zmq_poll with stage_pollitem(), stage_tick() each turn, and
+ * stage_finish() at the end.
+ */
+#ifndef HARK_STAGE_H
+#define HARK_STAGE_H
+
+#include "bus.h"
+#include "config.h"
+#include "stats.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+/* Options a stage accepts beyond -c, --run-dir, --id, -v, -q, -h. */
+enum stage_opt {
+    STAGE_OPT_SHARD = 1u << 0,   /* --shard N */
+    STAGE_OPT_READ = 1u << 1,    /* -r/--read FILE */
+    STAGE_OPT_DEVICE = 1u << 2,  /* -i/--interface DEV */
+    STAGE_OPT_FILTER = 1u << 3,  /* -f/--filter EXPR */
+    STAGE_OPT_PROMISC = 1u << 4, /* -p/--promisc */
+    STAGE_OPT_DB = 1u << 5,      /* --db DIR */
+};
+
+struct stage {
+    const char *name;         /* "reassemble" */
+    char id[48];              /* "reassemble-1": unique in the pipeline */
+    unsigned shard;
+    struct config *cfg;
+    void *zmq;
+    stats_t *stats;
+    bus_tap_t *tap;
+    int signal_fd;
+    char stats_dir[4096];
+    bool stop;                /* a stop signal arrived */
+    int last_signal;
+    uint64_t next_stats_ns;
+    uint64_t stats_seq;
+    msgpack_sbuffer stats_buf;
+    uint64_t started_ns;
+};
+
+/* Parses the command line, loads the config, sets up logging, the ZeroMQ
+ * context, the tap and the signal fd. `usage` is the stage's own help
+ * text (options beyond the common ones). Returns 0; on a bad command line
+ * or config it prints the reason and returns 2; on a setup failure 1. On
+ * -h it prints help and returns -1 (exit 0). */
+int stage_init(struct stage *st, const char *name, unsigned opts,
+               const char *summary, int argc, char **argv);
+
+/* The poll item of the signal fd, to put in the stage's poll set. */
+zmq_pollitem_t stage_pollitem(const struct stage *st);
+
+/* Reads pending signals after the poll item fired; sets st->stop on
+ * SIGINT/SIGTERM/SIGHUP. */
+void stage_handle_signal(struct stage *st);
+
+/* Periodic work: the stats snapshot once a second. Call every loop turn.
+ * Returns the milliseconds until it needs to run again. */
+int stage_tick(struct stage *st);
+
+/* Final stats snapshot (marked final), tap and context closed, config
+ * freed. `ok` says whether the stage ends cleanly (logged). */
+void stage_finish(struct stage *st, bool ok);
+
+/* Milliseconds from now until deadline_ns (monotonic), clamped to
+ * [0, cap_ms]. */
+int stage_ms_until(uint64_t deadline_ns, int cap_ms);
+
+#endif

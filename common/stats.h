@@ -1,0 +1,41 @@
+/* stats.h - a stage's named counters, published and persisted.
+ *
+ * Each stage registers its counters once at start and keeps the returned
+ * pointers, so the hot path increments a plain uint64_t. Snapshots go out
+ * as `stats` frames on the stage's tap and as a JSON file in the run
+ * directory, which `hark stats` and the supervisor's summary read.
+ * Nothing is dropped anywhere without a counter here.
+ */
+#ifndef HARK_STATS_H
+#define HARK_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STATS_MAX 96
+
+typedef struct stats stats_t;
+
+/* Creates an empty set for the process `id` of `stage` (both copied). */
+stats_t *stats_new(const char *stage, const char *id);
+void stats_destroy(stats_t **s);
+
+/* Registers a counter (name borrowed: use a literal) and returns a pointer
+ * that stays valid for the life of the set, or NULL when STATS_MAX are
+ * already registered. Registering a name twice returns the same counter. */
+uint64_t *stats_add(stats_t *s, const char *name);
+
+/* Value of a counter by name, 0 when unknown. */
+uint64_t stats_get(const stats_t *s, const char *name);
+
+unsigned stats_count(const stats_t *s);
+const char *stats_name(const stats_t *s, unsigned i);
+uint64_t stats_value(const stats_t *s, unsigned i);
+const char *stats_id(const stats_t *s);
+const char *stats_stage(const stats_t *s);
+
+/* Writes <dir>/<id>.json atomically (temp file and rename).
+ * `final` marks the snapshot taken as the process ends. 0 or -errno. */
+int stats_write_file(const stats_t *s, const char *dir, bool final);
+
+#endif

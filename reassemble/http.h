@@ -1,0 +1,115 @@
+/* http.h - incremental HTTP/1.x message framing for one stream direction.
+ *
+ * The TCP layer feeds in-order bytes as they become available, in pieces
+ * of any size; the parser resumes where it stopped and calls back once
+ * per complete message (request or final response), with the body
+ * de-chunked and kept up to a cap. Missing bytes (gaps) and the end of
+ * the stream are reported too, so a message cut short is still emitted,
+ * flagged, and parsing resynchronises on the next start line.
+ *
+ * Framing follows RFC 9112 section 6: requests carry a body only with
+ * Content-Length or chunked Transfer-Encoding; responses to HEAD, 1xx,
+ * 204 and 304 have none; a 2xx to CONNECT and a 101 end HTTP on the
+ * connection; otherwise a response without length runs to the close.
+ * Interim 1xx responses (100 Continue) are counted, not emitted, so the
+ * n-th emitted response answers the n-th request.
+ *
+ * All input is hostile: every length is checked, header bytes, header
+ * count and body bytes kept are capped, and each cap has a counter in
+ * struct http_counters.
+ */
+#ifndef HARK_REASSEMBLE_HTTP_H
+#define HARK_REASSEMBLE_HTTP_H
+
+#include "frame.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum http_dir { HTTP_DIR_REQUEST, HTTP_DIR_RESPONSE };
+
+struct http_limits {
+    uint32_t max_header_bytes; /* start line + headers; beyond: malformed */
+    uint32_t max_headers;      /* header lines kept; beyond: flagged */
+    uint64_t body_max;         /* body bytes kept; beyond: truncated */
+};
+
+/* Shared by all parsers of a shard; the parser only increments. */
+struct http_counters {
+    uint64_t requests, responses;   /* messages emitted */
+    uint64_t interim;               /* 1xx other than 101, not emitted */
+    uint64_t malformed;             /* messages with MSG_F_MALFORMED */
+    uint64_t incomplete;            /* cut short by close or gap */
+    uint64_t header_overflow;       /* start line + headers over the cap */
+    uint64_t headers_dropped;       /* header lines over max_headers */
+    uint64_t body_truncated;        /* bodies longer than body_max */
+    uint64_t resync_bytes;          /* skipped looking for a start line */
+    uint64_t gap_bytes;             /* reported missing */
+    uint64_t upgrades;              /* CONNECT / 101: stopped parsing */
+};
+
+/* What a response parser must know about the request it answers. */
+enum http_req_class {
+    HTTP_REQ_NORMAL,
+    HTTP_REQ_HEAD,     /* response has no body */
+    HTTP_REQ_CONNECT,  /* 2xx response opens a tunnel */
+};
+
+/* A parsed message, borrowed for the duration of the callback. */
+struct http_parsed {
+    enum http_dir dir;
+    struct bytes method, uri;      /* request */
+    uint32_t status;               /* response */
+    struct bytes reason;           /* response */
+    struct bytes version;          /* "1.1", "1.0" */
+    const struct msg_header *headers;
+    uint32_t n_headers;
+    struct bytes body;             /* kept prefix of the de-chunked body */
+    uint64_t body_len;             /* whole body length */
+    uint32_t flags;                /* enum msg_flag */
+    uint64_t ts_first_ns, ts_last_ns;
+};
+
+typedef void (*http_message_cb)(void *ctx, const struct http_parsed *m);
+
+typedef struct http_parser http_parser_t;
+
+/* limits and counters are borrowed and must outlive the parser. */
+http_parser_t *http_parser_new(enum http_dir dir,
+                               const struct http_limits *limits,
+                               struct http_counters *counters,
+                               http_message_cb cb, void *ctx);
+void http_parser_destroy(http_parser_t **p);
+
+/* Feeds in-order stream bytes that arrived at packet time ts_ns. Calls
+ * the callback for every message completed by these bytes. */
+void http_parser_feed(http_parser_t *p, const uint8_t *data, size_t len,
+                      uint64_t ts_ns);
+
+/* len bytes of the stream are missing at this point. The current message
+ * is emitted flagged MSG_F_GAP (and MSG_F_INCOMPLETE unless the gap fell
+ * inside a body of known length, which is then counted through). */
+void http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns);
+
+/* The direction ended (FIN, RST, idle expiry, end of input): completes a
+ * close-delimited body, emits a partial message flagged incomplete. */
+void http_parser_close(http_parser_t *p, uint64_t ts_ns);
+
+/* Response parsers: the class of the next request still unanswered, in
+ * request order. Requests not announced are treated as HTTP_REQ_NORMAL.
+ * Returns 0, or -ENOSPC when HTTP_MAX_PIPELINE are already queued. */
+#define HTTP_MAX_PIPELINE 64
+int http_parser_expect(http_parser_t *p, enum http_req_class c);
+
+/* True once the stream left HTTP (CONNECT tunnel, 101 upgrade, or bytes
+ * that never resynchronised); further input is ignored. */
+bool http_parser_stopped(const http_parser_t *p);
+
+/* True when the first bytes of a direction look like a request line
+ * ("GET /..."), for telling client from server on midstream pickup. */
+bool http_looks_like_request(const uint8_t *data, size_t len);
+/* True when they look like a status line ("HTTP/1.1 200"). */
+bool http_looks_like_response(const uint8_t *data, size_t len);
+
+#endif
