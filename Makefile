@@ -9,6 +9,8 @@
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make deps       install the Debian packages hark needs (root)
 
+.DEFAULT_GOAL := all
+
 PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib
 CC       ?= cc
 SAN      ?= 0
@@ -29,7 +31,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb
 CFLAGS   ?= -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
             -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
-            -Wno-unused-parameter -Icommon $(PKG_CFLAGS)
+            -Wno-unused-parameter -Wno-format-truncation -Icommon $(PKG_CFLAGS)
 LDFLAGS  += $(LDSAN)
 LDLIBS   := $(PKG_LIBS) -lpthread
 

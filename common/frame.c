@@ -338,7 +338,7 @@ int frame_add_record(frame_writer_t *w, const struct audit_record *r)
         return -EINVAL;
     bool resp = r->kind == RECORD_RESPONSE;
     msgpack_packer *pk = &w->pk;
-    msgpack_pack_map(pk, 24 + (resp ? 4 : 0));
+    msgpack_pack_map(pk, 22 + (resp ? 4 : 0));
     pack_key(pk, "kind");
     pack_key(pk, resp ? "response" : "request");
     pack_key(pk, "uid");
@@ -372,6 +372,14 @@ int frame_add_record(frame_writer_t *w, const struct audit_record *r)
         pack_key(pk, "latency_ns");
         msgpack_pack_uint64(pk, r->latency_ns);
     }
+    w->items++;
+    return 0;
+}
+
+int frame_add_object(frame_writer_t *w, const msgpack_object *item)
+{
+    if (msgpack_pack_object(&w->pk, *item) != 0)
+        return -ENOMEM;
     w->items++;
     return 0;
 }
@@ -591,6 +599,26 @@ static bool obj_u16(const msgpack_object *o, uint16_t *v)
     return true;
 }
 
+int frame_unpack(frame_reader_t *r, const void *data, size_t len,
+                 const msgpack_object **out)
+{
+    if (len > FRAME_MAX_BYTES)
+        return -EBADMSG;
+    long used = frame_msgpack_check(data, len, FRAME_MAX_DEPTH);
+    if (used < 0 || (size_t)used != len)
+        return -EBADMSG;
+    msgpack_zone_clear(&r->zone);
+    msgpack_object *obj = msgpack_zone_malloc(&r->zone, sizeof(*obj));
+    if (!obj)
+        return -ENOMEM;
+    size_t off = 0;
+    if (msgpack_unpack(data, len, &off, &r->zone, obj) !=
+        MSGPACK_UNPACK_SUCCESS)
+        return -EBADMSG;
+    *out = obj;
+    return 0;
+}
+
 int frame_read(frame_reader_t *r, const void *topic, size_t tlen,
                const void *body, size_t blen, struct frame *f)
 {
@@ -777,7 +805,12 @@ int frame_item_msg(frame_reader_t *r, const struct frame *f, uint32_t i,
 {
     if (f->type != FRAME_MSG || i >= f->n_items)
         return -EBADMSG;
-    const msgpack_object *o = &f->items[i];
+    return frame_decode_msg(r, &f->items[i], out);
+}
+
+int frame_decode_msg(frame_reader_t *r, const msgpack_object *o,
+                     struct http_msg *out)
+{
     if (o->type != MSGPACK_OBJECT_MAP)
         return -EBADMSG;
     memset(out, 0, sizeof(*out));
@@ -794,7 +827,7 @@ int frame_item_msg(frame_reader_t *r, const struct frame *f, uint32_t i,
         if (c == 0)
             continue;
         bool ok = true;
-        uint64_t pair[2];
+        uint64_t pair[2] = { 0, 0 };
         if (obj_key(k, "k")) {
             struct bytes b;
             ok = obj_bytes(v, &b);
@@ -855,7 +888,12 @@ int frame_item_record(frame_reader_t *r, const struct frame *f, uint32_t i,
 {
     if (f->type != FRAME_LOG || i >= f->n_items)
         return -EBADMSG;
-    const msgpack_object *o = &f->items[i];
+    return frame_decode_record(r, &f->items[i], out);
+}
+
+int frame_decode_record(frame_reader_t *r, const msgpack_object *o,
+                        struct audit_record *out)
+{
     if (o->type != MSGPACK_OBJECT_MAP)
         return -EBADMSG;
     memset(out, 0, sizeof(*out));

@@ -185,6 +185,8 @@ int frame_add_pkt(frame_writer_t *w, uint64_t ts_ns, uint32_t wirelen,
                   const void *data, uint32_t caplen);
 int frame_add_msg(frame_writer_t *w, const struct http_msg *m);
 int frame_add_record(frame_writer_t *w, const struct audit_record *r);
+/* Adds an item received in another frame, unchanged (pass-through). */
+int frame_add_object(frame_writer_t *w, const msgpack_object *item);
 
 /* Completes the frame and exposes its body (valid until the next reset).
  * wm_ns is the packet-time watermark: the producer has seen every packet
@@ -231,12 +233,24 @@ void frame_reader_destroy(frame_reader_t **r);
 int frame_read(frame_reader_t *r, const void *topic, size_t tlen,
                const void *body, size_t blen, struct frame *f);
 
-/* Item accessors: 0, or -EBADMSG when item i does not match the schema. */
+/* Item accessors: 0, or -EBADMSG when item i does not match the schema.
+ * Headers of a decoded message live in the reader's scratch space until
+ * the next item is decoded. */
 int frame_item_pkt(const struct frame *f, uint32_t i, struct pkt *out);
 int frame_item_msg(frame_reader_t *r, const struct frame *f, uint32_t i,
                    struct http_msg *out);
 int frame_item_record(frame_reader_t *r, const struct frame *f, uint32_t i,
                       struct audit_record *out);
+/* The same decoders for an object that is not in a frame (an item kept
+ * by a stage or read back from the store). */
+int frame_decode_msg(frame_reader_t *r, const msgpack_object *o,
+                     struct http_msg *out);
+int frame_decode_record(frame_reader_t *r, const msgpack_object *o,
+                        struct audit_record *out);
+/* Unpacks one MessagePack value (validated first) into the reader's zone;
+ * valid until the next frame_read/frame_unpack on this reader. */
+int frame_unpack(frame_reader_t *r, const void *data, size_t len,
+                 const msgpack_object **out);
 
 /* Walks a MessagePack value in [p, p+n) without building it. Returns the
  * bytes it occupies, or -1 when a length runs past n or nesting exceeds

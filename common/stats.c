@@ -85,3 +85,109 @@ int stats_write_file(const stats_t *s, const char *dir, bool final)
         return -errno;
     return 0;
 }
+
+/* The files are ours and flat: {"id":"..","stage":"..","pid":N,
+ * "time_ns":N,"final":B,"counters":{"name":N,...}}. Still read with
+ * bounds checks: a truncated or foreign file is refused, not trusted. */
+static const char *json_string(const char *p, const char *end, char *out,
+                               size_t size)
+{
+    if (p >= end || *p != '"')
+        return NULL;
+    size_t n = 0;
+    for (p++; p < end && *p != '"'; p++) {
+        if (*p == '\\')
+            return NULL; /* names we write never need escapes */
+        if (n + 1 < size)
+            out[n++] = *p;
+    }
+    if (p >= end)
+        return NULL;
+    out[n] = '\0';
+    return p + 1;
+}
+
+static const char *json_uint(const char *p, const char *end, uint64_t *v)
+{
+    if (p >= end || *p < '0' || *p > '9')
+        return NULL;
+    uint64_t x = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++)
+        x = x * 10 + (uint64_t)(*p - '0');
+    *v = x;
+    return p;
+}
+
+static const char *json_expect(const char *p, const char *end, char c)
+{
+    return p < end && *p == c ? p + 1 : NULL;
+}
+
+int stats_snapshot_load(const char *path, struct stats_snapshot *snap)
+{
+    char buf[16384];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    memset(snap, 0, sizeof(*snap));
+    const char *p = buf, *end = buf + len;
+    char key[48];
+    if (!(p = json_expect(p, end, '{')))
+        return -EBADMSG;
+    for (;;) {
+        if (!(p = json_string(p, end, key, sizeof(key))) ||
+            !(p = json_expect(p, end, ':')))
+            return -EBADMSG;
+        uint64_t v = 0;
+        if (!strcmp(key, "id")) {
+            p = json_string(p, end, snap->id, sizeof(snap->id));
+        } else if (!strcmp(key, "stage")) {
+            p = json_string(p, end, snap->stage, sizeof(snap->stage));
+        } else if (!strcmp(key, "pid")) {
+            p = json_uint(p, end, &v);
+            snap->pid = (long)v;
+        } else if (!strcmp(key, "time_ns")) {
+            p = json_uint(p, end, &snap->time_ns);
+        } else if (!strcmp(key, "final")) {
+            snap->final = end - p >= 4 && !memcmp(p, "true", 4);
+            p = snap->final ? p + 4 : end - p >= 5 ? p + 5 : NULL;
+        } else if (!strcmp(key, "counters")) {
+            if (!(p = json_expect(p, end, '{')))
+                return -EBADMSG;
+            while (p && p < end && *p != '}') {
+                if (snap->n == STATS_MAX)
+                    return -EBADMSG;
+                p = json_string(p, end, snap->names[snap->n],
+                                sizeof(snap->names[0]));
+                if (p)
+                    p = json_expect(p, end, ':');
+                if (p)
+                    p = json_uint(p, end, &snap->values[snap->n]);
+                snap->n++;
+                if (p && p < end && *p == ',')
+                    p++;
+            }
+            if (p)
+                p = json_expect(p, end, '}');
+        } else {
+            return -EBADMSG;
+        }
+        if (!p || p >= end)
+            return -EBADMSG;
+        if (*p == '}')
+            return 0;
+        if (!(p = json_expect(p, end, ',')))
+            return -EBADMSG;
+    }
+}
+
+uint64_t stats_snapshot_get(const struct stats_snapshot *snap,
+                            const char *name)
+{
+    for (unsigned i = 0; i < snap->n; i++)
+        if (!strcmp(snap->names[i], name))
+            return snap->values[i];
+    return 0;
+}

@@ -38,4 +38,23 @@ const char *stats_stage(const stats_t *s);
  * `final` marks the snapshot taken as the process ends. 0 or -errno. */
 int stats_write_file(const stats_t *s, const char *dir, bool final);
 
+/* A snapshot read back from a stats file, owning its strings. */
+struct stats_snapshot {
+    char id[48];
+    char stage[32];
+    long pid;
+    uint64_t time_ns;
+    bool final;
+    unsigned n;
+    char names[STATS_MAX][48];
+    uint64_t values[STATS_MAX];
+};
+
+/* Reads a file written by stats_write_file. 0, -errno, or -EBADMSG. */
+int stats_snapshot_load(const char *path, struct stats_snapshot *snap);
+
+/* Value of a counter in a snapshot, 0 when absent. */
+uint64_t stats_snapshot_get(const struct stats_snapshot *snap,
+                            const char *name);
+
 #endif

@@ -1,0 +1,50 @@
+/* policy.h - what a policy's steps do to a message.
+ *
+ * A policy is the seed's filter chain: Log Message, Wait for Response
+ * Packets, Log Message Payload. Dispatch runs the steps before the wait,
+ * correlate the steps after it; both build audit records here, so a
+ * record means the same thing whichever stage made it. A log step keeps
+ * what it is configured to keep: headers or not, a body prefix, and
+ * header values it must redact.
+ */
+#ifndef HARK_POLICY_H
+#define HARK_POLICY_H
+
+#include "config.h"
+#include "frame.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define POLICY_REDACTED "[redacted]"
+
+/* The request facts a record carries, whichever message it logs. */
+struct req_summary {
+    struct bytes uid;
+    uint32_t idx;
+    uint64_t ts_ns, ts_end_ns;
+    struct conn_addr addr;
+    struct msg_route route;
+    struct bytes method, uri, host;
+};
+
+/* Borrows from req. */
+void policy_summarize(const struct http_msg *req, struct req_summary *out);
+
+/* Value of the first header called name (case-insensitive), or {NULL,0}. */
+struct bytes policy_header(const struct msg_header *h, uint32_t n,
+                           const char *name);
+
+/* Fills *out for a log step. msg is the logged message (the request for a
+ * request record, the response for a response record, NULL when no
+ * response came); outcome is an OUTCOME_* for response records. ts_ns is
+ * the record's time: the message's first byte, or the moment the wait
+ * ended when there is no response. scratch must hold FRAME_MAX_HEADERS
+ * entries; out borrows from step, req, msg and scratch. */
+void policy_make_record(const struct config_step *step, enum record_kind kind,
+                        const struct req_summary *req,
+                        const struct http_msg *msg, const char *outcome,
+                        uint64_t ts_ns, struct msg_header *scratch,
+                        struct audit_record *out);
+
+#endif

@@ -1,0 +1,151 @@
+/* store.h - the audit trail: records in LevelDB, ordered by time, chained.
+ *
+ * Written by the logger alone; read by `hark query|export|verify`. Layout
+ * (all integers big-endian, so LevelDB's bytewise order is time order):
+ *
+ *   "t" ts_ns:8 uid:8 idx:4 kind:1 [dup:4]  -> the record (MessagePack map,
+ *                                             frame_add_record's encoding)
+ *   "s" seq:8                              -> [bin key, bin sha256]
+ *   "m"                                    -> {"v":1, "last_seq", "last_hash"}
+ *
+ * uid is the connection id's 16 hex digits as a number. `dup` is only
+ * present when distinct records share the first 22 bytes (two log steps
+ * of one kind in a policy); it is the smallest free n >= 1.
+ * The chain: entry seq (from 1, in write order) holds the record's key and
+ * sha256(previous entry's hash || key || value), the first one chaining
+ * from 32 zero bytes; "m" holds the last entry. A record, its chain entry
+ * and the new meta go in one write batch. The chain stays out of the
+ * records, so the same capture gives the same records however shards
+ * interleaved. Secondary keys (path prefix, service, status) would take
+ * prefixes "p", "g", "c" and be added to the same batch in store_put();
+ * none exist yet: filters run over the time range.
+ *
+ * LevelDB has no read-only mode: every open takes <db>/LOCK. While the
+ * logger runs, store_open() fails with -EBUSY; `hark query` then asks the
+ * logger over its query socket (store_query_serve / store_reply_read),
+ * export and verify ask the user to stop it.
+ *
+ * Ownership: records given to store_put() are only read during the call;
+ * records and bytes returned by iterators and decoders borrow LevelDB's
+ * or the reply's memory and are valid until the next call on the same
+ * object.
+ */
+#ifndef HARK_STORE_H
+#define HARK_STORE_H
+
+#include "frame.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_HASH_BYTES 32
+#define STORE_KEY_MAX 32          /* "t" key with its dup suffix: 26 */
+#define STORE_QUERY_VERSION 1
+#define STORE_REPLY_MAX_RECORDS 1000u  /* per query reply */
+#define STORE_REPLY_MAX_BYTES (8u << 20)
+
+typedef struct store store_t;
+typedef struct store_iter store_iter_t;
+typedef struct store_decoder store_decoder_t;
+
+/* ---- open / write ------------------------------------------------- */
+
+#define STORE_CREATE 1u           /* create the trail when missing */
+
+/* Opens the trail at path. Returns 0 and *out, or -ENOENT (no trail and
+ * no STORE_CREATE), -EBUSY (another process holds it: the logger),
+ * -ENOMEM, -EIO; err gets LevelDB's message on failure. */
+int store_open(const char *path, unsigned flags, store_t **out, char *err,
+               size_t errlen);
+/* Drops an uncommitted batch, closes the DB; NULLs *s; safe twice. */
+void store_close(store_t **s);
+
+/* Adds a record (read during the call) with its chain entry to the
+ * pending batch. 0, -EINVAL (not a request/response), -ENOMEM, -EIO. */
+int store_put(store_t *s, const struct audit_record *r);
+
+/* Writes the pending batch atomically (fsync when sync). 0, or -EIO with
+ * LevelDB's message in err: the batch stays pending for a retry. */
+int store_commit(store_t *s, bool sync, char *err, size_t errlen);
+
+uint32_t store_pending(const store_t *s);
+/* Key and value bytes committed since open (records, chain, meta). */
+uint64_t store_bytes_written(const store_t *s);
+/* Sequence number and hash of the last committed chain entry. */
+uint64_t store_last_seq(const store_t *s);
+void store_head(const store_t *s, uint8_t hash[STORE_HASH_BYTES]);
+
+/* ---- read --------------------------------------------------------- */
+
+/* Records with since_ns <= ts < until_ns in key order, starting after the
+ * key `after` when given (continuing a paged query). NULL on ENOMEM. */
+store_iter_t *store_iter_new(store_t *s, uint64_t since_ns, uint64_t until_ns,
+                             const void *after, size_t after_len);
+void store_iter_destroy(store_iter_t **it);
+/* Moves to the next record: 1 and *out, 0 at the end, -EBADMSG when the
+ * stored value does not decode (its key and value are still readable;
+ * the next call moves on). */
+int store_iter_next(store_iter_t *it, struct audit_record *out);
+const void *store_iter_key(const store_iter_t *it, size_t *len);
+const void *store_iter_value(const store_iter_t *it, size_t *len);
+
+/* Decodes record values (stored bytes, or the records of a reply). */
+store_decoder_t *store_decoder_new(void);
+void store_decoder_destroy(store_decoder_t **d);
+/* One stored value: 0 or -EBADMSG. *out borrows value and d. */
+int store_decode(store_decoder_t *d, const void *value, size_t len,
+                 struct audit_record *out);
+
+/* Writes the ts, uid, idx and kind of a "t" key as text, for messages. */
+char *store_key_describe(const void *key, size_t len, char *buf, size_t size);
+
+/* ---- verify ------------------------------------------------------- */
+
+struct store_verify {
+    uint64_t records;             /* chain entries checked */
+    uint8_t head[STORE_HASH_BYTES];
+    uint64_t bad_seq;             /* first bad entry; 0 when not one */
+    char why[256];                /* what is wrong, for the user */
+};
+
+/* Walks the chain: every entry present and in sequence, every record
+ * present with the hash the chain holds, meta equal to the last entry,
+ * and no record outside the chain. 0 (intact), -EBADMSG (out->why says
+ * what is wrong), -ENOMEM, -EIO. Detects edits that did not also rewrite
+ * the chain after them; compare the head with a copy kept elsewhere to
+ * catch those. */
+int store_verify(store_t *s, struct store_verify *out);
+
+/* ---- query socket (the logger answers while it holds the lock) ----- */
+
+/* Request: {"v":1, "since":ns, "until":ns, "limit":n, "after":bin?}.
+ * Reply:   {"v":1, "records":[stored values...], "next":bin|nil}
+ *       or {"v":1, "error":"text"}.
+ * "next" is the key to pass as "after" for the following page; nil when
+ * the range is done. A reply holds at most STORE_REPLY_MAX_RECORDS and
+ * about STORE_REPLY_MAX_BYTES, and at most `limit` when it is not 0. */
+struct store_query {
+    uint64_t since_ns, until_ns;
+    uint32_t limit;
+    const void *after;
+    size_t after_len;
+};
+
+int store_query_encode(msgpack_sbuffer *sb, const struct store_query *q);
+/* Answers one request into reply (cleared first); always produces a
+ * reply, an error reply when the request is bad. 0 or -ENOMEM. */
+int store_query_serve(store_t *s, const void *req, size_t len,
+                      msgpack_sbuffer *reply);
+/* Parses a reply into d: 0 with the record count and the next key (NULL
+ * when done), -EBADMSG, or -EREMOTEIO with the logger's error text in
+ * err. Valid until the next call on d. */
+int store_reply_read(store_decoder_t *d, const void *reply, size_t len,
+                     uint32_t *n, const void **next, size_t *next_len,
+                     char *err, size_t errlen);
+/* Record i of the last reply read: 0 or -EBADMSG. */
+int store_reply_record(store_decoder_t *d, uint32_t i,
+                       struct audit_record *out);
+
+#endif

@@ -1,0 +1,291 @@
+/* pending.c - waits keyed by (uid, index), in per-policy deadline FIFOs. */
+#include "pending.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct pending_entry {
+    pending_entry_t *hnext;          /* hash chain */
+    pending_entry_t *prev, *next;    /* FIFO */
+    unsigned fifo;
+    uint64_t uid;
+    uint32_t idx;
+    uint64_t deadline;
+    const struct config_policy *policy;
+    bool tombstone;
+    struct req_summary sum;          /* points into data[] */
+    size_t raw_len;
+    const char *raw;
+    char data[];                     /* the summary's strings, then raw */
+};
+
+struct fifo {
+    pending_entry_t *head, *tail;
+};
+
+struct pending {
+    const struct config *cfg;
+    uint32_t max, count;
+    uint32_t nbuckets;               /* power of two */
+    pending_entry_t **buckets;
+    unsigned nfifo;                  /* 2 per policy + 1 for unwaited */
+    struct fifo *fifos;
+    uint64_t *gauge, *refused, *duplicate;
+};
+
+uint64_t pending_uid_value(struct bytes uid)
+{
+    if (uid.n != 16)
+        return 0;
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        char c = uid.p[i];
+        int d = c >= '0' && c <= '9' ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    return v;
+}
+
+pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st)
+{
+    pending_t *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->cfg = cfg;
+    p->max = max ? max : 1;
+    p->nbuckets = 1024;
+    while (p->nbuckets < p->max && p->nbuckets < (1u << 24))
+        p->nbuckets <<= 1;
+    p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
+    p->nfifo = 2 * cfg->n_policies + 1;
+    p->fifos = calloc(p->nfifo, sizeof(*p->fifos));
+    if (!p->buckets || !p->fifos) {
+        pending_destroy(&p);
+        return NULL;
+    }
+    p->gauge = stats_add(st, "pending");
+    p->refused = stats_add(st, "pending_refused");
+    p->duplicate = stats_add(st, "pending_duplicate");
+    return p;
+}
+
+void pending_destroy(pending_t **pp)
+{
+    pending_t *p = pp ? *pp : NULL;
+    if (!p)
+        return;
+    for (unsigned f = 0; p->fifos && f < p->nfifo; f++) {
+        pending_entry_t *e = p->fifos[f].head;
+        while (e) {
+            pending_entry_t *next = e->next;
+            free(e);
+            e = next;
+        }
+    }
+    free(p->fifos);
+    free(p->buckets);
+    free(p);
+    *pp = NULL;
+}
+
+static uint32_t bucket_of(const pending_t *p, uint64_t uid, uint32_t idx)
+{
+    uint64_t h = (uid ^ ((uint64_t)idx * 0x9e3779b97f4a7c15ull)) *
+                 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32) & (p->nbuckets - 1);
+}
+
+static void fifo_push(struct fifo *f, pending_entry_t *e)
+{
+    e->next = NULL;
+    e->prev = f->tail;
+    if (f->tail)
+        f->tail->next = e;
+    else
+        f->head = e;
+    f->tail = e;
+}
+
+static void fifo_unlink(struct fifo *f, pending_entry_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        f->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        f->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static unsigned policy_index(const pending_t *p, const struct config_policy *pol)
+{
+    return (unsigned)(pol - p->cfg->policies);
+}
+
+/* Copies b into the entry's data area at *off and points dst at it. */
+static void keep(pending_entry_t *e, size_t *off, struct bytes b,
+                 struct bytes *dst)
+{
+    if (b.n)
+        memcpy(e->data + *off, b.p, b.n);
+    dst->p = e->data + *off;
+    dst->n = b.n;
+    *off += b.n;
+}
+
+pending_entry_t *pending_add(pending_t *p, const struct http_msg *req,
+                             const struct config_policy *policy,
+                             const void *raw, size_t raw_len)
+{
+    uint64_t uid = pending_uid_value(req->uid);
+    if (pending_find(p, req->uid, req->idx)) {
+        (*p->duplicate)++;
+        return NULL;
+    }
+    if (p->count >= p->max) {
+        (*p->refused)++;
+        return NULL;
+    }
+    struct req_summary s;
+    policy_summarize(req, &s);
+    size_t need = (size_t)s.uid.n + s.addr.src_ip.n + s.addr.dst_ip.n +
+                  s.route.group.n + s.route.path.n + s.route.policy.n +
+                  s.method.n + s.uri.n + s.host.n + (raw ? raw_len : 0);
+    pending_entry_t *e = malloc(sizeof(*e) + need);
+    if (!e) {
+        (*p->refused)++;
+        return NULL;
+    }
+    memset(e, 0, sizeof(*e));
+    e->uid = uid;
+    e->idx = req->idx;
+    e->policy = policy;
+    e->sum = s;
+    size_t off = 0;
+    keep(e, &off, s.uid, &e->sum.uid);
+    keep(e, &off, s.addr.src_ip, &e->sum.addr.src_ip);
+    keep(e, &off, s.addr.dst_ip, &e->sum.addr.dst_ip);
+    keep(e, &off, s.route.group, &e->sum.route.group);
+    keep(e, &off, s.route.path, &e->sum.route.path);
+    keep(e, &off, s.route.policy, &e->sum.route.policy);
+    keep(e, &off, s.method, &e->sum.method);
+    keep(e, &off, s.uri, &e->sum.uri);
+    keep(e, &off, s.host, &e->sum.host);
+    if (raw) {
+        memcpy(e->data + off, raw, raw_len);
+        e->raw = e->data + off;
+        e->raw_len = raw_len;
+    }
+    uint64_t timeout = PENDING_UNWAITED_NS;
+    if (policy) {
+        timeout = policy->steps[policy->wait_step].timeout_ns;
+        e->fifo = 2 * policy_index(p, policy);
+    } else {
+        e->fifo = p->nfifo - 1;
+    }
+    e->deadline = req->ts_end_ns + timeout;
+    fifo_push(&p->fifos[e->fifo], e);
+    uint32_t b = bucket_of(p, uid, req->idx);
+    e->hnext = p->buckets[b];
+    p->buckets[b] = e;
+    p->count++;
+    *p->gauge = p->count;
+    return e;
+}
+
+pending_entry_t *pending_find(pending_t *p, struct bytes uid, uint32_t idx)
+{
+    uint64_t v = pending_uid_value(uid);
+    for (pending_entry_t *e = p->buckets[bucket_of(p, v, idx)]; e;
+         e = e->hnext)
+        if (e->uid == v && e->idx == idx)
+            return e;
+    return NULL;
+}
+
+void pending_remove(pending_t *p, pending_entry_t *e)
+{
+    pending_entry_t **pp = &p->buckets[bucket_of(p, e->uid, e->idx)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = e->hnext;
+    fifo_unlink(&p->fifos[e->fifo], e);
+    p->count--;
+    *p->gauge = p->count;
+    free(e);
+}
+
+pending_entry_t *pending_next_expired(pending_t *p, uint64_t wm)
+{
+    pending_entry_t *best = NULL;
+    /* Live waits (even FIFOs) first, so a wait is reported before any
+     * tombstone is swept at the same watermark. */
+    for (int pass = 0; pass < 2 && !best; pass++) {
+        for (unsigned f = 0; f < p->nfifo; f++) {
+            bool live_fifo = f % 2 == 0 && f != p->nfifo - 1;
+            if (live_fifo != (pass == 0))
+                continue;
+            pending_entry_t *h = p->fifos[f].head;
+            if (h && h->deadline < wm &&
+                (!best || h->deadline < best->deadline))
+                best = h;
+        }
+    }
+    return best;
+}
+
+void pending_bury(pending_t *p, pending_entry_t *e)
+{
+    if (e->tombstone || !e->policy)
+        return;
+    fifo_unlink(&p->fifos[e->fifo], e);
+    e->tombstone = true;
+    e->fifo += 1;
+    e->deadline += e->policy->steps[e->policy->wait_step].timeout_ns;
+    fifo_push(&p->fifos[e->fifo], e);
+}
+
+pending_entry_t *pending_any(pending_t *p)
+{
+    pending_entry_t *best = NULL;
+    for (unsigned f = 0; f < p->nfifo; f++) {
+        pending_entry_t *h = p->fifos[f].head;
+        if (!h)
+            continue;
+        bool live = !h->tombstone && h->policy;
+        bool best_live = best && !best->tombstone && best->policy;
+        if (!best || (live && !best_live) ||
+            (live == best_live && h->deadline < best->deadline))
+            best = h;
+    }
+    return best;
+}
+
+const struct req_summary *pending_summary(const pending_entry_t *e)
+{
+    return &e->sum;
+}
+
+const struct config_policy *pending_policy(const pending_entry_t *e)
+{
+    return e->policy;
+}
+
+uint64_t pending_deadline(const pending_entry_t *e) { return e->deadline; }
+bool pending_is_tombstone(const pending_entry_t *e) { return e->tombstone; }
+bool pending_waits(const pending_entry_t *e) { return e->policy != NULL; }
+
+const void *pending_raw(const pending_entry_t *e, size_t *len)
+{
+    *len = e->raw_len;
+    return e->raw;
+}
+
+uint32_t pending_count(const pending_t *p) { return p->count; }

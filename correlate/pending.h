@@ -1,0 +1,73 @@
+/* pending.h - requests waiting for their response ("Wait for Response
+ * Packets").
+ *
+ * A request waits under the key (connection uid, request index): the
+ * reassembler numbers requests and responses of a connection in order, so
+ * the n-th response answers the n-th request. Waits sit in one FIFO per
+ * policy; each policy has one timeout, so a FIFO is already in deadline
+ * order and expiry only looks at heads. An expired wait stays as a
+ * tombstone for one more timeout, so a late response is still recognised
+ * as late (and logged as such) rather than as a response without request.
+ * Requests that wait for nothing (no route, or a policy without a wait)
+ * are kept briefly too, so their responses are not mistaken for orphans.
+ *
+ * Capped at max entries; beyond, requests are refused and counted.
+ */
+#ifndef HARK_CORRELATE_PENDING_H
+#define HARK_CORRELATE_PENDING_H
+
+#include "config.h"
+#include "policy.h"
+#include "stats.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How long a request that waits for nothing is remembered. */
+#define PENDING_UNWAITED_NS (60ull * 1000000000ull)
+
+typedef struct pending pending_t;
+typedef struct pending_entry pending_entry_t;
+
+/* cfg (policies) must outlive the table. NULL on ENOMEM. Registers the
+ * counters "pending", "pending_refused", "pending_duplicate". */
+pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st);
+void pending_destroy(pending_t **p);
+
+/* Adds a request. policy is NULL when it waits for nothing. raw (may be
+ * NULL) is kept: the request as received, for steps after the wait that
+ * log the request itself. Returns NULL when refused (cap or duplicate). */
+pending_entry_t *pending_add(pending_t *p, const struct http_msg *req,
+                             const struct config_policy *policy,
+                             const void *raw, size_t raw_len);
+
+pending_entry_t *pending_find(pending_t *p, struct bytes uid, uint32_t idx);
+
+/* Forgets and frees an entry. */
+void pending_remove(pending_t *p, pending_entry_t *e);
+
+/* The entry whose deadline passed first at watermark wm, or NULL. Live
+ * waits come before tombstones. */
+pending_entry_t *pending_next_expired(pending_t *p, uint64_t wm);
+
+/* Turns an expired wait into a tombstone (it stays findable). */
+void pending_bury(pending_t *p, pending_entry_t *e);
+
+/* Any entry at all (for draining at the end), live waits first. */
+pending_entry_t *pending_any(pending_t *p);
+
+const struct req_summary *pending_summary(const pending_entry_t *e);
+const struct config_policy *pending_policy(const pending_entry_t *e);
+uint64_t pending_deadline(const pending_entry_t *e);
+bool pending_is_tombstone(const pending_entry_t *e);
+bool pending_waits(const pending_entry_t *e);
+/* The raw request kept at add, or NULL. */
+const void *pending_raw(const pending_entry_t *e, size_t *len);
+
+uint32_t pending_count(const pending_t *p);
+
+/* 64-bit value of a 16-hex-digit uid; 0 for anything else. */
+uint64_t pending_uid_value(struct bytes uid);
+
+#endif

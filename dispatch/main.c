@@ -1,0 +1,283 @@
+/* main.c - hark-dispatch: routes each request to its policy.
+ *
+ * Takes the messages of every reassembler shard, finds each request's
+ * service group and relative path, runs the policy's steps that come
+ * before "Wait for Response Packets" (the request's Log Message), and
+ * passes everything on to correlate in stream order: requests annotated
+ * with their route and the step to resume at, responses and connection
+ * events unchanged. Audit records made here travel in `log` frames on the
+ * same link, so correlate can hand them to the logger.
+ */
+#include "clock.h"
+#include "log.h"
+#include "policy.h"
+#include "route.h"
+#include "stage.h"
+#include "upstream.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define BATCH_ITEMS 256
+#define BATCH_BYTES (256u * 1024)
+#define FRAMES_PER_TURN 64
+#define IDLE_FLUSH_MS 20
+#define STOP_QUIET_MS 200
+
+struct dispatch {
+    struct stage st;
+    router_t *router;
+    upstream_t *up;
+    bus_in_t *in;
+    bus_out_t *out;
+    frame_reader_t *reader;
+    frame_writer_t *msgs;
+    frame_writer_t *logs;
+    uint64_t sent_wm;
+    struct msg_header scratch[FRAME_MAX_HEADERS];
+    struct log_limit bad_frame;
+    uint64_t *requests, *routed, *unrouted, *responses, *conn_events,
+        *records, *frames_malformed, *items_malformed, *frames_other;
+};
+
+static int flush(struct dispatch *d, bool heartbeat)
+{
+    uint64_t wm = upstream_watermark(d->up);
+    bool live = upstream_live(d->up);
+    /* Records first: a request's record is older than its message. */
+    int rc = bus_out_flush(d->out, d->logs, wm, live);
+    if (rc == 0)
+        rc = heartbeat ? bus_out_heartbeat(d->out, d->msgs, wm, live)
+                       : bus_out_flush(d->out, d->msgs, wm, live);
+    if (rc == 0 && heartbeat)
+        d->sent_wm = wm;
+    return rc;
+}
+
+static bool batch_full(const frame_writer_t *w)
+{
+    return frame_writer_items(w) >= BATCH_ITEMS ||
+           frame_writer_bytes(w) >= BATCH_BYTES;
+}
+
+/* Routes a request and runs its policy up to the wait. */
+static int dispatch_request(struct dispatch *d, struct http_msg *m)
+{
+    (*d->requests)++;
+    struct bytes host = policy_header(m->headers, m->n_headers, "host");
+    struct route_match match;
+    if (router_match(d->router, m->method, m->uri, host, &match) != 0) {
+        (*d->unrouted)++;
+        return frame_add_msg(d->msgs, m);
+    }
+    (*d->routed)++;
+    const struct config_policy *pol = match.policy;
+    m->routed = true;
+    m->route.group = bytes_of(match.group->name);
+    m->route.path = bytes_of(match.route->path);
+    m->route.policy = bytes_of(pol->name);
+    unsigned stop = pol->wait_step >= 0 ? (unsigned)pol->wait_step
+                                        : pol->n_steps;
+    m->route.next_step = pol->wait_step;
+    struct req_summary sum;
+    policy_summarize(m, &sum);
+    for (unsigned i = 0; i < stop; i++) {
+        const struct config_step *step = &pol->steps[i];
+        if (step->kind != STEP_LOG || step->message != STEP_MSG_REQUEST)
+            continue; /* the config refuses response logs before a wait */
+        struct audit_record rec;
+        policy_make_record(step, RECORD_REQUEST, &sum, m, NULL, m->ts_ns,
+                           d->scratch, &rec);
+        int rc = frame_add_record(d->logs, &rec);
+        if (rc < 0)
+            return rc;
+        (*d->records)++;
+    }
+    return frame_add_msg(d->msgs, m);
+}
+
+static int handle_msgs(struct dispatch *d, const struct frame *f)
+{
+    for (uint32_t i = 0; i < f->n_items; i++) {
+        struct http_msg m;
+        if (frame_item_msg(d->reader, f, i, &m) != 0) {
+            (*d->items_malformed)++;
+            log_limited(&d->bad_frame, LOG_WARN,
+                        "malformed message item from %.*s",
+                        (int)f->src.n, f->src.p);
+            continue;
+        }
+        int rc;
+        if (m.kind == MSG_REQ) {
+            rc = dispatch_request(d, &m);
+        } else {
+            if (m.kind == MSG_RESP)
+                (*d->responses)++;
+            else
+                (*d->conn_events)++;
+            rc = frame_add_object(d->msgs, &f->items[i]);
+        }
+        if (rc < 0)
+            return rc;
+        if (batch_full(d->msgs) || batch_full(d->logs)) {
+            rc = flush(d, false);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Returns 1 when the input has ended, 0 to go on, -errno on failure. */
+static int handle_frame(struct dispatch *d, const void *topic, size_t tlen,
+                        const void *body, size_t blen)
+{
+    struct frame f;
+    int rc = frame_read(d->reader, topic, tlen, body, blen, &f);
+    if (rc != 0) {
+        (*d->frames_malformed)++;
+        log_limited(&d->bad_frame, LOG_WARN, "dropped a bad frame: %s",
+                    rc == -EPROTONOSUPPORT ? "unsupported version"
+                                           : "malformed");
+        return 0;
+    }
+    if (!upstream_frame(d->up, &f))
+        return 0;
+    switch (f.type) {
+    case FRAME_MSG:
+        rc = handle_msgs(d, &f);
+        if (rc < 0)
+            return rc;
+        /* Live traffic should not wait for a batch to fill. */
+        if (f.live)
+            return flush(d, false);
+        if (upstream_watermark(d->up) >= d->sent_wm + NS_PER_SEC)
+            return flush(d, true);
+        return 0;
+    case FRAME_EOF:
+        return upstream_eof(d->up, &f) ? 1 : 0;
+    default:
+        (*d->frames_other)++;
+        return 0;
+    }
+}
+
+static int run(struct dispatch *d)
+{
+    zmq_pollitem_t items[2] = {
+        stage_pollitem(&d->st),
+        { bus_in_socket(d->in), 0, ZMQ_POLLIN, 0 },
+    };
+    for (;;) {
+        int timeout = stage_tick(&d->st);
+        bool pending = frame_writer_items(d->msgs) ||
+                       frame_writer_items(d->logs);
+        if (pending && timeout > IDLE_FLUSH_MS)
+            timeout = IDLE_FLUSH_MS;
+        if (d->st.stop && timeout > STOP_QUIET_MS)
+            timeout = STOP_QUIET_MS;
+        int n = zmq_poll(items, 2, timeout);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (items[0].revents)
+            stage_handle_signal(&d->st);
+        /* Told to stop without an eof (our producers are gone): take
+         * what is still queued, then end once the input is quiet. */
+        if (d->st.stop && !items[1].revents && !pending)
+            return 0;
+        if (n == 0 && pending) {
+            int rc = flush(d, false);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        for (int i = 0; i < FRAMES_PER_TURN; i++) {
+            const void *topic, *body;
+            size_t tlen, blen;
+            int got = bus_in_recv(d->in, 0, &topic, &tlen, &body, &blen);
+            if (got == 0)
+                break;
+            if (got < 0) {
+                (*d->frames_malformed)++;
+                continue;
+            }
+            int rc = handle_frame(d, topic, tlen, body, blen);
+            if (rc != 0)
+                return rc;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct dispatch d;
+    memset(&d, 0, sizeof(d));
+    int rc = stage_init(&d.st, "dispatch", 0,
+                        "Routes each assembled request by service group and "
+                        "relative path to its policy,\nruns the policy's "
+                        "steps before the wait for the response, and passes "
+                        "the\nmessages on to correlate.",
+                        argc, argv);
+    if (rc != 0) {
+        stage_finish(&d.st, false);
+        return rc < 0 ? 0 : rc;
+    }
+    struct config *cfg = d.st.cfg;
+    stats_t *s = d.st.stats;
+    d.requests = stats_add(s, "requests");
+    d.routed = stats_add(s, "routed");
+    d.unrouted = stats_add(s, "unrouted");
+    d.responses = stats_add(s, "responses");
+    d.conn_events = stats_add(s, "conn_events");
+    d.records = stats_add(s, "records");
+    d.frames_malformed = stats_add(s, "frames_malformed");
+    d.items_malformed = stats_add(s, "items_malformed");
+    d.frames_other = stats_add(s, "frames_other");
+
+    char in_ep[4200], out_ep[4200];
+    bool ok = false;
+    if (!config_endpoint(cfg, "dispatch", 0, in_ep, sizeof(in_ep)) ||
+        !config_endpoint(cfg, "correlate", 0, out_ep, sizeof(out_ep))) {
+        log_error("endpoint does not fit: shorten bus.run_dir");
+        goto out;
+    }
+    d.router = router_new(cfg);
+    d.up = upstream_new(cfg->reassemble.shards, s);
+    d.reader = frame_reader_new();
+    d.msgs = frame_writer_new(FRAME_MSG, d.st.id);
+    d.logs = frame_writer_new(FRAME_LOG, d.st.id);
+    if (!d.router || !d.up || !d.reader || !d.msgs || !d.logs) {
+        log_error("out of memory");
+        goto out;
+    }
+    d.in = bus_in_new(d.st.zmq, in_ep);
+    if (!d.in) {
+        log_error("cannot bind %s: %s", in_ep, zmq_strerror(errno));
+        goto out;
+    }
+    d.out = bus_out_new(d.st.zmq, out_ep, d.st.id, d.st.tap);
+    if (!d.out) {
+        log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
+        goto out;
+    }
+    rc = run(&d);
+    if (rc < 0) {
+        log_error("stopped: %s", zmq_strerror(-rc));
+        goto out;
+    }
+    rc = flush(&d, false);
+    if (rc == 0)
+        rc = bus_out_eof(d.out, upstream_watermark_max(d.up),
+                         d.st.stop ? "signal" : "end of input");
+    ok = rc == 0;
+out:
+    bus_out_destroy(&d.out);
+    bus_in_destroy(&d.in);
+    frame_writer_destroy(&d.msgs);
+    frame_writer_destroy(&d.logs);
+    frame_reader_destroy(&d.reader);
+    upstream_destroy(&d.up);
+    router_destroy(&d.router);
+    stage_finish(&d.st, ok);
+    return ok ? 0 : 1;
+}

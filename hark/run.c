@@ -1,0 +1,755 @@
+/* run.c - the supervisor behind `hark run`.
+ *
+ * Children are described by their place in the pipeline (level 0 capture,
+ * 1 reassemblers, 2 dispatch, 3 correlate, 4 logger). A stage's input is
+ * done when every stage one level up has finished; a stage whose input is
+ * done but who lost its eof (its producer died, or it was restarted after
+ * the eof went by) is told to stop with SIGTERM, which makes it drain
+ * what is queued and pass eof on. Signals reach the supervisor through a
+ * signalfd, so the loop is a plain poll with timers.
+ */
+#include "supervisor.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "stats.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LEVELS 5
+#define MAX_CHILDREN (CONFIG_MAX_SHARDS + 4)
+#define RESTART_WINDOW_NS (60 * NS_PER_SEC)
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 5000
+#define STABLE_NS (30 * NS_PER_SEC) /* a run this long resets the backoff */
+#define MAX_ARGS 32
+
+enum child_state {
+    CHILD_RUNNING,
+    CHILD_BACKOFF,  /* died; restarts at restart_at */
+    CHILD_DONE,     /* exited 0 */
+    CHILD_DEAD,     /* died and was not restarted (draining) */
+    CHILD_FAILED,   /* bad input, or gave up restarting */
+};
+
+struct child {
+    const char *stage;
+    char id[48];
+    int level;
+    int shard;                    /* -1 when not sharded */
+    pid_t pid;
+    enum child_state state;
+    uint64_t started_ns;
+    uint64_t restart_at;
+    unsigned backoff_ms;
+    uint64_t restart_times[32];   /* ring of recent restarts */
+    unsigned n_restart_times;
+    unsigned restarts;
+    bool term_sent;
+    uint64_t input_done_ns;       /* when its producers all finished */
+    uint64_t term_sent_ns;
+};
+
+struct options {
+    const char *config_path;
+    const char *read;
+    const char *device;
+    const char *filter;
+    const char *db;
+    const char *run_dir;
+    bool promisc;
+    int verbosity;                /* -1 quiet, 0 normal, 1 verbose */
+};
+
+struct supervisor {
+    struct options opt;
+    struct config *cfg;
+    char bindir[PATH_MAX];
+    char run_dir[PATH_MAX];
+    int sigfd;
+    bool offline;
+    bool shutting_down;
+    bool failed;
+    bool input_error;
+    unsigned n;
+    struct child children[MAX_CHILDREN];
+    uint64_t started_ns;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: hark run [options]\n\n"
+        "Runs the pipeline: capture -> reassemble (shards) -> dispatch -> "
+        "correlate -> logger,\nsupervised. Offline (-r) it ends when the "
+        "whole file is in the audit trail; live\nit runs until SIGINT or "
+        "SIGTERM, then drains in order.\n\n"
+        "options:\n"
+        "  -c, --config FILE     configuration (default: built-in; see "
+        "hark.yaml)\n"
+        "  -r, --read FILE       read a pcap/pcapng file\n"
+        "  -i, --interface DEV   sniff this interface (default: any)\n"
+        "  -f, --filter EXPR     libpcap filter (default: tcp)\n"
+        "  -p, --promisc         promiscuous mode\n"
+        "      --db DIR          audit trail (default: logger.db, "
+        "hark.db)\n"
+        "      --run-dir DIR     ipc sockets and stats (default: "
+        "bus.run_dir)\n"
+        "  -v, --verbose         more diagnostics from every stage\n"
+        "  -q, --quiet           errors only\n"
+        "  -h, --help            this help\n");
+}
+
+static int parse_options(struct options *o, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "read", required_argument, NULL, 'r' },
+        { "interface", required_argument, NULL, 'i' },
+        { "filter", required_argument, NULL, 'f' },
+        { "promisc", no_argument, NULL, 'p' },
+        { "db", required_argument, NULL, 'D' },
+        { "run-dir", required_argument, NULL, 'R' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:r:i:f:pvqh", longopts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'c': o->config_path = optarg; break;
+        case 'r': o->read = optarg; break;
+        case 'i': o->device = optarg; break;
+        case 'f': o->filter = optarg; break;
+        case 'p': o->promisc = true; break;
+        case 'D': o->db = optarg; break;
+        case 'R': o->run_dir = optarg; break;
+        case 'v': o->verbosity = 1; break;
+        case 'q': o->verbosity = -1; break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hark run: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (o->read && o->device) {
+        fprintf(stderr, "hark run: -r and -i exclude each other: read a "
+                        "file or sniff a device\n");
+        return 2;
+    }
+    return 0;
+}
+
+static const char *state_name(enum child_state s)
+{
+    switch (s) {
+    case CHILD_RUNNING: return "running";
+    case CHILD_BACKOFF: return "restarting";
+    case CHILD_DONE: return "done";
+    case CHILD_DEAD: return "dead";
+    case CHILD_FAILED: return "failed";
+    }
+    return "?";
+}
+
+static bool finished(const struct child *c)
+{
+    return c->state == CHILD_DONE || c->state == CHILD_DEAD ||
+           c->state == CHILD_FAILED;
+}
+
+static void add_child(struct supervisor *s, const char *stage, int level,
+                      int shard)
+{
+    struct child *c = &s->children[s->n++];
+    memset(c, 0, sizeof(*c));
+    c->stage = stage;
+    c->level = level;
+    c->shard = shard;
+    c->state = CHILD_DEAD; /* until spawned */
+    c->backoff_ms = BACKOFF_MIN_MS;
+    if (shard >= 0)
+        snprintf(c->id, sizeof(c->id), "%s-%d", stage, shard);
+    else
+        snprintf(c->id, sizeof(c->id), "%s", stage);
+}
+
+static int spawn(struct supervisor *s, struct child *c)
+{
+    char path[PATH_MAX + 32], shard[16];
+    snprintf(path, sizeof(path), "%s/hark-%s", s->bindir, c->stage);
+    const char *argv[MAX_ARGS];
+    int n = 0;
+    argv[n++] = path;
+    if (s->opt.config_path) {
+        argv[n++] = "-c";
+        argv[n++] = s->opt.config_path;
+    }
+    argv[n++] = "--run-dir";
+    argv[n++] = s->run_dir;
+    argv[n++] = "--id";
+    argv[n++] = c->id;
+    if (c->shard >= 0) {
+        snprintf(shard, sizeof(shard), "%d", c->shard);
+        argv[n++] = "--shard";
+        argv[n++] = shard;
+    }
+    if (!strcmp(c->stage, "capture")) {
+        if (s->opt.read) {
+            argv[n++] = "-r";
+            argv[n++] = s->opt.read;
+        }
+        if (s->opt.device) {
+            argv[n++] = "-i";
+            argv[n++] = s->opt.device;
+        }
+        if (s->opt.filter) {
+            argv[n++] = "-f";
+            argv[n++] = s->opt.filter;
+        }
+        if (s->opt.promisc)
+            argv[n++] = "-p";
+    }
+    if (!strcmp(c->stage, "logger") && s->opt.db) {
+        argv[n++] = "--db";
+        argv[n++] = s->opt.db;
+    }
+    if (s->opt.verbosity > 0)
+        argv[n++] = "-v";
+    else if (s->opt.verbosity < 0)
+        argv[n++] = "-q";
+    argv[n] = NULL;
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        /* Own process group: a terminal's Ctrl-C is for the supervisor,
+         * which stops the stages in order. Stop signals stay blocked
+         * until the stage's signalfd takes them, so one sent right after
+         * the start is not lost. */
+        setpgid(0, 0);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        sigprocmask(SIG_SETMASK, &set, NULL);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        execv(path, (char *const *)argv);
+        fprintf(stderr, "hark: cannot start %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    c->pid = pid;
+    c->state = CHILD_RUNNING;
+    c->started_ns = clock_mono_ns();
+    c->term_sent = false;
+    log_debug("started %s as pid %ld", c->id, (long)pid);
+    return 0;
+}
+
+static bool input_done(const struct supervisor *s, const struct child *c,
+                       bool *all_clean)
+{
+    *all_clean = true;
+    if (c->level == 0)
+        return false;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct child *u = &s->children[i];
+        if (u->level != c->level - 1)
+            continue;
+        if (!finished(u))
+            return false;
+        if (u->state != CHILD_DONE)
+            *all_clean = false;
+    }
+    return true;
+}
+
+static void send_term(struct child *c, const char *why)
+{
+    if (c->state != CHILD_RUNNING || c->term_sent)
+        return;
+    log_debug("stopping %s (pid %ld): %s", c->id, (long)c->pid, why);
+    kill(c->pid, SIGTERM);
+    c->term_sent = true;
+    c->term_sent_ns = clock_mono_ns();
+}
+
+static void begin_shutdown(struct supervisor *s, const char *why)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    log_info("%s: draining the pipeline", why);
+    for (unsigned i = 0; i < s->n; i++) {
+        struct child *c = &s->children[i];
+        if (c->state == CHILD_BACKOFF)
+            c->state = CHILD_DEAD;
+        if (c->level == 0)
+            send_term(c, why);
+    }
+}
+
+static void describe_status(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+}
+
+static unsigned recent_restarts(const struct child *c, uint64_t now)
+{
+    unsigned k = 0;
+    unsigned n = c->n_restart_times < 32 ? c->n_restart_times : 32;
+    for (unsigned i = 0; i < n; i++)
+        if (now - c->restart_times[i] < RESTART_WINDOW_NS)
+            k++;
+    return k;
+}
+
+static void on_exit_status(struct supervisor *s, struct child *c, int status)
+{
+    uint64_t now = clock_mono_ns();
+    c->pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        c->state = CHILD_DONE;
+        log_debug("%s finished", c->id);
+        return;
+    }
+    char how[96];
+    describe_status(status, how, sizeof(how));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        /* The stage refused its config or input: restarting repeats it. */
+        c->state = CHILD_FAILED;
+        s->failed = s->input_error = true;
+        begin_shutdown(s, "a stage refused its input");
+        return;
+    }
+    if (s->shutting_down || (c->level == 0 && s->offline) ||
+        (c->term_sent && WIFSIGNALED(status) &&
+         WTERMSIG(status) == SIGKILL)) {
+        /* Offline, a new capture would read the file again from the
+         * start; while draining, what the stage held is gone anyway. */
+        log_error("%s %s", c->id, how);
+        c->state = CHILD_DEAD;
+        s->failed = true;
+        if (c->level == 0)
+            begin_shutdown(s, "capture failed");
+        return;
+    }
+    if (now - c->started_ns > STABLE_NS)
+        c->backoff_ms = BACKOFF_MIN_MS;
+    if (recent_restarts(c, now) >= s->cfg->supervisor.max_restarts) {
+        log_error("%s %s; it restarted %u times within a minute, giving up",
+                  c->id, how, s->cfg->supervisor.max_restarts);
+        c->state = CHILD_FAILED;
+        s->failed = true;
+        begin_shutdown(s, "a stage keeps failing");
+        return;
+    }
+    log_warn("%s %s; restarting in %u ms", c->id, how, c->backoff_ms);
+    c->state = CHILD_BACKOFF;
+    c->restart_at = now + (uint64_t)c->backoff_ms * NS_PER_MS;
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                       : c->backoff_ms * 2;
+}
+
+static void reap(struct supervisor *s)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (unsigned i = 0; i < s->n; i++) {
+            struct child *c = &s->children[i];
+            if (c->pid == pid && c->state == CHILD_RUNNING) {
+                on_exit_status(s, c, status);
+                break;
+            }
+        }
+    }
+}
+
+static void restart_due(struct supervisor *s)
+{
+    uint64_t now = clock_mono_ns();
+    for (unsigned i = 0; i < s->n; i++) {
+        struct child *c = &s->children[i];
+        if (c->state != CHILD_BACKOFF || now < c->restart_at)
+            continue;
+        c->restart_times[c->n_restart_times++ % 32] = now;
+        c->restarts++;
+        int rc = spawn(s, c);
+        if (rc < 0) {
+            log_error("cannot restart %s: %s", c->id, strerror(-rc));
+            c->state = CHILD_FAILED;
+            s->failed = true;
+            begin_shutdown(s, "a stage could not be restarted");
+            continue;
+        }
+        log_warn("restarted %s as pid %ld (restart %u)", c->id, (long)c->pid,
+                 c->restarts);
+    }
+}
+
+/* Stops stages whose input has ended without reaching them, and kills
+ * those that ignore it. */
+static void drive_drain(struct supervisor *s)
+{
+    uint64_t now = clock_mono_ns();
+    uint64_t grace = s->cfg->supervisor.drain_timeout_ns;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct child *c = &s->children[i];
+        bool clean;
+        if (c->state != CHILD_RUNNING || !input_done(s, c, &clean)) {
+            c->input_done_ns = 0;
+            continue;
+        }
+        if (!c->input_done_ns)
+            c->input_done_ns = now;
+        if (!clean)
+            send_term(c, "its producer is gone");
+        else if (now - c->input_done_ns > grace)
+            send_term(c, "its input ended but it did not finish");
+        if (c->term_sent && now - c->term_sent_ns > grace) {
+            log_error("%s did not stop within %.0fs; killing it", c->id,
+                      (double)grace / 1e9);
+            kill(c->pid, SIGKILL);
+            c->term_sent_ns = now; /* once per grace period */
+        }
+    }
+}
+
+static bool all_finished(const struct supervisor *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (!finished(&s->children[i]))
+            return false;
+    return true;
+}
+
+static int next_timeout_ms(const struct supervisor *s)
+{
+    int ms = 1000;
+    uint64_t now = clock_mono_ns();
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct child *c = &s->children[i];
+        if (c->state != CHILD_BACKOFF)
+            continue;
+        uint64_t left = c->restart_at > now ? c->restart_at - now : 0;
+        if (left / NS_PER_MS < (uint64_t)ms)
+            ms = (int)(left / NS_PER_MS) + 1;
+    }
+    return ms;
+}
+
+static void kill_all(struct supervisor *s, int sig)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->children[i].state == CHILD_RUNNING)
+            kill(s->children[i].pid, sig);
+}
+
+static int supervise(struct supervisor *s)
+{
+    struct pollfd pfd = { s->sigfd, POLLIN, 0 };
+    while (!all_finished(s)) {
+        int n = poll(&pfd, 1, next_timeout_ms(s));
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        struct signalfd_siginfo si;
+        while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+            if (si.ssi_signo == SIGCHLD)
+                continue; /* reaped below */
+            if (s->shutting_down) {
+                log_warn("signal %u again: killing every stage",
+                         si.ssi_signo);
+                kill_all(s, SIGKILL);
+                s->failed = true;
+            } else {
+                begin_shutdown(s, si.ssi_signo == SIGINT ? "interrupted"
+                                                         : "terminated");
+            }
+        }
+        reap(s);
+        restart_due(s);
+        drive_drain(s);
+    }
+    return 0;
+}
+
+/* ---- summary --------------------------------------------------------- */
+
+static uint64_t total(const struct supervisor *s, const char *stage,
+                      const char *counter, bool *missing)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct child *c = &s->children[i];
+        if (strcmp(c->stage, stage))
+            continue;
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/stats/%s.json", s->run_dir, c->id);
+        struct stats_snapshot snap;
+        if (stats_snapshot_load(path, &snap) != 0) {
+            if (missing)
+                *missing = true;
+            continue;
+        }
+        v += stats_snapshot_get(&snap, counter);
+    }
+    return v;
+}
+
+static void print_summary(const struct supervisor *s)
+{
+    bool missing = false;
+#define T(stage, name) total(s, stage, name, &missing)
+    uint64_t packets = T("capture", "packets");
+    uint64_t kdrop = T("capture", "kernel_dropped") +
+                     T("capture", "if_dropped");
+    uint64_t flows = T("reassemble", "flows");
+    uint64_t reqs = T("reassemble", "requests");
+    uint64_t resps = T("reassemble", "responses");
+    uint64_t pairs = T("correlate", "pairs");
+    uint64_t unmatched = T("correlate", "timeouts") + T("correlate", "closed") +
+                         T("correlate", "eof_unanswered") +
+                         T("correlate", "orphans");
+    uint64_t records = T("logger", "records");
+    uint64_t gaps = T("reassemble", "gaps");
+    uint64_t refused = T("reassemble", "flows_refused") +
+                       T("correlate", "pending_refused");
+    uint64_t malformed =
+        T("reassemble", "frames_malformed") + T("dispatch", "frames_malformed") +
+        T("correlate", "frames_malformed") + T("logger", "frames_malformed");
+    uint64_t lost = T("reassemble", "frames_lost") +
+                    T("dispatch", "frames_lost") +
+                    T("correlate", "frames_lost") + T("logger", "frames_lost");
+#undef T
+    unsigned restarts = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        restarts += s->children[i].restarts;
+    double secs = (double)(clock_mono_ns() - s->started_ns) / 1e9;
+    printf("hark: %s in %.1fs\n",
+           s->failed ? "run FAILED" : "run complete", secs);
+    printf("  packets    %llu (kernel dropped %llu)\n",
+           (unsigned long long)packets, (unsigned long long)kdrop);
+    printf("  flows      %llu (gaps %llu)\n", (unsigned long long)flows,
+           (unsigned long long)gaps);
+    printf("  requests   %llu   responses %llu\n", (unsigned long long)reqs,
+           (unsigned long long)resps);
+    printf("  pairs      %llu   unmatched %llu\n", (unsigned long long)pairs,
+           (unsigned long long)unmatched);
+    printf("  records    %llu written to %s\n", (unsigned long long)records,
+           s->cfg->logger.db);
+    printf("  drops      %llu (refused %llu, malformed frames %llu, "
+           "frames lost %llu)\n",
+           (unsigned long long)(kdrop + refused + malformed + lost),
+           (unsigned long long)refused, (unsigned long long)malformed,
+           (unsigned long long)lost);
+    if (restarts)
+        printf("  restarts   %u\n", restarts);
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct child *c = &s->children[i];
+        if (c->state != CHILD_DONE)
+            printf("  stage %-14s %s\n", c->id, state_name(c->state));
+    }
+    if (missing)
+        printf("  (some stages left no stats; see %s/stats)\n", s->run_dir);
+    printf("  details: hark stats --run-dir %s\n", s->run_dir);
+    fflush(stdout);
+}
+
+/* ---- setup ----------------------------------------------------------- */
+
+static int find_bindir(char *out, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return -errno;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -ENOENT;
+    *slash = '\0';
+    snprintf(out, size, "%s", self);
+    return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* One pipeline per run directory: its ipc endpoints are not shared. */
+static int lock_run_dir(const char *dir)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/hark.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        if (n > 0)
+            pid[n] = '\0';
+        fprintf(stderr, "hark run: another pipeline (pid %s) uses %s; pass "
+                        "--run-dir DIR to run a second one\n",
+                strtok(pid, "\n") ? pid : "?", dir);
+        close(fd);
+        return -EBUSY;
+    }
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len)
+        log_warn("cannot write %s", path);
+    return fd; /* held open for the life of the run */
+}
+
+static void clear_stats(const char *dir)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/stats", dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n > 5 && !strcmp(e->d_name + n - 5, ".json")) {
+            char f[PATH_MAX + 300];
+            snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+            unlink(f);
+        }
+    }
+    closedir(d);
+}
+
+static int setup_signals(struct supervisor *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return -errno;
+    s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return s->sigfd < 0 ? -errno : 0;
+}
+
+int hark_run_main(int argc, char **argv)
+{
+    static struct supervisor sv;
+    struct supervisor *s = &sv;
+    memset(s, 0, sizeof(*s));
+    s->sigfd = -1;
+    s->started_ns = clock_mono_ns();
+    int rc = parse_options(&s->opt, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    log_init("hark", s->opt.verbosity > 0   ? LOG_DEBUG
+                     : s->opt.verbosity < 0 ? LOG_ERROR
+                                            : LOG_INFO);
+    char err[512];
+    if (s->opt.config_path) {
+        if (config_load(s->opt.config_path, &s->cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "hark run: %s\n", err);
+            return 2;
+        }
+    } else if (!(s->cfg = config_default())) {
+        return 1;
+    }
+    if (s->opt.read)
+        config_set_string(&s->cfg->capture.read, s->opt.read);
+    if (s->opt.db)
+        config_set_string(&s->cfg->logger.db, s->opt.db);
+    s->offline = s->cfg->capture.read != NULL;
+    snprintf(s->run_dir, sizeof(s->run_dir), "%s",
+             s->opt.run_dir ? s->opt.run_dir : s->cfg->bus.run_dir);
+    int lockfd = -1;
+    if ((rc = find_bindir(s->bindir, sizeof(s->bindir))) < 0 ||
+        (rc = mkdir_p(s->run_dir)) < 0) {
+        fprintf(stderr, "hark run: cannot prepare %s: %s\n", s->run_dir,
+                strerror(-rc));
+        config_destroy(&s->cfg);
+        return 1;
+    }
+    if ((lockfd = lock_run_dir(s->run_dir)) < 0) {
+        config_destroy(&s->cfg);
+        return lockfd == -EBUSY ? 2 : 1;
+    }
+    clear_stats(s->run_dir);
+    if ((rc = setup_signals(s)) < 0) {
+        fprintf(stderr, "hark run: signals: %s\n", strerror(-rc));
+        close(lockfd);
+        config_destroy(&s->cfg);
+        return 1;
+    }
+
+    /* Downstream first, so each stage's input is bound before anyone
+     * sends to it (not required by ZeroMQ, but quieter). */
+    add_child(s, "logger", 4, -1);
+    add_child(s, "correlate", 3, -1);
+    add_child(s, "dispatch", 2, -1);
+    for (unsigned i = 0; i < s->cfg->reassemble.shards; i++)
+        add_child(s, "reassemble", 1, (int)i);
+    add_child(s, "capture", 0, -1);
+    for (unsigned i = 0; i < s->n && !s->failed; i++) {
+        if ((rc = spawn(s, &s->children[i])) < 0) {
+            log_error("cannot start %s: %s", s->children[i].id,
+                      strerror(-rc));
+            s->failed = true;
+            begin_shutdown(s, "start failed");
+        }
+    }
+    if (s->offline)
+        log_info("reading %s into %s", s->cfg->capture.read,
+                 s->cfg->logger.db);
+    rc = supervise(s);
+    if (rc < 0)
+        log_error("supervisor: %s", strerror(-rc));
+    print_summary(s);
+    int status = s->input_error ? 2 : (s->failed || rc < 0) ? 1 : 0;
+    close(s->sigfd);
+    close(lockfd);
+    config_destroy(&s->cfg);
+    return status;
+}

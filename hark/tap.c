@@ -1,0 +1,222 @@
+/* tap.c - `hark tap`: what the stages publish, as JSON lines.
+ *
+ * Every stage binds a PUB tap and publishes each frame it emits there
+ * (and its stats each second). This subscribes to the taps of the whole
+ * pipeline named by the config and prints each frame as one JSON line:
+ * {"tap":ID,"topic":T,"frame":{...the MessagePack map...}}. Binary
+ * fields (bodies, packet bytes) are base64. A tap never slows the
+ * pipeline: a reader that falls behind loses frames, counted in the
+ * stage's tap_dropped.
+ */
+#include "supervisor.h"
+#include "config.h"
+#include "frame.h"
+#include "record_json.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define TAP_MAX (CONFIG_MAX_SHARDS + 4)
+
+static volatile sig_atomic_t tap_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    tap_stop = 1;
+}
+
+static void to_json(struct json_out *j, const msgpack_object *o, int depth)
+{
+    if (depth > FRAME_MAX_DEPTH) {
+        json_out_cstr(j, "...");
+        return;
+    }
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: json_out_cstr(j, ""); break; /* unused by the schema */
+    case MSGPACK_OBJECT_BOOLEAN: json_out_bool(j, o->via.boolean); break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: json_out_u64(j, o->via.u64); break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: json_out_i64(j, o->via.i64); break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: json_out_i64(j, (int64_t)o->via.f64); break;
+    case MSGPACK_OBJECT_STR:
+        json_out_str(j, o->via.str.ptr, o->via.str.size);
+        break;
+    case MSGPACK_OBJECT_BIN:
+        json_out_base64(j, o->via.bin.ptr, o->via.bin.size);
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        json_out_arr(j);
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            to_json(j, &o->via.array.ptr[i], depth + 1);
+        json_out_arr_end(j);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        json_out_obj(j);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            char key[128];
+            if (k->type == MSGPACK_OBJECT_STR) {
+                size_t n = k->via.str.size < sizeof(key) - 1
+                               ? k->via.str.size : sizeof(key) - 1;
+                memcpy(key, k->via.str.ptr, n);
+                key[n] = '\0';
+            } else {
+                snprintf(key, sizeof(key), "?");
+            }
+            json_out_key(j, key);
+            to_json(j, &o->via.map.ptr[i].val, depth + 1);
+        }
+        json_out_obj_end(j);
+        break;
+    default:
+        json_out_cstr(j, "?");
+        break;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: hark tap [-c FILE] [--run-dir DIR] [--stage ID]... "
+        "[--count N] [TOPIC...]\n\n"
+        "Prints the frames the pipeline's stages publish on their taps, one "
+        "JSON line each.\nTOPIC: msg, log, eof, stats, pkt (default: msg log "
+        "eof). --stage limits the taps\n(capture, reassemble-0, dispatch, "
+        "correlate, logger, ...).\n");
+}
+
+int hark_tap_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "run-dir", required_argument, NULL, 'R' },
+        { "stage", required_argument, NULL, 's' },
+        { "count", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = NULL, *run_dir = NULL;
+    const char *only[TAP_MAX];
+    unsigned n_only = 0;
+    long count = -1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:n:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'R': run_dir = optarg; break;
+        case 's':
+            if (n_only < TAP_MAX)
+                only[n_only++] = optarg;
+            break;
+        case 'n': count = strtol(optarg, NULL, 10); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        if (frame_type_of(argv[i], strlen(argv[i])) < 0) {
+            fprintf(stderr, "hark tap: unknown topic '%s'\n", argv[i]);
+            return 2;
+        }
+    struct config *cfg = NULL;
+    char err[512];
+    if (config_path ? config_load(config_path, &cfg, err, sizeof(err)) < 0
+                    : !(cfg = config_default())) {
+        fprintf(stderr, "hark tap: %s\n", config_path ? err : "no memory");
+        return 2;
+    }
+    if (run_dir)
+        config_set_string(&cfg->bus.run_dir, run_dir);
+
+    char ids[TAP_MAX][48];
+    unsigned n_ids = 0;
+    snprintf(ids[n_ids++], 48, "capture");
+    for (unsigned i = 0; i < cfg->reassemble.shards; i++)
+        snprintf(ids[n_ids++], 48, "reassemble-%u", i);
+    snprintf(ids[n_ids++], 48, "dispatch");
+    snprintf(ids[n_ids++], 48, "correlate");
+    snprintf(ids[n_ids++], 48, "logger");
+
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int rc = 0;
+    for (unsigned i = 0; i < n_ids; i++) {
+        bool wanted = n_only == 0;
+        for (unsigned k = 0; k < n_only; k++)
+            wanted |= !strcmp(only[k], ids[i]);
+        char ep[4200];
+        if (!wanted || !config_tap_endpoint(cfg, ids[i], ep, sizeof(ep)))
+            continue;
+        /* A tcp tap binds on every interface; a reader connects to it
+         * locally (stages elsewhere: use their address and port). */
+        if (!strncmp(ep, "tcp://*:", 8)) {
+            char local[4200];
+            snprintf(local, sizeof(local), "tcp://127.0.0.1:%s", ep + 8);
+            snprintf(ep, sizeof(ep), "%s", local);
+        }
+        if (zmq_connect(sub, ep) != 0)
+            fprintf(stderr, "hark tap: %s: %s\n", ep, zmq_strerror(errno));
+    }
+    const char *defaults[] = { "msg", "log", "eof" };
+    if (optind < argc) {
+        for (int i = optind; i < argc; i++)
+            zmq_setsockopt(sub, ZMQ_SUBSCRIBE, argv[i], strlen(argv[i]));
+    } else {
+        for (unsigned i = 0; i < 3; i++)
+            zmq_setsockopt(sub, ZMQ_SUBSCRIBE, defaults[i],
+                           strlen(defaults[i]));
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+
+    frame_reader_t *reader = frame_reader_new();
+    struct json_out j;
+    json_out_init(&j);
+    zmq_msg_t topic, body;
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    while (!tap_stop && count != 0) {
+        zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&it, 1, 200) <= 0)
+            continue;
+        if (zmq_msg_recv(&topic, sub, 0) < 0 || zmq_msg_recv(&body, sub, 0) < 0)
+            continue;
+        const msgpack_object *o;
+        if (frame_unpack(reader, zmq_msg_data(&body), zmq_msg_size(&body),
+                         &o) != 0) {
+            fprintf(stderr, "hark tap: a malformed frame on topic %.*s\n",
+                    (int)zmq_msg_size(&topic), (char *)zmq_msg_data(&topic));
+            continue;
+        }
+        json_out_reset(&j);
+        json_out_obj(&j);
+        json_out_key(&j, "topic");
+        json_out_str(&j, zmq_msg_data(&topic), zmq_msg_size(&topic));
+        json_out_key(&j, "frame");
+        to_json(&j, o, 0);
+        json_out_obj_end(&j);
+        if (fwrite(j.p, 1, j.len, stdout) != j.len || putchar('\n') == EOF ||
+            fflush(stdout) != 0) {
+            rc = errno == EPIPE ? 0 : 1;
+            break;
+        }
+        if (count > 0)
+            count--;
+    }
+    zmq_msg_close(&topic);
+    zmq_msg_close(&body);
+    json_out_free(&j);
+    frame_reader_destroy(&reader);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    config_destroy(&cfg);
+    return rc;
+}

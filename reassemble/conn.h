@@ -1,0 +1,88 @@
+/* conn.h - a shard's TCP connections, turned into HTTP messages.
+ *
+ * Each decoded TCP segment finds its flow (flow.h), goes into the stream
+ * of its direction (stream.h), and the in-order bytes of the client's
+ * direction feed a request parser, the server's a response parser
+ * (http.h). Every message a parser completes, and a `conn` event when a
+ * connection opens and closes, is handed to the owner's emit callback as
+ * a struct http_msg ready for frame_add_msg().
+ *
+ * Rules a reader must know:
+ *   - a flow starts on a SYN (or SYN-ACK) or on a segment with data;
+ *     without a SYN it is "midstream" and its messages carry
+ *     MSG_F_MIDSTREAM;
+ *   - the client is the SYN sender (the SYN-ACK receiver); midstream, the
+ *     sender of the first payload if it looks like a request, its
+ *     receiver if it looks like a response, else the higher port;
+ *   - checksums are not verified (offloads leave them unfilled) and
+ *     segment size is not limited to the MSS (TSO/GRO);
+ *   - every RST is believed (no in-window check): it ends both directions;
+ *   - time is packet time: ts_ns of the packet for message timestamps,
+ *     and the stage clock (the largest packet time seen) for expiry.
+ */
+#ifndef HARK_REASSEMBLE_CONN_H
+#define HARK_REASSEMBLE_CONN_H
+
+#include "flow.h"
+#include "frame.h"
+#include "http.h"
+#include "packet.h"
+#include "stream.h"
+
+#include <stdint.h>
+
+struct conn_config {
+    uint32_t max_flows;        /* flow table cap */
+    uint64_t max_buffered;     /* out-of-order bytes per direction */
+    uint64_t memcap;           /* out-of-order bytes per shard */
+    uint64_t idle_timeout_ns;  /* packet time */
+    struct http_limits http;
+};
+
+struct conn_counters {
+    uint64_t requests, responses;  /* messages emitted */
+    uint64_t conn_closed;          /* close events emitted */
+    uint64_t pkts_no_flow;         /* no flow and nothing to start one
+                                      (pure ACK, FIN or RST) */
+    uint64_t pkts_after_close;     /* absorbed by a closed flow */
+    uint64_t alloc_failed;         /* parser allocation failed: flow
+                                      dropped */
+};
+
+/* Views of every counter the tracker keeps, for the stage's stats. */
+struct conn_stats {
+    const struct conn_counters *conn;
+    const struct flow_counters *flow;
+    const struct stream_counters *stream;
+    const struct http_counters *http;
+};
+
+/* Receives each message; m and everything it points to are borrowed for
+ * the call. */
+typedef void (*conn_emit_fn)(void *ctx, const struct http_msg *m);
+
+typedef struct conn_tracker conn_tracker_t;
+
+/* cfg is copied; emit and ctx are borrowed. NULL on failure. */
+conn_tracker_t *conn_tracker_new(const struct conn_config *cfg,
+                                 conn_emit_fn emit, void *ctx);
+/* Frees everything; connections still open end without emitting (call
+ * conn_close_all first to have them emitted). */
+void conn_tracker_destroy(conn_tracker_t **t);
+
+void conn_tracker_stats(const conn_tracker_t *t, struct conn_stats *out);
+
+/* One decoded TCP segment (PACKET_OK) captured at ts_ns; now_ns is the
+ * stage clock (>= every packet time seen so far). pi borrows the packet. */
+void conn_packet(conn_tracker_t *t, const struct packet_info *pi,
+                 uint64_t ts_ns, uint64_t now_ns);
+
+/* Closes connections idle for idle_timeout_ns at clock now_ns (reason
+ * "idle") and forgets closed ones. Cheap: call it once a second. */
+void conn_expire(conn_tracker_t *t, uint64_t now_ns);
+
+/* Closes every connection with `why` (FLOW_END_EOF or FLOW_END_SIGNAL):
+ * partial messages and close events are emitted. */
+void conn_close_all(conn_tracker_t *t, enum flow_end why);
+
+#endif

@@ -1,0 +1,132 @@
+/* stream.h - TCP reassembly of one direction of a connection.
+ *
+ * The stream hands its bytes to a sink in sequence order, each byte once:
+ * in-order segments straight from the packet (no copy), out-of-order
+ * segments copied into a sorted list until the hole before them fills.
+ * Where bytes are known to be lost - the peer acknowledged past a hole, a
+ * cap forced a skip, or the direction ended with holes - the sink is told
+ * a gap of that many bytes and delivery continues after it.
+ *
+ * Rules a reader must know:
+ *   - sequence numbers are compared only through SEQ_LT/SEQ_GT (wrap-safe
+ *     int32_t difference), so streams may start anywhere, 2^32-1 included;
+ *   - overlapping bytes keep the FIRST copy received; later copies of a
+ *     byte are dropped whatever they contain and counted in
+ *     retransmit_bytes (the policy of most receivers, and Suricata's
+ *     "first" policy);
+ *   - buffered bytes (data plus a per-segment overhead) are capped per
+ *     direction (max_buffered, STREAM_MAX_SEGMENTS) and per shard
+ *     (memcap), checked before allocating; over a cap the stream declares
+ *     the hole before its earliest data a gap and delivers from there.
+ * A struct stream is embedded in its connection (no allocation per flow);
+ * its fields are private to stream.c.
+ */
+#ifndef HARK_REASSEMBLE_STREAM_H
+#define HARK_REASSEMBLE_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEQ_DIFF(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)))
+#define SEQ_LT(a, b) (SEQ_DIFF(a, b) < 0)
+#define SEQ_LEQ(a, b) (SEQ_DIFF(a, b) <= 0)
+#define SEQ_GT(a, b) (SEQ_DIFF(a, b) > 0)
+#define SEQ_GEQ(a, b) (SEQ_DIFF(a, b) >= 0)
+
+/* Out-of-order segments held per direction; bounds the sorted insert.
+ * Reaching it is handled like max_buffered (counted in buffer_gaps). */
+#define STREAM_MAX_SEGMENTS 1024
+/* Data further ahead of the next expected byte than this is outside any
+ * TCP window (1 GiB with the largest window scale): dropped, counted in
+ * out_of_window. Also bounds one segment's length. */
+#define STREAM_MAX_AHEAD (1u << 30)
+
+/* Where a stream's bytes go. Called only from stream_* functions; a sink
+ * must not call back into the same stream. */
+struct stream_sink {
+    /* n > 0 in-order bytes at packet time ts_ns (borrowed for the call) */
+    void (*data)(void *ctx, const uint8_t *p, size_t n, uint64_t ts_ns);
+    /* len bytes are missing at this point of the stream */
+    void (*gap)(void *ctx, uint64_t len, uint64_t ts_ns);
+    /* the direction ended (FIN reached, or stream_end); called once */
+    void (*end)(void *ctx, uint64_t ts_ns);
+};
+
+struct stream_counters {
+    uint64_t out_of_order;     /* segments buffered ahead of a hole */
+    uint64_t retransmit_bytes; /* bytes received again, dropped */
+    uint64_t gaps, gap_bytes;  /* holes reported to sinks */
+    uint64_t buffer_gaps;      /* skips forced by max_buffered or
+                                  STREAM_MAX_SEGMENTS */
+    uint64_t memcap_gaps;      /* skips forced by the shard's memcap */
+    uint64_t out_of_window;    /* segments beyond STREAM_MAX_AHEAD */
+    uint64_t alloc_failed;     /* segment copies malloc refused */
+    uint64_t mem_used;         /* gauge: bytes buffered in the shard */
+};
+
+/* State shared by every stream of a shard: limits, counters, memory. */
+struct stream_shared {
+    uint64_t max_buffered;     /* per direction, bytes incl. overhead */
+    uint64_t memcap;           /* per shard, bytes incl. overhead */
+    struct stream_counters c;
+};
+
+struct stream_seg;
+
+struct stream {
+    const struct stream_sink *sink;
+    void *ctx;
+    struct stream_shared *sh;
+    struct stream_seg *head, *tail; /* sorted, non-overlapping, all
+                                       strictly after next_seq */
+    uint64_t buffered;         /* bytes charged for the list */
+    uint64_t delivered;        /* bytes handed to the sink */
+    uint32_t n_segs;
+    uint32_t next_seq;         /* next byte owed to the sink */
+    uint32_t fin_seq;          /* sequence number of the FIN */
+    uint32_t peer_ack;         /* highest ack the peer sent */
+    uint32_t gaps;             /* holes reported on this direction */
+    uint8_t state;             /* enum in stream.c */
+    bool have_fin, have_ack, syn_seen;
+};
+
+/* Prepares s (any previous content is ignored: call stream_release
+ * first). sh, sink and ctx are borrowed and must outlive the stream. */
+void stream_init(struct stream *s, struct stream_shared *sh,
+                 const struct stream_sink *sink, void *ctx);
+
+/* A SYN with initial sequence isn: data starts at isn + 1. A repeated
+ * SYN with the same isn is a retransmission; a different isn is taken
+ * only while nothing has been delivered or buffered. */
+void stream_syn(struct stream *s, uint32_t isn);
+
+/* Starts a stream with no SYN seen at seq (e.g. from the SYN-ACK's
+ * acknowledgement); no-op once the stream has a sequence. */
+void stream_start(struct stream *s, uint32_t seq);
+
+/* A segment whose first payload byte has sequence seq (for a SYN, one
+ * past the SYN's own number). data is borrowed for the call. fin: the
+ * segment ends the direction after its data. A stream with no sequence
+ * yet starts at the first segment with data or FIN (midstream). */
+void stream_segment(struct stream *s, uint32_t seq, const uint8_t *data,
+                    size_t len, bool fin, uint64_t ts_ns);
+
+/* The peer acknowledged every byte before ack: a hole before that point
+ * will never be filled, so it is reported as a gap. */
+void stream_ack(struct stream *s, uint32_t ack, uint64_t ts_ns);
+
+/* The direction ends now (RST, idle, end of input): delivers what is
+ * buffered with its holes as gaps, then ends the sink. Idempotent. */
+void stream_end(struct stream *s, uint64_t ts_ns);
+
+/* Frees buffered segments without delivering them. */
+void stream_release(struct stream *s);
+
+/* True once the sink was ended (FIN delivered or stream_end). */
+bool stream_ended(const struct stream *s);
+
+/* True once the stream has a sequence number (SYN or first segment). */
+bool stream_started(const struct stream *s);
+
+#endif

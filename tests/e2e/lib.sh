@@ -1,0 +1,601 @@
+# lib.sh - helpers for hark's end-to-end tests (bash; source it).
+# shellcheck shell=bash disable=SC2034
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# Gives each test a private temp dir $T (removed on exit; E2E_KEEP=1 keeps
+# it), runs it from the repository root, and cleans up every process the
+# test started: the demo server, `hark run`, and the stages hark started
+# (their pids from the stats files in the test's own run directory).
+# Environment:
+#   HARK_BIN     directory of hark and hark-<stage> (default build/bin)
+#   HARK_SHARED  the shared data dir (default ../shared from the repo)
+#   E2E_TIMEOUT  seconds a wait may take before failing (default 30)
+#   E2E_KEEP=1   keep the temp dir
+# A test exits 0 on pass, 1 on failure (with a "FAIL: ..." line on
+# stderr), 77 when it cannot run here (skipped, with the reason).
+
+set -euo pipefail
+
+E2E_NAME=$(basename "$0" .sh)
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$E2E_DIR/../.." && pwd)
+PY=/usr/bin/python3
+E2E_TIMEOUT=${E2E_TIMEOUT:-30}
+
+# HARK_BIN may be relative to the caller's directory or to the repo root.
+HARK_BIN=${HARK_BIN:-build/bin}
+if [ -d "$HARK_BIN" ]; then
+    HARK_BIN=$(cd "$HARK_BIN" && pwd)
+elif [ -d "$REPO/$HARK_BIN" ]; then
+    HARK_BIN=$(cd "$REPO/$HARK_BIN" && pwd)
+fi
+HARK_SHARED=${HARK_SHARED:-$REPO/../shared}
+HARK="$HARK_BIN/hark"
+DEMO_PCAP="$REPO/tests/data/demo.pcap"
+DEMO_EXPECT="$REPO/tests/data/demo.expect.tsv"
+DEMO_SERVER="$REPO/tests/data/demo_server.py"
+STAGE_IDS="capture reassemble-0 reassemble-1 dispatch correlate logger"
+export HARK_BIN HARK_SHARED
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/hark-$E2E_NAME.XXXXXX")
+HARK_PID=
+HARK_RC=
+SERVER_PID=
+SERVER_PORT=
+cd "$REPO"
+
+note() { echo "$E2E_NAME: $*"; }
+
+# fail MSG: the test failed; shows the tail of hark's stderr when there is
+# one, so the reason is in the log.
+fail() {
+    echo "FAIL: $E2E_NAME: $*" >&2
+    local f
+    for f in "$T/hark.err" "$T/hark.out"; do
+        if [ -s "$f" ]; then
+            echo "--- last lines of $(basename "$f"):" >&2
+            tail -n 25 "$f" >&2
+        fi
+    done
+    exit 1
+}
+
+skip() { echo "SKIP: $E2E_NAME: $*"; exit 77; }
+
+need_root() {
+    [ "$(id -u)" = 0 ] || skip "needs root to sniff lo"
+}
+
+# need_bin NAME...: the named binaries exist in $HARK_BIN.
+need_bin() {
+    local b
+    for b in "$@"; do
+        [ -x "$HARK_BIN/$b" ] ||
+            fail "$HARK_BIN/$b is not built (run 'make' first)"
+    done
+}
+
+need_tool() {
+    local b
+    for b in "$@"; do
+        command -v "$b" >/dev/null ||
+            fail "needs $b (scripts/deps.sh --install)"
+    done
+}
+
+# wait_for SECONDS CMD...: runs CMD every 0.1 s until it succeeds (0) or
+# SECONDS pass (1).
+wait_for() {
+    local limit=$1
+    shift
+    local end=$((SECONDS + limit))
+    while :; do
+        if "$@"; then return 0; fi
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+
+# free_port: prints a TCP port free on 127.0.0.1 right now.
+free_port() {
+    "$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# start_server: demo_server.py on 127.0.0.1 at a free port; sets
+# SERVER_PORT and SERVER_PID.
+start_server() {
+    rm -f "$T/server.port"
+    "$PY" "$DEMO_SERVER" --port 0 --port-file "$T/server.port" \
+        2>"$T/server.log" &
+    SERVER_PID=$!
+    wait_for 10 test -s "$T/server.port" ||
+        fail "demo server did not start: $(cat "$T/server.log")"
+    SERVER_PORT=$(cat "$T/server.port")
+}
+
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || :
+        wait "$SERVER_PID" 2>/dev/null || :
+        SERVER_PID=
+    fi
+}
+
+# write_config OUT KEY=VALUE...: the repo's hark.yaml with dotted keys set
+# (values parsed as YAML scalars: 2, true, 30s, lo), written to OUT.
+write_config() {
+    local out=$1
+    shift
+    "$PY" - "$REPO/hark.yaml" "$out" "$@" <<'EOF' ||
+import os, sys, yaml
+src, out, sets = sys.argv[1], sys.argv[2], sys.argv[3:]
+cfg = {}
+if os.path.exists(src):
+    with open(src) as f:
+        cfg = yaml.safe_load(f) or {}
+for kv in sets:
+    key, _, val = kv.partition("=")
+    node = cfg
+    parts = key.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = yaml.safe_load(val) if val != "" else ""
+with open(out, "w") as f:
+    yaml.safe_dump(cfg, f, default_flow_style=False, sort_keys=False)
+EOF
+    fail "could not write the config $out"
+}
+
+# hark_start ARGS...: `hark ARGS` in the background, stdout in
+# $T/hark.out, stderr in $T/hark.err; sets HARK_PID. SIGINT is restored
+# to its default first (a shell's background jobs inherit it ignored), so
+# the test sends the same signal as a terminal's Ctrl-C.
+hark_start() {
+    # keep what earlier runs said, for the sanitizer check at exit
+    cat "$T/hark.err" >>"$T/hark.err.all" 2>/dev/null || :
+    : >"$T/hark.out"
+    : >"$T/hark.err"
+    "$PY" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$HARK" "$@" \
+        >"$T/hark.out" 2>"$T/hark.err" &
+    HARK_PID=$!
+}
+
+hark_alive() { [ -n "$HARK_PID" ] && kill -0 "$HARK_PID" 2>/dev/null; }
+
+# hark_wait SECONDS: waits for the background hark to exit; sets HARK_RC.
+# Returns 1 when it is still running after SECONDS.
+hark_wait() {
+    local limit=$1
+    wait_for "$limit" eval '! hark_alive' || return 1
+    HARK_RC=0
+    wait "$HARK_PID" || HARK_RC=$?
+    HARK_PID=
+}
+
+# hark_stop [SIGNAL] [SECONDS]: signals the background hark (INT) and
+# waits for it to exit; sets HARK_RC; fails if it does not exit in time.
+hark_stop() {
+    local sig=${1:-INT} limit=${2:-$E2E_TIMEOUT}
+    [ -n "$HARK_PID" ] || fail "hark_stop: hark is not running"
+    kill "-$sig" "$HARK_PID" 2>/dev/null || :
+    hark_wait "$limit" ||
+        fail "hark run did not exit within ${limit}s of SIG$sig"
+}
+
+# stats_field RUN_DIR ID KEY: a top-level field of <run>/stats/<id>.json
+# (booleans as true/false), or nothing when the file is absent or torn.
+stats_field() {
+    "$PY" - "$1/stats/$2.json" "$3" <<'EOF' 2>/dev/null || :
+import json, sys
+try:
+    with open(sys.argv[1]) as f:
+        v = json.load(f).get(sys.argv[2])
+except (OSError, ValueError):
+    sys.exit(0)
+if isinstance(v, bool):
+    v = "true" if v else "false"
+if v is not None:
+    print(v)
+EOF
+}
+
+# stats_counter RUN_DIR ID NAME: a counter of a stats file (0 if absent).
+stats_counter() {
+    "$PY" - "$1/stats/$2.json" "$3" <<'EOF' 2>/dev/null || echo 0
+import json, sys
+with open(sys.argv[1]) as f:
+    print(json.load(f).get("counters", {}).get(sys.argv[2], 0))
+EOF
+}
+
+pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+# curl_tx EXPECT ARGS...: runs curl with ARGS (URLs, options, --next),
+# quiet and with bodies discarded; appends one expected transaction per
+# transfer to EXPECT in demo.expect.tsv's columns (conn and idx "-"),
+# from curl's own report of each transfer.
+curl_tx() {
+    local exp=$1
+    shift
+    local common=(-sS --http1.1 -H 'Expect:' -o /dev/null
+        -w '%{method}\t%{url_effective}\t%{response_code}\t%{size_upload}\t%{size_download}\n')
+    local args=("${common[@]}") a
+    for a in "$@"; do
+        args+=("$a")
+        [ "$a" != --next ] || args+=("${common[@]}")
+    done
+    local out
+    out=$(curl "${args[@]}") || fail "curl failed: curl $*"
+    [ -f "$exp" ] ||
+        printf 'conn\tidx\tmethod\tpath\tstatus\treq_body_len\tresp_body_len\n' \
+            >"$exp"
+    printf '%s\n' "$out" | "$PY" -c '
+import sys
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    m, url, code, up, down = line.rstrip("\n").split("\t")
+    rest = url.split("://", 1)[1]
+    path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+    print("-\t-\t%s\t%s\t%s\t%d\t%d" % (m, path, code, int(up), int(down)))
+' >>"$exp"
+}
+
+# query_json OUT ARGS...: `hark query --json ARGS` into OUT; 1 on failure
+# (its stderr in OUT.err).
+query_json() {
+    local out=$1
+    shift
+    "$HARK" query --json "$@" >"$out.tmp" 2>"$out.err" || return 1
+    mv "$out.tmp" "$out"
+}
+
+# check_trail JSONL EXPECT [--exact] [--server-port P] [--quiet]: checks
+# audit records (one JSON object a line, `hark query --json`) against the
+# expected transactions (demo.expect.tsv's columns):
+#  - each record is a JSON object with @timestamp, event.action request or
+#    response, hark.uid and hark.idx; one request and at most one
+#    response per (uid, idx);
+#  - each expected transaction has a request record (method, url.original
+#    = the path column, url.path without the query, request body bytes)
+#    and a response record (status, response body bytes, outcome "ok");
+#  - --exact: no other transactions, and the records group into
+#    connections (uid) exactly as the conn/idx columns say;
+#  - --server-port: requests go to that destination.port.
+# Prints what is wrong (unless --quiet) and returns 1 on any mismatch.
+check_trail() {
+    "$PY" - "$@" <<'EOF'
+import argparse, collections, json, sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("jsonl")
+ap.add_argument("expect")
+ap.add_argument("--exact", action="store_true")
+ap.add_argument("--server-port", type=int)
+ap.add_argument("--quiet", action="store_true")
+a = ap.parse_args()
+errors = []
+MISSING = object()
+
+
+def err(msg):
+    errors.append(msg)
+
+
+def get(rec, dotted):
+    """ECS field: nested objects ({"url":{"path":..}}) or a flat key."""
+    node = rec
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return rec.get(dotted, MISSING)
+    return node
+
+
+def show(v):
+    return "(missing)" if v is MISSING else repr(v)
+
+
+# --- the trail -------------------------------------------------------------
+tx = collections.OrderedDict()
+with open(a.jsonl, encoding="utf-8", errors="replace") as f:
+    for n, line in enumerate(f, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as e:
+            err("line %d: not JSON (%s): %.120s" % (n, e, line))
+            continue
+        if not isinstance(rec, dict):
+            err("line %d: not a JSON object" % n)
+            continue
+        for k in ("@timestamp", "event.action", "hark.uid", "hark.idx"):
+            if get(rec, k) is MISSING:
+                err("line %d: no %s: %.200s" % (n, k, line))
+        act = get(rec, "event.action")
+        if act not in ("request", "response"):
+            err("line %d: event.action is %s" % (n, show(act)))
+            continue
+        key = (str(get(rec, "hark.uid")), get(rec, "hark.idx"))
+        t = tx.setdefault(key, {})
+        if act in t:
+            err("line %d: a second %s record for uid %s idx %s"
+                % (n, act, key[0], key[1]))
+        t[act] = rec
+        t.setdefault("line", n)
+
+
+def summary(key, t):
+    """(method, uri, status, req bytes, resp bytes, outcome) of one
+    transaction; None for what is absent."""
+    req, resp = t.get("request"), t.get("response")
+    src = req if req is not None else resp
+    method = get(src, "http.request.method")
+    uri = get(src, "url.original")
+    status = resp_b = outcome = None
+    req_b = get(req, "http.request.body.bytes") if req else None
+    if resp is not None:
+        status = get(resp, "http.response.status_code")
+        resp_b = get(resp, "http.response.body.bytes")
+        outcome = get(resp, "hark.outcome")
+    return (method, uri, status, req_b, resp_b, outcome)
+
+
+for key, t in tx.items():
+    req, resp = t.get("request"), t.get("response")
+    if req is None:
+        err("uid %s idx %s: a response record without its request"
+            % key)
+        continue
+    uri = get(req, "url.original")
+    path = get(req, "url.path")
+    if isinstance(uri, str) and path != uri.split("?", 1)[0]:
+        err("uid %s idx %s: url.path %s does not match url.original %s"
+            % (key[0], key[1], show(path), show(uri)))
+    if a.server_port is not None:
+        dp = get(req, "destination.port")
+        if dp != a.server_port:
+            err("uid %s idx %s: request destination.port %s, expected %d"
+                % (key[0], key[1], show(dp), a.server_port))
+    if resp is not None:
+        for k in ("http.request.method", "url.original"):
+            v = get(resp, k)
+            if v is not MISSING and v != get(req, k):
+                err("uid %s idx %s: response record has %s %s, its "
+                    "request %s" % (key[0], key[1], k, show(v),
+                                    show(get(req, k))))
+
+# --- the expectation -------------------------------------------------------
+exp = []
+with open(a.expect) as f:
+    header = f.readline().rstrip("\n").split("\t")
+    for line in f:
+        if not line.strip():
+            continue
+        r = dict(zip(header, line.rstrip("\n").split("\t")))
+        exp.append((r["conn"], r["idx"], r["method"], r["path"],
+                    int(r["status"]), int(r["req_body_len"]),
+                    int(r["resp_body_len"])))
+
+
+def fmt(e):
+    return "%s %s -> %d, request body %d, response body %d" % e[2:]
+
+
+def tx_row(key, t):
+    m, uri, st, rq, rs, oc = summary(key, t)
+    return (m, uri, st, rq, rs)
+
+
+got = {}  # (method, uri, status, req, resp) -> [keys]
+for key, t in tx.items():
+    if "request" in t:
+        got.setdefault(tx_row(key, t), []).append(key)
+
+matched = set()
+for e in exp:
+    want = (e[2], e[3], e[4], e[5], e[6])
+    keys = [k for k in got.get(want, []) if k not in matched]
+    if not keys:
+        near = [summary(k, t) for k, t in tx.items()
+                if summary(k, t)[:2] == (e[2], e[3])]
+        err("missing: %s%s" % (fmt(e), "; the trail has %s" % near
+                               if near else "; no record of it"))
+        continue
+    k = keys[0]
+    matched.add(k)
+    oc = summary(k, tx[k])[5]
+    if oc != "ok":
+        err("%s: hark.outcome %s, expected 'ok'" % (fmt(e), show(oc)))
+
+if a.exact:
+    for key, t in tx.items():
+        if key not in matched:
+            err("unexpected transaction uid %s idx %s: %r"
+                % (key[0], key[1], summary(key, t)))
+    # connections: the same transactions in the same order, per uid/conn
+    by_uid = collections.defaultdict(list)
+    for key, t in tx.items():
+        if "request" in t:
+            by_uid[key[0]].append((key[1], tx_row(key, t)))
+    trail_conns = []
+    for uid, rows in by_uid.items():
+        rows.sort(key=lambda r: r[0])
+        idxs = [r[0] for r in rows]
+        if idxs != list(range(idxs[0], idxs[0] + len(idxs))):
+            err("uid %s: request indexes %r are not consecutive"
+                % (uid, idxs))
+        if idxs[0] not in (0, 1):
+            err("uid %s: first request index %r" % (uid, idxs[0]))
+        trail_conns.append(tuple(r[1] for r in rows))
+    by_conn = collections.defaultdict(list)
+    for e in exp:
+        by_conn[e[0]].append((int(e[1]), (e[2], e[3], e[4], e[5], e[6])))
+    exp_conns = [tuple(r[1] for r in sorted(v)) for v in by_conn.values()]
+    if sorted(trail_conns, key=repr) != sorted(exp_conns, key=repr):
+        missing = [c for c in exp_conns if c not in trail_conns]
+        extra = [c for c in trail_conns if c not in exp_conns]
+        err("connections differ: %d in the trail, %d expected; expected "
+            "but not found as one connection: %r; found instead: %r"
+            % (len(trail_conns), len(exp_conns), missing, extra))
+
+if errors:
+    if not a.quiet:
+        for e in errors[:30]:
+            print("  " + e, file=sys.stderr)
+        if len(errors) > 30:
+            print("  ... and %d more" % (len(errors) - 30), file=sys.stderr)
+    sys.exit(1)
+if not a.quiet:
+    print("trail ok: %d expected transactions found among %d (%d records)"
+          % (len(exp), len(tx), sum(len([k for k in t if k != "line"])
+                                     for t in tx.values())))
+EOF
+}
+
+# count_kind JSONL [KIND]: records of event.action KIND (all when empty);
+# prints -1 when a line is not a JSON object.
+count_kind() {
+    "$PY" - "$1" "${2:-}" <<'EOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    try:
+        act = json.loads(line).get("event", {}).get("action")
+    except (ValueError, AttributeError):
+        print(-1)
+        sys.exit(0)
+    n += sys.argv[2] in ("", act)
+print(n)
+EOF
+}
+
+# live_config: a config for a live test in $T/hark.yaml (the repo's
+# hark.yaml, sniffing lo for the demo server's port, db and run dir in
+# $T) and the matching `hark run` arguments in LIVE_ARGS; the query
+# arguments in QUERY_ARGS.
+live_config() {
+    LIVE_CFG="$T/hark.yaml"
+    write_config "$LIVE_CFG" capture.device=lo \
+        "capture.filter=tcp port $SERVER_PORT" "logger.db=$T/db" \
+        "bus.run_dir=$T/run"
+    LIVE_ARGS=(run -c "$LIVE_CFG" -i lo -f "tcp port $SERVER_PORT"
+        --db "$T/db" --run-dir "$T/run")
+    QUERY_ARGS=(-c "$LIVE_CFG" --db "$T/db")
+}
+
+# trail_has EXPECT: the trail (queried from the running logger or the db)
+# holds the transactions of EXPECT; quiet, for polling.
+trail_has() {
+    query_json "$T/poll.jsonl" "${QUERY_ARGS[@]}" &&
+        check_trail "$T/poll.jsonl" "$1" --quiet
+}
+
+# wait_trail EXPECT WHAT: polls until the trail holds EXPECT; fails with
+# the checker's findings after E2E_TIMEOUT.
+wait_trail() {
+    if ! wait_for "$E2E_TIMEOUT" trail_has "$1"; then
+        hark_alive || fail "hark run exited while waiting for $2"
+        if query_json "$T/poll.jsonl" "${QUERY_ARGS[@]}"; then
+            check_trail "$T/poll.jsonl" "$1" >&2 || :
+            fail "$2 not in the trail after ${E2E_TIMEOUT}s" \
+                "($(wc -l <"$T/poll.jsonl") records)"
+        fi
+        fail "$2: hark query --json fails while hark runs:" \
+            "$(cat "$T/poll.jsonl.err")"
+    fi
+}
+
+# live_ready: after hark_start with LIVE_ARGS, waits for the capture
+# stage's stats file, then sends probe requests (GET /probe/N, a 404)
+# until one shows up in the trail: the whole pipeline is live.
+live_ready() {
+    wait_for "$E2E_TIMEOUT" test -f "$T/run/stats/capture.json" || {
+        hark_alive || fail "hark run exited early (status: see stderr)"
+        fail "no $T/run/stats/capture.json after ${E2E_TIMEOUT}s"
+    }
+    local end=$((SECONDS + E2E_TIMEOUT)) k=0
+    while [ "$SECONDS" -lt "$end" ]; do
+        hark_alive || fail "hark run exited while starting"
+        k=$((k + 1))
+        rm -f "$T/probe.tsv"
+        curl_tx "$T/probe.tsv" "http://127.0.0.1:$SERVER_PORT/probe/$k"
+        if wait_for 3 trail_has "$T/probe.tsv"; then
+            return 0
+        fi
+    done
+    wait_trail "$T/probe.tsv" "the probe request /probe/$k"
+}
+
+# --- cleanup -------------------------------------------------------------
+
+# Stage processes hark started for this test: pids from the stats files of
+# the test's own run directories, still running a hark binary.
+_e2e_stage_pids() {
+    local f pid
+    for f in "$T"/*/stats/*.json "$T"/stats/*.json; do
+        [ -f "$f" ] || continue
+        pid=$(stats_field "$(dirname "$(dirname "$f")")" \
+            "$(basename "$f" .json)" pid)
+        [ -n "$pid" ] || continue
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+            grep -q "hark-"; then
+            echo "$pid"
+        fi
+    done
+}
+
+# A sanitizer report from any hark process (the supervisor passes the
+# stages' stderr on) fails the test even when everything else passed: a
+# stage that crashed and was restarted must not go unnoticed.
+_e2e_sanitizer_reports() {
+    local f
+    for f in "$T"/hark.err "$T"/hark.err.all "$T"/err.*; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' \
+            "$f"; then
+            echo "--- sanitizer report in $(basename "$f"):" >&2
+            grep -E -m1 -A 12 \
+                'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' \
+                "$f" >&2
+            return 0
+        fi
+    done
+    return 1
+}
+
+_e2e_cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    if hark_alive; then
+        kill -TERM "$HARK_PID" 2>/dev/null || :
+        wait_for 10 eval '! hark_alive' || kill -KILL "$HARK_PID" 2>/dev/null || :
+        wait "$HARK_PID" 2>/dev/null || :
+    fi
+    for pid in $(_e2e_stage_pids); do
+        kill -KILL "$pid" 2>/dev/null || :
+    done
+    stop_server
+    if _e2e_sanitizer_reports; then
+        echo "FAIL: $E2E_NAME: a hark process reported a sanitizer error" >&2
+        [ "$rc" != 0 ] || rc=1
+    fi
+    if [ "${E2E_KEEP:-0}" = 1 ]; then
+        echo "$E2E_NAME: kept $T" >&2
+    else
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+trap _e2e_cleanup EXIT
+trap 'fail "interrupted"' INT TERM

@@ -1,0 +1,134 @@
+#!/bin/bash
+# test_errors.sh - bad input gets a clear error, never a hang or a crash.
+#
+# A config with an unknown key and one with a bad value: `hark run` exits
+# non-zero and stderr names the file, the line and the key. A missing
+# capture file, a file that is not a capture, a missing device, a missing
+# database: non-zero and a message naming the thing. `--help` of hark and
+# of every stage exits 0 and prints usage on stdout; an unknown option
+# exits non-zero.
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
+
+STAGES="capture reassemble dispatch correlate logger"
+need_bin hark
+for s in $STAGES; do need_bin "hark-$s"; done
+
+n=0
+# expect_error WHAT NEEDLE... -- CMD...: CMD exits 1..125 within 30 s (not
+# a signal, not a timeout), without a sanitizer report, and its stderr
+# contains every NEEDLE (fixed strings).
+expect_error() {
+    local what=$1
+    shift
+    local needles=()
+    while [ "$1" != -- ]; do needles+=("$1"); shift; done
+    shift
+    n=$((n + 1))
+    local rc=0
+    timeout -k 5 30 "$@" >"$T/out.$n" 2>"$T/err.$n" </dev/null || rc=$?
+    local err
+    err=$(head -c 2000 "$T/err.$n")
+    case $rc in
+    124 | 137) fail "$what: '$*' did not exit within 30s" ;;
+    esac
+    [ "$rc" -ne 0 ] || fail "$what: '$*' exited 0; stderr: $err"
+    [ "$rc" -lt 126 ] || fail "$what: '$*' died with status $rc: $err"
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/err.$n"; then
+        fail "$what: sanitizer report: $err"
+    fi
+    local s
+    for s in "${needles[@]}"; do
+        grep -qF -- "$s" "$T/err.$n" ||
+            fail "$what: stderr of '$*' does not name '$s'; it was: $err"
+    done
+    note "$what: exit $rc: $(head -n 1 "$T/err.$n")"
+}
+
+run_args() { echo "--db $T/db.$n --run-dir $T/run.$n"; }
+
+# An unknown key, on line 4.
+cat >"$T/unknown.yaml" <<'YAML'
+# a typo in a key
+capture:
+  device: lo
+  devise: eth0
+YAML
+# shellcheck disable=SC2046
+expect_error "unknown config key" "$T/unknown.yaml" ":4" "devise" -- \
+    "$HARK" run -c "$T/unknown.yaml" -r "$DEMO_PCAP" $(run_args)
+
+# A bad value, on line 3.
+cat >"$T/badvalue.yaml" <<'YAML'
+reassemble:
+  max_flows: 1000
+  shards: lots
+YAML
+# shellcheck disable=SC2046
+expect_error "bad config value" "$T/badvalue.yaml" ":3" "shards" -- \
+    "$HARK" run -c "$T/badvalue.yaml" -r "$DEMO_PCAP" $(run_args)
+
+# A value out of range, on line 2.
+printf 'reassemble:\n  shards: 0\n' >"$T/range.yaml"
+# shellcheck disable=SC2046
+expect_error "config value out of range" "$T/range.yaml" ":2" "shards" -- \
+    "$HARK" run -c "$T/range.yaml" -r "$DEMO_PCAP" $(run_args)
+
+# A config file that does not exist.
+# shellcheck disable=SC2046
+expect_error "missing config" "$T/no-such.yaml" -- \
+    "$HARK" run -c "$T/no-such.yaml" -r "$DEMO_PCAP" $(run_args)
+
+# A capture file that does not exist.
+# shellcheck disable=SC2046
+expect_error "missing capture file" "/nonexistent.pcap" -- \
+    "$HARK" run -c hark.yaml -r /nonexistent.pcap $(run_args)
+
+# A file that is not a capture.
+printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\nthis is not a pcap file\n' \
+    >"$T/not-a-capture.pcap"
+# shellcheck disable=SC2046
+expect_error "not a capture file" "$T/not-a-capture.pcap" -- \
+    "$HARK" run -c hark.yaml -r "$T/not-a-capture.pcap" $(run_args)
+
+# A device that does not exist.
+# shellcheck disable=SC2046
+expect_error "missing device" "no-such-dev0" -- \
+    "$HARK" run -c hark.yaml -i no-such-dev0 $(run_args)
+
+# A database that does not exist: an error, and no database created.
+expect_error "missing database" "$T/no-such-db" -- \
+    "$HARK" query -c hark.yaml --db "$T/no-such-db"
+[ ! -e "$T/no-such-db" ] || fail "hark query created $T/no-such-db"
+expect_error "missing database (verify)" "$T/no-such-db" -- \
+    "$HARK" verify --db "$T/no-such-db"
+[ ! -e "$T/no-such-db" ] || fail "hark verify created $T/no-such-db"
+expect_error "query --db /nonexistent" "/nonexistent" -- \
+    "$HARK" query --db /nonexistent
+
+# Unknown options and commands.
+expect_error "unknown option" "--no-such-option" -- \
+    "$HARK" run --no-such-option
+expect_error "unknown command" "no-such-command" -- \
+    "$HARK" no-such-command
+for s in $STAGES; do
+    expect_error "hark-$s unknown option" "--no-such-option" -- \
+        "$HARK_BIN/hark-$s" --no-such-option
+done
+
+# --help: exit 0, usage on stdout.
+expect_help() {
+    local rc=0
+    timeout -k 5 30 "$@" >"$T/help.out" 2>"$T/help.err" </dev/null || rc=$?
+    [ "$rc" = 0 ] || fail "'$*' exited $rc: $(head -c 500 "$T/help.err")"
+    grep -qi usage "$T/help.out" ||
+        fail "'$*' printed no usage on stdout: $(head -c 500 "$T/help.out")"
+}
+expect_help "$HARK" --help
+for cmd in run query verify stats tap; do
+    expect_help "$HARK" "$cmd" --help
+done
+for s in $STAGES; do
+    expect_help "$HARK_BIN/hark-$s" --help
+done
+note "ok: $n error cases, --help of hark, its commands and 5 stages"

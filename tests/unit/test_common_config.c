@@ -1,0 +1,955 @@
+/* test_common_config.c - the YAML config loader.
+ *
+ * Defaults, the shipped hark.yaml, every refusal rule (asserting the line
+ * and dotted key of its message), sizes and durations, endpoints. Error
+ * cases are one table: {label, yaml, line, key, fragment of the reason}.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "clock.h"
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NAME "t.yaml"
+
+static struct config *load_ok(const char *yaml)
+{
+    struct config *c = NULL;
+    char err[512] = "";
+    int rc = config_load_string(yaml, NAME, &c, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("unexpected error %d: %s\n--- yaml:\n%s", rc, err, yaml);
+    assert_non_null(c);
+    return c;
+}
+
+/* ---- defaults ---- */
+
+static void check_seed_policy(const struct config_policy *p)
+{
+    assert_non_null(p);
+    assert_string_equal(p->name, "audit");
+    assert_int_equal(p->n_steps, 3);
+    assert_int_equal(p->wait_step, 1);
+    assert_int_equal(p->steps[0].kind, STEP_LOG);
+    assert_int_equal(p->steps[0].message, STEP_MSG_REQUEST);
+    assert_string_equal(p->steps[0].label, "Log Request Message");
+    assert_int_equal(p->steps[1].kind, STEP_WAIT);
+    assert_int_equal(p->steps[1].timeout_ns, 30 * NS_PER_SEC);
+    assert_string_equal(p->steps[1].label, "Assemble Response Packets");
+    assert_int_equal(p->steps[2].kind, STEP_LOG);
+    assert_int_equal(p->steps[2].message, STEP_MSG_RESPONSE);
+    assert_string_equal(p->steps[2].label, "Log Response Message");
+    for (unsigned i = 0; i < 3; i += 2) {
+        const struct config_step *s = &p->steps[i];
+        assert_true(s->headers);
+        assert_int_equal(s->body_max, 65536);
+        assert_int_equal(s->n_redact, 4);
+        assert_string_equal(s->redact[0], "Authorization");
+        assert_string_equal(s->redact[1], "Proxy-Authorization");
+        assert_string_equal(s->redact[2], "Cookie");
+        assert_string_equal(s->redact[3], "Set-Cookie");
+    }
+}
+
+static void check_seed_group(const struct config *c)
+{
+    assert_int_equal(c->n_groups, 1);
+    assert_string_equal(c->groups[0].name, "Packet Sniffer Group");
+    assert_int_equal(c->groups[0].n_routes, 1);
+    const struct config_route *r = &c->groups[0].routes[0];
+    assert_string_equal(r->path, "/");
+    assert_null(r->host);
+    assert_int_equal(r->n_methods, 0);
+    assert_string_equal(r->policy, "audit");
+    assert_true(r->policy_index >= 0 &&
+                (unsigned)r->policy_index < c->n_policies);
+    assert_string_equal(c->policies[r->policy_index].name, "audit");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct config *c = config_default();
+    assert_non_null(c);
+    assert_string_equal(c->source, "(defaults)");
+    assert_string_equal(c->capture.device, "any");
+    assert_string_equal(c->capture.filter, "tcp");
+    assert_false(c->capture.promiscuous);
+    assert_int_equal(c->capture.snaplen, 262144);
+    assert_int_equal(c->capture.buffer_mb, 32);
+    assert_null(c->capture.read);
+    assert_int_equal(c->capture.batch_packets, 256);
+    assert_int_equal(c->capture.batch_bytes, 256 * 1024);
+    assert_int_equal(c->capture.flush_ns, 20 * NS_PER_MS);
+    assert_int_equal(c->reassemble.shards, 2);
+    assert_int_equal(c->reassemble.max_flows, 262144);
+    assert_int_equal(c->reassemble.max_buffered, 1 << 20);
+    assert_int_equal(c->reassemble.memcap, 256 << 20);
+    assert_int_equal(c->reassemble.max_header_bytes, 64 * 1024);
+    assert_int_equal(c->reassemble.max_headers, 128);
+    assert_int_equal(c->reassemble.body_max, 1 << 20);
+    assert_int_equal(c->reassemble.idle_timeout_ns, 120 * NS_PER_SEC);
+    assert_int_equal(c->correlate.max_pending, 262144);
+    assert_string_equal(c->logger.db, "hark.db");
+    assert_int_equal(c->logger.batch, 512);
+    assert_false(c->logger.sync);
+    char run_dir[64];
+    snprintf(run_dir, sizeof(run_dir), "/tmp/hark-%u", (unsigned)getuid());
+    assert_string_equal(c->bus.run_dir, run_dir);
+    for (unsigned i = 0; i < CONFIG_MAX_SHARDS; i++)
+        assert_null(c->bus.reassemble[i]);
+    assert_null(c->bus.dispatch);
+    assert_null(c->bus.correlate);
+    assert_null(c->bus.logger);
+    assert_null(c->bus.query);
+    assert_int_equal(c->bus.tap_base_port, 0);
+    assert_int_equal(c->supervisor.max_restarts, 5);
+    assert_int_equal(c->supervisor.drain_timeout_ns, 30 * NS_PER_SEC);
+    assert_int_equal(c->n_policies, 1);
+    check_seed_policy(config_policy_find(c, "audit"));
+    assert_null(config_policy_find(c, "nope"));
+    check_seed_group(c);
+    config_destroy(&c);
+    assert_null(c);
+    config_destroy(&c); /* twice is harmless */
+    config_destroy(NULL);
+}
+
+static void test_empty_files_keep_defaults(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "", "# nothing but a comment\n", "---\n", "~\n",
+        "capture:\nreassemble:\npolicies:\n", "capture: {}\n---\n",
+    };
+    for (unsigned i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct config *c = load_ok(texts[i]);
+        assert_string_equal(c->source, NAME);
+        assert_string_equal(c->capture.device, "any");
+        assert_int_equal(c->reassemble.shards, 2);
+        check_seed_policy(config_policy_find(c, "audit"));
+        check_seed_group(c);
+        config_destroy(&c);
+    }
+}
+
+/* ---- the shipped file ---- */
+
+/* hark.yaml beside common/config.h in the working directory or one of its
+ * parents, else above the test binary (build/bin/tests/..), so the test
+ * runs from the root, from a script or from anywhere else. */
+static const char *shipped_path(char *buf, size_t size)
+{
+    char exe[512] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash)
+        slash[1] = '\0'; /* keep the directory and its '/' */
+    const char *bases[] = { "", exe };
+    for (unsigned b = 0; b < 2; b++) {
+        char up[64] = "";
+        for (unsigned depth = 0; depth < 6; depth++) {
+            char probe[1024];
+            snprintf(probe, sizeof(probe), "%s%scommon/config.h", bases[b],
+                     up);
+            if (access(probe, R_OK) == 0) {
+                snprintf(buf, size, "%s%shark.yaml", bases[b], up);
+                return buf;
+            }
+            strcat(up, "../");
+        }
+    }
+    return NULL;
+}
+
+static void test_shipped_file(void **state)
+{
+    (void)state;
+    char path[512], err[512] = "";
+    struct config *c = NULL;
+    if (!shipped_path(path, sizeof(path)))
+        fail_msg("cannot find the repository root from the working "
+                 "directory");
+    int rc = config_load(path, &c, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s: %s", path, err);
+    assert_string_equal(c->source, path);
+    check_seed_policy(config_policy_find(c, "audit"));
+    assert_int_equal(c->n_policies, 1);
+    check_seed_group(c);
+    assert_string_equal(c->logger.db, "hark.db");
+
+    /* The file says its values are the defaults: hold it to that. */
+    struct config *d = config_default();
+    assert_non_null(d);
+    assert_string_equal(c->capture.device, d->capture.device);
+    assert_string_equal(c->capture.filter, d->capture.filter);
+    assert_null(c->capture.read);
+    /* copies with the owned strings (compared above) cleared */
+    struct config_capture cc = c->capture, dc = d->capture;
+    cc.device = cc.filter = dc.device = dc.filter = NULL;
+    assert_memory_equal(&cc, &dc, sizeof(cc));
+    assert_memory_equal(&c->reassemble, &d->reassemble,
+                        sizeof(c->reassemble));
+    assert_memory_equal(&c->correlate, &d->correlate, sizeof(c->correlate));
+    assert_int_equal(c->logger.batch, d->logger.batch);
+    assert_int_equal(c->logger.sync, d->logger.sync);
+    assert_string_equal(c->bus.run_dir, d->bus.run_dir);
+    assert_null(c->bus.dispatch);
+    assert_null(c->bus.reassemble[0]);
+    assert_int_equal(c->bus.tap_base_port, 0);
+    assert_memory_equal(&c->supervisor, &d->supervisor,
+                        sizeof(c->supervisor));
+    config_destroy(&d);
+    config_destroy(&c);
+}
+
+/* ---- refusals ---- */
+
+struct error_case {
+    const char *label;
+    const char *yaml;
+    int line;
+    const char *key;
+    const char *fragment;
+};
+
+#define GROUP "service_groups:\n  - name: G\n    relative_paths:\n"
+#define POLICY "policies:\n  p:\n"
+
+static const struct error_case error_cases[] = {
+    { "unknown top-level key", "captur:\n  device: x\n", 1, "captur",
+      "unknown key (expected one of capture, reassemble, service_groups" },
+    { "unknown nested key", "capture:\n  device: eth0\n  devise: eth1\n", 3,
+      "capture.devise", "unknown key (expected one of device, filter," },
+    { "section not a mapping", "capture: eth0\n", 1, "capture",
+      "expected a mapping of capture settings, found 'eth0'" },
+    { "top level not a mapping", "- capture\n", 1, "(top level)",
+      "expected a mapping of sections, found a list" },
+    { "not an integer", "capture:\n  snaplen: big\n", 2, "capture.snaplen",
+      "wrong type (expected an integer, found 'big')" },
+    { "integer with a unit", "logger:\n  batch: 12k\n", 2, "logger.batch",
+      "expected an integer, found '12k'" },
+    { "integer too small", "capture:\n  snaplen: 10\n", 2, "capture.snaplen",
+      "out of range (expected 64..262144, found '10')" },
+    { "negative integer", "reassemble:\n  shards: -1\n", 2,
+      "reassemble.shards", "out of range (expected 1..64, found '-1')" },
+    { "too many shards", "reassemble:\n  shards: 65\n", 2,
+      "reassemble.shards", "out of range (expected 1..64, found '65')" },
+    { "integer past 64 bits",
+      "supervisor:\n  max_restarts: 99999999999999999999999\n", 2,
+      "supervisor.max_restarts", "out of range (expected 0..1000" },
+    { "too many headers", "reassemble:\n  max_headers: 257\n", 2,
+      "reassemble.max_headers", "out of range (expected 1..256" },
+    { "tap port leaves no room", "bus:\n  tap_base_port: 65500\n", 2,
+      "bus.tap_base_port", "out of range (expected 0..65436" },
+    { "not a boolean", "capture:\n  promiscuous: maybe\n", 2,
+      "capture.promiscuous", "expected a boolean (true or false), found "
+      "'maybe'" },
+    { "not a size", "reassemble:\n  memcap: lots\n", 2, "reassemble.memcap",
+      "expected a size such as 65536, 64KiB, 1MiB or 1GiB, found 'lots'" },
+    { "size out of range", "capture:\n  batch_bytes: 32MiB\n", 2,
+      "capture.batch_bytes",
+      "out of range (expected 1KiB..16MiB, found '32MiB')" },
+    { "max_buffered above memcap",
+      "reassemble:\n  memcap: 2MiB\n  max_buffered: 3MiB\n", 3,
+      "reassemble.max_buffered", "expected max_buffered <= memcap, found "
+      "3MiB > 2MiB" },
+    { "memcap below the default max_buffered",
+      "reassemble:\n  memcap: 1MiB\n  max_buffered: 2MiB\n", 3,
+      "reassemble.max_buffered", "found 2MiB > 1MiB" },
+    { "not a duration", "reassemble:\n  idle_timeout: soon\n", 2,
+      "reassemble.idle_timeout", "expected a duration such as 250ms, 30s, "
+      "5m or 1h, found 'soon'" },
+    { "duration out of range", "capture:\n  flush: 1m\n", 2, "capture.flush",
+      "out of range (expected 1ms..10s, found '1m')" },
+    { "list for a string", "capture:\n  device: [a, b]\n", 2,
+      "capture.device", "wrong type (expected a string, found a list)" },
+    { "mapping for an integer", "capture:\n  snaplen: {a: 1}\n", 2,
+      "capture.snaplen", "expected an integer, found a mapping" },
+    { "empty string", "capture:\n  device: \"\"\n", 2, "capture.device",
+      "empty string (expected a non-empty string)" },
+    { "nothing for a required string", "logger:\n  sync: true\n  db: ~\n", 3,
+      "logger.db", "expected a string, found nothing" },
+    { "NUL byte in a string", "capture:\n  device: \"et\\0h0\"\n", 2,
+      "capture.device", "contains a NUL byte" },
+    { "duplicate key", "capture:\n  device: a\n  device: b\n", 3,
+      "capture.device", "duplicate key (expected each key once, found it "
+      "again after line 2)" },
+    { "duplicate section", "logger: {}\ncapture: {}\nlogger: {}\n", 3,
+      "logger", "duplicate key" },
+    { "duplicate policy", POLICY "    - log: request\n  p:\n"
+      "    - log: request\n", 4, "policies.p", "duplicate key" },
+    { "path not starting with /",
+      GROUP "      - path: a\n        policy: audit\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not a relative path (expected a path starting with '/', found 'a')" },
+    { "route to an unknown policy",
+      GROUP "      - path: /\n        policy: nope\n", 5,
+      "service_groups[0].relative_paths[0].policy",
+      "unknown policy (expected one of audit, found 'nope')" },
+    { "route without a policy", GROUP "      - path: /\n", 4,
+      "service_groups[0].relative_paths[0]", "missing key 'policy'" },
+    { "route with an unknown key",
+      GROUP "      - path: /\n        policy: audit\n        hots: a\n", 6,
+      "service_groups[0].relative_paths[0].hots",
+      "unknown key (expected one of path, policy, host, methods)" },
+    { "method not a token",
+      GROUP "      - path: /\n        policy: audit\n"
+      "        methods: [GET, \"PO ST\"]\n", 6,
+      "service_groups[0].relative_paths[0].methods[1]",
+      "not an HTTP token" },
+    { "empty method list",
+      GROUP "      - path: /\n        policy: audit\n        methods: []\n",
+      6, "service_groups[0].relative_paths[0].methods",
+      "empty list (expected at least one method" },
+    { "empty host",
+      GROUP "      - path: /\n        policy: audit\n        host: ''\n", 6,
+      "service_groups[0].relative_paths[0].host", "empty string" },
+    { "duplicate route",
+      GROUP "      - path: /a\n        policy: audit\n"
+      "      - path: /a\n        policy: audit\n", 6,
+      "service_groups[0].relative_paths[1]",
+      "duplicate relative path (expected each path, host and methods once "
+      "per group, found '/a' again after line 4)" },
+    { "group without relative paths", "service_groups:\n  - name: G\n", 2,
+      "service_groups[0].relative_paths", "missing (expected a list of "
+      "relative paths" },
+    { "group without a name",
+      "service_groups:\n  - relative_paths: []\n", 2, "service_groups[0]",
+      "missing key 'name'" },
+    { "no groups", "service_groups: []\n", 1, "service_groups",
+      "empty list (expected a list of at least one service group" },
+    { "duplicate group names",
+      GROUP "      - {path: /, policy: audit}\n"
+      "  - name: G\n    relative_paths: [{path: /b, policy: audit}]\n", 5,
+      "service_groups[1].name",
+      "duplicate group name (expected a name no other group has, found 'G' "
+      "again after line 2)" },
+    { "policy with no steps", POLICY "    []\n", 3, "policies.p",
+      "policy has no steps" },
+    { "policy with nothing", "policies:\n  p: ~\n", 2, "policies.p",
+      "policy has no steps (expected a list with log and "
+      "wait_for_response steps, found nothing)" },
+    { "policy not a list", "policies:\n  p: log\n", 2, "policies.p",
+      "expected a list of steps, found 'log'" },
+    { "step with two filters",
+      POLICY "    - log: request\n      wait_for_response: 1s\n", 3,
+      "policies.p[0]", "not one step (expected exactly one of log, "
+      "wait_for_response, found 2 keys)" },
+    { "unknown step", POLICY "    - log: request\n    - drop: yes\n", 4,
+      "policies.p[1].drop",
+      "unknown key (expected one of log, wait_for_response)" },
+    { "step as a bare word", POLICY "    - log\n", 3, "policies.p[0]",
+      "not a step (expected a mapping with one key, log or "
+      "wait_for_response, found 'log')" },
+    { "empty step", POLICY "    - {}\n", 3, "policies.p[0]",
+      "found 0 keys" },
+    { "log of something else", POLICY "    - log: everything\n", 3,
+      "policies.p[0].log",
+      "unknown message (expected request or response, found 'everything')" },
+    { "log with nothing", POLICY "    - log:\n", 3, "policies.p[0].log",
+      "found nothing" },
+    { "log long form without message",
+      POLICY "    - log:\n        body: 1KiB\n", 4, "policies.p[0].log",
+      "missing key 'message'" },
+    { "log long form unknown key",
+      POLICY "    - log:\n        message: request\n        bodyy: 1\n", 5,
+      "policies.p[0].log.bodyy",
+      "unknown key (expected one of message, label, headers, body, redact)" },
+    { "log long form bad message",
+      POLICY "    - log: {message: both}\n", 3, "policies.p[0].log.message",
+      "expected request or response" },
+    { "redact not a list",
+      POLICY "    - log: {message: request, redact: Cookie}\n", 3,
+      "policies.p[0].log.redact", "expected a list of header names" },
+    { "redact entry not a token",
+      POLICY "    - log:\n        message: request\n"
+      "        redact: [Cookie, \"X: 1\"]\n", 5,
+      "policies.p[0].log.redact[1]", "not an HTTP token" },
+    { "log body size", POLICY "    - log: {message: request, body: 2GiB}\n",
+      3, "policies.p[0].log.body", "out of range (expected 0..1GiB" },
+    { "two waits",
+      POLICY "    - wait_for_response: 1s\n    - log: response\n"
+      "    - wait_for_response: 2s\n", 5, "policies.p[2]",
+      "second wait_for_response (expected one per policy, the first is at "
+      "line 3)" },
+    { "log response before the wait",
+      POLICY "    - log: request\n    - log: response\n"
+      "    - wait_for_response: {}\n", 4, "policies.p[1]",
+      "log: response before any wait_for_response" },
+    { "log response without any wait",
+      POLICY "    - log:\n        message: response\n", 3, "policies.p[0]",
+      "no response to log" },
+    { "wait timeout not a duration",
+      POLICY "    - wait_for_response: forever\n", 3,
+      "policies.p[0].wait_for_response", "expected a duration" },
+    { "wait long form timeout out of range",
+      POLICY "    - wait_for_response:\n        timeout: 2d\n", 4,
+      "policies.p[0].wait_for_response.timeout", "expected a duration" },
+    { "wait long form unknown key",
+      POLICY "    - wait_for_response: {timeot: 1s}\n", 3,
+      "policies.p[0].wait_for_response.timeot",
+      "unknown key (expected one of timeout, label)" },
+    { "wait as a list", POLICY "    - wait_for_response: [1s]\n", 3,
+      "policies.p[0].wait_for_response", "found a list" },
+    { "empty policy name", "policies:\n  \"\": [log: request]\n", 2,
+      "policies", "empty policy name" },
+    { "endpoint of another transport", "bus:\n  dispatch: http://x:1\n", 2,
+      "bus.dispatch", "not an endpoint (expected ipc://PATH, "
+      "tcp://HOST:PORT or inproc://NAME, found 'http://x:1')" },
+    { "tcp endpoint without a port", "bus:\n  logger: tcp://host\n", 2,
+      "bus.logger", "not an endpoint" },
+    { "empty ipc endpoint", "bus:\n  query: ipc://\n", 2, "bus.query",
+      "not an endpoint" },
+    { "ipc endpoint too long",
+      "bus:\n  correlate: ipc:///tmp/"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", 2, "bus.correlate",
+      "ipc path too long (expected at most 107 bytes, found 108)" },
+    { "more reassemble endpoints than shards",
+      "bus:\n  reassemble: [tcp://a:1, tcp://a:2, tcp://a:3]\n", 2,
+      "bus.reassemble", "wrong number of endpoints (expected 2, one per "
+      "reassemble.shards, found 3)" },
+    { "fewer reassemble endpoints than shards",
+      "reassemble:\n  shards: 3\nbus:\n  reassemble:\n    - tcp://a:1\n", 5,
+      "bus.reassemble", "expected 3, one per reassemble.shards, found 1" },
+    { "shards counted whatever the order",
+      "bus:\n  reassemble: [tcp://a:1]\nreassemble:\n  shards: 3\n", 2,
+      "bus.reassemble", "expected 3, one per reassemble.shards, found 1" },
+    { "one endpoint string for two shards",
+      "bus:\n  reassemble: tcp://a:1\n", 2, "bus.reassemble",
+      "one endpoint for 2 shards (expected a list of 2 endpoints" },
+    { "bad reassemble endpoint",
+      "bus:\n  reassemble:\n    - tcp://a:1\n    - udp://a:2\n", 4,
+      "bus.reassemble[1]", "not an endpoint" },
+    { "a second document", "capture: {}\n---\nlogger: {}\n", 2,
+      "(top level)", "more than one YAML document" },
+    { "a third document after an empty one",
+      "capture: {}\n---\n---\nlogger: {}\n", 3, "(top level)",
+      "more than one YAML document" },
+};
+
+static void test_errors(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]);
+         i++) {
+        const struct error_case *t = &error_cases[i];
+        struct config *c = (struct config *)1;
+        char err[512] = "", prefix[256];
+        int rc = config_load_string(t->yaml, NAME, &c, err, sizeof(err));
+        snprintf(prefix, sizeof(prefix), NAME ":%d: %s: ", t->line, t->key);
+        if (rc != -EINVAL || c != NULL ||
+            strncmp(err, prefix, strlen(prefix)) ||
+            !strstr(err + strlen(prefix), t->fragment))
+            fail_msg("%s: rc %d, message\n  %s\nexpected\n  %s...%s",
+                     t->label, rc, err, prefix, t->fragment);
+    }
+}
+
+/* Syntax errors come from libyaml: only the line is ours to check. */
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        int line;
+    } cases[] = {
+        { "capture:\n  device: any\n filter: tcp\n", 3 },
+        { "capture:\n\tdevice: any\n", 2 },
+        { "policies:\n  audit: [log: request\n", 3 },
+        { "logger:\n  db: \"hark.db\n", 3 },
+        { "a: b: c\n", 1 },
+        { "capture:\n  device: \xff\xfe\n", 2 }, /* not UTF-8 */
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config *c = NULL;
+        char err[512] = "", prefix[64];
+        int rc = config_load_string(cases[i].yaml, NAME, &c, err,
+                                    sizeof(err));
+        snprintf(prefix, sizeof(prefix), NAME ":%d: YAML syntax error: ",
+                 cases[i].line);
+        if (rc != -EINVAL || c || strncmp(err, prefix, strlen(prefix)))
+            fail_msg("case %u: rc %d, message\n  %s\nexpected\n  %s...", i,
+                     rc, err, prefix);
+    }
+}
+
+static void test_file_errors(void **state)
+{
+    (void)state;
+    struct config *c = NULL;
+    char err[512];
+    int rc = config_load("/nonexistent/hark.yaml", &c, err, sizeof(err));
+    assert_int_equal(rc, -ENOENT);
+    assert_null(c);
+    assert_string_equal(err, "/nonexistent/hark.yaml: cannot read: "
+                             "No such file or directory");
+    rc = config_load("/", &c, err, sizeof(err));
+    assert_int_equal(rc, -EISDIR);
+    assert_string_equal(err, "/: cannot read: Is a directory");
+
+    /* A file's messages carry its path. */
+    char path[] = "/tmp/test_common_config.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] = "logger:\n  batch: 0\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), sizeof(text) - 1);
+    close(fd);
+    rc = config_load(path, &c, err, sizeof(err));
+    unlink(path);
+    assert_int_equal(rc, -EINVAL);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:2: logger.batch: out of range "
+             "(expected 1..65536, found '0')", path);
+    assert_string_equal(err, want);
+
+    /* Messages fit the buffer they are given, or none at all. */
+    char tiny[12];
+    memset(tiny, 'x', sizeof(tiny));
+    rc = config_load_string("capture:\n  snaplen: 1\n", NAME, &c, tiny,
+                            sizeof(tiny));
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(tiny, "t.yaml:2: c");
+    rc = config_load_string("capture:\n  snaplen: 1\n", NAME, &c, NULL, 0);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(c);
+}
+
+/* ---- values ---- */
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+        bool ok;
+    } cases[] = {
+        { "0", 0, true },          { "1", 1, true },
+        { "4096", 4096, true },    { "1B", 1, true },
+        { "1K", 1024, true },      { "1KB", 1024, true },
+        { "1kib", 1024, true },    { "1KiB", 1024, true },
+        { "2 MiB", 2u << 20, true }, { "2MB", 2u << 20, true },
+        { "3GB", 3ull << 30, true }, { "4GiB", 4ull << 30, true },
+        { "'64KiB'", 65536, true },
+        { "1.5MiB", 0, false },    { "1TB", 0, false },
+        { "-1", 0, false },        { "MiB", 0, false },
+        { "1 MiBx", 0, false },    { "0x10", 0, false },
+        { "5GiB", 0, false },      /* above the 4GiB cap */
+        { "18446744073709551615GiB", 0, false },
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[256], err[512] = "";
+        snprintf(yaml, sizeof(yaml),
+                 "reassemble:\n  memcap: 1024GiB\n  max_buffered: %s\n",
+                 cases[i].text);
+        struct config *c = NULL;
+        int rc = config_load_string(yaml, NAME, &c, err, sizeof(err));
+        if (cases[i].ok) {
+            if (rc != 0)
+                fail_msg("%s: %s", cases[i].text, err);
+            assert_int_equal(c->reassemble.max_buffered, cases[i].bytes);
+            assert_int_equal(c->reassemble.memcap, 1024ull << 30);
+        } else if (rc != -EINVAL ||
+                   !strstr(err, "t.yaml:3: reassemble.max_buffered: ")) {
+            fail_msg("%s: accepted or wrong message: %s", cases[i].text,
+                     err);
+        }
+        config_destroy(&c);
+    }
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t ns;
+        bool ok;
+    } cases[] = {
+        { "250ms", 250 * NS_PER_MS, true },
+        { "30s", 30 * NS_PER_SEC, true },
+        { "5m", 300 * NS_PER_SEC, true },
+        { "1h", 3600 * NS_PER_SEC, true },
+        { "45", 45 * NS_PER_SEC, true },
+        { "1.5s", 1500 * NS_PER_MS, true },
+        { "2000us", 2 * NS_PER_MS, true },
+        { "\"10s\"", 10 * NS_PER_SEC, true },
+        { "100us", 0, false }, /* below 1ms */
+        { "25h", 0, false },   /* above 24h */
+        { "0", 0, false },     { "forever", 0, false },
+        { "1e3", 0, false },   { "nan", 0, false },
+        { "-1s", 0, false },   { "0x10", 0, false },
+        { "10 s", 0, false },  { "1d", 0, false },
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[256], err[512] = "";
+        snprintf(yaml, sizeof(yaml), POLICY "    - wait_for_response: %s\n",
+                 cases[i].text);
+        struct config *c = NULL;
+        int rc = config_load_string(yaml, NAME, &c, err, sizeof(err));
+        if (cases[i].ok) {
+            if (rc != 0)
+                fail_msg("%s: %s", cases[i].text, err);
+            const struct config_policy *p = config_policy_find(c, "p");
+            assert_non_null(p);
+            assert_int_equal(p->steps[0].timeout_ns, cases[i].ns);
+        } else if (rc != -EINVAL ||
+                   !strstr(err, "t.yaml:3: policies.p[0].wait_for_response:"
+                                " ")) {
+            fail_msg("%s: accepted or wrong message: %s", cases[i].text,
+                     err);
+        }
+        config_destroy(&c);
+    }
+}
+
+static void test_scalar_sections(void **state)
+{
+    (void)state;
+    struct config *c = load_ok(
+        "# the order of sections does not matter\n"
+        "supervisor: {max_restarts: 0, drain_timeout: 2m}\n"
+        "logger:\n  db: /var/lib/hark/trail\n  batch: 64\n  sync: yes\n"
+        "correlate:\n  max_pending: 1000\n"
+        "capture:\n"
+        "  device: eth1\n"
+        "  filter: tcp port 80 and not src host 10.0.0.9\n"
+        "  promiscuous: true\n"
+        "  snaplen: 65535\n"
+        "  buffer_mb: 128\n"
+        "  read: traffic.pcapng\n"
+        "  batch_packets: 64\n"
+        "  batch_bytes: 1MiB\n"
+        "  flush: 5ms\n"
+        "reassemble:\n"
+        "  shards: 4\n"
+        "  max_flows: 1000\n"
+        "  max_buffered: 64KiB\n"
+        "  memcap: 1GiB\n"
+        "  max_header_bytes: 8KiB\n"
+        "  max_headers: 256\n"
+        "  body_max: 0\n"
+        "  idle_timeout: 5m\n");
+    assert_string_equal(c->capture.device, "eth1");
+    assert_string_equal(c->capture.filter,
+                        "tcp port 80 and not src host 10.0.0.9");
+    assert_true(c->capture.promiscuous);
+    assert_int_equal(c->capture.snaplen, 65535);
+    assert_int_equal(c->capture.buffer_mb, 128);
+    assert_string_equal(c->capture.read, "traffic.pcapng");
+    assert_int_equal(c->capture.batch_packets, 64);
+    assert_int_equal(c->capture.batch_bytes, 1 << 20);
+    assert_int_equal(c->capture.flush_ns, 5 * NS_PER_MS);
+    assert_int_equal(c->reassemble.shards, 4);
+    assert_int_equal(c->reassemble.max_flows, 1000);
+    assert_int_equal(c->reassemble.max_buffered, 64 * 1024);
+    assert_int_equal(c->reassemble.memcap, 1ull << 30);
+    assert_int_equal(c->reassemble.max_header_bytes, 8 * 1024);
+    assert_int_equal(c->reassemble.max_headers, 256);
+    assert_int_equal(c->reassemble.body_max, 0);
+    assert_int_equal(c->reassemble.idle_timeout_ns, 300 * NS_PER_SEC);
+    assert_int_equal(c->correlate.max_pending, 1000);
+    assert_string_equal(c->logger.db, "/var/lib/hark/trail");
+    assert_int_equal(c->logger.batch, 64);
+    assert_true(c->logger.sync);
+    assert_int_equal(c->supervisor.max_restarts, 0);
+    assert_int_equal(c->supervisor.drain_timeout_ns, 120 * NS_PER_SEC);
+    config_destroy(&c);
+
+    /* An empty filter captures everything; null unsets read. */
+    c = load_ok("capture:\n  filter: ''\n  read: ~\n  promiscuous: Off\n");
+    assert_string_equal(c->capture.filter, "");
+    assert_null(c->capture.read);
+    assert_false(c->capture.promiscuous);
+    config_destroy(&c);
+}
+
+static void test_groups_and_routes(void **state)
+{
+    (void)state;
+    struct config *c = load_ok(
+        "service_groups:\n"
+        "  - name: Packet Sniffer Group\n"
+        "    relative_paths:\n"
+        "      - path: /\n"
+        "        policy: audit\n"
+        "      - path: /a\n"
+        "        policy: quiet\n"
+        "        host: api.example.com\n"
+        "        methods: &rw [GET, POST]\n"
+        "      - path: /a\n"
+        "        policy: quiet\n"
+        "        host: admin.example.com\n"
+        "  - name: Admin\n"
+        "    relative_paths:\n"
+        "      - {path: /admin, policy: audit, methods: DELETE}\n"
+        "      - {path: /admin/users, policy: quiet, methods: *rw}\n"
+        "policies:\n"
+        "  quiet:\n"
+        "    - log: request\n");
+    assert_int_equal(c->n_policies, 2);
+    assert_int_equal(c->n_groups, 2);
+    int audit = (int)(config_policy_find(c, "audit") - c->policies);
+    int quiet = (int)(config_policy_find(c, "quiet") - c->policies);
+    assert_int_not_equal(audit, quiet);
+    check_seed_policy(&c->policies[audit]);
+    assert_int_equal(c->policies[quiet].n_steps, 1);
+    assert_int_equal(c->policies[quiet].wait_step, -1);
+
+    const struct config_group *g = &c->groups[0];
+    assert_string_equal(g->name, "Packet Sniffer Group");
+    assert_int_equal(g->n_routes, 3);
+    assert_string_equal(g->routes[0].path, "/");
+    assert_null(g->routes[0].host);
+    assert_int_equal(g->routes[0].n_methods, 0);
+    assert_int_equal(g->routes[0].policy_index, audit);
+    assert_string_equal(g->routes[1].path, "/a");
+    assert_string_equal(g->routes[1].host, "api.example.com");
+    assert_int_equal(g->routes[1].n_methods, 2);
+    assert_string_equal(g->routes[1].methods[0], "GET");
+    assert_string_equal(g->routes[1].methods[1], "POST");
+    assert_string_equal(g->routes[1].policy, "quiet");
+    assert_int_equal(g->routes[1].policy_index, quiet);
+    assert_string_equal(g->routes[2].host, "admin.example.com");
+    assert_int_equal(g->routes[2].policy_index, quiet);
+
+    g = &c->groups[1];
+    assert_string_equal(g->name, "Admin");
+    assert_int_equal(g->n_routes, 2);
+    assert_string_equal(g->routes[0].path, "/admin");
+    assert_int_equal(g->routes[0].n_methods, 1);
+    assert_string_equal(g->routes[0].methods[0], "DELETE");
+    assert_int_equal(g->routes[0].policy_index, audit);
+    assert_string_equal(g->routes[1].path, "/admin/users");
+    assert_int_equal(g->routes[1].n_methods, 2); /* through the alias */
+    assert_string_equal(g->routes[1].methods[1], "POST");
+    assert_int_equal(g->routes[1].policy_index, quiet);
+    config_destroy(&c);
+}
+
+static void test_policy_forms(void **state)
+{
+    (void)state;
+    /* Overriding audit keeps the default group pointing at it. */
+    struct config *c = load_ok("policies:\n  audit:\n    - log: request\n");
+    assert_int_equal(c->n_policies, 1);
+    const struct config_policy *p = config_policy_find(c, "audit");
+    assert_int_equal(p->n_steps, 1);
+    assert_int_equal(p->wait_step, -1);
+    check_seed_group(c);
+    config_destroy(&c);
+
+    c = load_ok(
+        "policies:\n"
+        "  full:\n"
+        "    - log:\n"
+        "        message: request\n"
+        "        label: Log Request Message Payload\n"
+        "        headers: false\n"
+        "        body: 0\n"
+        "        redact: [X-Api-Key]\n"
+        "    - wait_for_response:\n"
+        "        timeout: 5s\n"
+        "        label: Assemble response packets\n"
+        "    - log: {message: response, body: 1MiB, redact: []}\n"
+        "    - log: request\n"
+        "  bare:\n"
+        "    - wait_for_response:\n"
+        "    - log: response\n"
+        "  braces:\n"
+        "    - wait_for_response: {}\n");
+    p = config_policy_find(c, "full");
+    assert_non_null(p);
+    assert_int_equal(p->n_steps, 4);
+    assert_int_equal(p->wait_step, 1);
+    assert_string_equal(p->steps[0].label, "Log Request Message Payload");
+    assert_false(p->steps[0].headers);
+    assert_int_equal(p->steps[0].body_max, 0);
+    assert_int_equal(p->steps[0].n_redact, 1);
+    assert_string_equal(p->steps[0].redact[0], "X-Api-Key");
+    assert_int_equal(p->steps[1].timeout_ns, 5 * NS_PER_SEC);
+    assert_string_equal(p->steps[1].label, "Assemble response packets");
+    assert_int_equal(p->steps[2].message, STEP_MSG_RESPONSE);
+    assert_string_equal(p->steps[2].label, "Log Response Message");
+    assert_true(p->steps[2].headers);
+    assert_int_equal(p->steps[2].body_max, 1 << 20);
+    assert_int_equal(p->steps[2].n_redact, 0);
+    assert_int_equal(p->steps[3].message, STEP_MSG_REQUEST);
+    assert_int_equal(p->steps[3].n_redact, 4);
+    p = config_policy_find(c, "bare");
+    assert_int_equal(p->n_steps, 2);
+    assert_int_equal(p->wait_step, 0);
+    assert_int_equal(p->steps[0].timeout_ns, 30 * NS_PER_SEC);
+    assert_string_equal(p->steps[0].label, "Assemble Response Packets");
+    p = config_policy_find(c, "braces");
+    assert_int_equal(p->steps[0].timeout_ns, 30 * NS_PER_SEC);
+    config_destroy(&c);
+}
+
+/* ---- endpoints ---- */
+
+static void expect_endpoint(const struct config *c, const char *what,
+                            unsigned shard, const char *want)
+{
+    char buf[256];
+    const char *got = config_endpoint(c, what, shard, buf, sizeof(buf));
+    if (!want) {
+        if (got)
+            fail_msg("%s/%u: expected NULL, got %s", what, shard, got);
+        return;
+    }
+    if (!got || strcmp(got, want))
+        fail_msg("%s/%u: expected %s, got %s", what, shard, want,
+                 got ? got : "NULL");
+    assert_ptr_equal(got, buf);
+}
+
+static void expect_tap(const struct config *c, const char *id,
+                       const char *want)
+{
+    char buf[256];
+    const char *got = config_tap_endpoint(c, id, buf, sizeof(buf));
+    if (!got || strcmp(got, want))
+        fail_msg("tap %s: expected %s, got %s", id, want, got ? got : "NULL");
+}
+
+static void test_endpoints_default(void **state)
+{
+    (void)state;
+    struct config *c = config_default();
+    assert_int_equal(config_set_string(&c->bus.run_dir, "/tmp/hx"), 0);
+    expect_endpoint(c, "reassemble", 0, "ipc:///tmp/hx/reassemble-0");
+    expect_endpoint(c, "reassemble", 1, "ipc:///tmp/hx/reassemble-1");
+    expect_endpoint(c, "reassemble", 2, NULL); /* only 2 shards */
+    expect_endpoint(c, "dispatch", 0, "ipc:///tmp/hx/dispatch");
+    expect_endpoint(c, "correlate", 0, "ipc:///tmp/hx/correlate");
+    expect_endpoint(c, "logger", 0, "ipc:///tmp/hx/logger");
+    expect_endpoint(c, "query", 0, "ipc:///tmp/hx/query");
+    expect_endpoint(c, "capture", 0, NULL); /* capture has no input */
+    expect_tap(c, "capture", "ipc:///tmp/hx/tap-capture");
+    expect_tap(c, "reassemble-1", "ipc:///tmp/hx/tap-reassemble-1");
+
+    char buf[64];
+    assert_null(config_endpoint(c, "dispatch", 0, buf, 22));
+    assert_non_null(config_endpoint(c, "dispatch", 0, buf, 23));
+    assert_null(config_tap_endpoint(c, "", buf, sizeof(buf)));
+
+    /* ipc paths stop at 107 bytes: "/dispatch" on a 98-byte dir fits. */
+    char dir[128];
+    memset(dir, 'd', sizeof(dir));
+    dir[0] = '/';
+    dir[98] = '\0';
+    char big[256];
+    assert_int_equal(config_set_string(&c->bus.run_dir, dir), 0);
+    assert_non_null(config_endpoint(c, "dispatch", 0, big, sizeof(big)));
+    assert_int_equal(strlen(big), strlen("ipc://") + 107);
+    dir[98] = 'd';
+    dir[99] = '\0';
+    assert_int_equal(config_set_string(&c->bus.run_dir, dir), 0);
+    assert_null(config_endpoint(c, "dispatch", 0, big, sizeof(big)));
+    assert_null(config_endpoint(c, "reassemble", 0, big, sizeof(big)));
+    assert_null(config_tap_endpoint(c, "logger", big, sizeof(big)));
+
+    assert_int_equal(config_set_string(&c->bus.run_dir, NULL), 0);
+    assert_null(c->bus.run_dir);
+    config_destroy(&c);
+}
+
+static void test_endpoints_explicit(void **state)
+{
+    (void)state;
+    struct config *c = load_ok(
+        "bus:\n"
+        "  run_dir: /run/hark\n"
+        "  reassemble: [tcp://10.0.0.2:5601, 'tcp://10.0.0.2:5602']\n"
+        "  dispatch: tcp://10.0.0.3:5610\n"
+        "  logger: ipc:///var/run/hark/logger\n"
+        "  query: inproc://query\n");
+    expect_endpoint(c, "reassemble", 0, "tcp://10.0.0.2:5601");
+    expect_endpoint(c, "reassemble", 1, "tcp://10.0.0.2:5602");
+    expect_endpoint(c, "dispatch", 0, "tcp://10.0.0.3:5610");
+    expect_endpoint(c, "correlate", 0, "ipc:///run/hark/correlate");
+    expect_endpoint(c, "logger", 0, "ipc:///var/run/hark/logger");
+    expect_endpoint(c, "query", 0, "inproc://query");
+    config_destroy(&c);
+
+    /* One shard may name its endpoint as a plain string. */
+    c = load_ok("reassemble: {shards: 1}\n"
+                "bus: {reassemble: 'tcp://[::1]:5601'}\n");
+    expect_endpoint(c, "reassemble", 0, "tcp://[::1]:5601");
+    expect_endpoint(c, "reassemble", 1, NULL);
+    config_destroy(&c);
+}
+
+static void test_endpoints_tcp_taps(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("bus:\n  tap_base_port: 7000\n");
+    expect_tap(c, "capture", "tcp://*:7000");
+    expect_tap(c, "dispatch", "tcp://*:7001");
+    expect_tap(c, "correlate", "tcp://*:7002");
+    expect_tap(c, "logger", "tcp://*:7003");
+    expect_tap(c, "reassemble-0", "tcp://*:7010");
+    expect_tap(c, "reassemble-5", "tcp://*:7015");
+    expect_tap(c, "reassemble-63", "tcp://*:7073");
+    /* Input endpoints stay ipc: only the taps move to tcp. */
+    char want[128];
+    snprintf(want, sizeof(want), "ipc://%s/dispatch", c->bus.run_dir);
+    expect_endpoint(c, "dispatch", 0, want);
+    config_destroy(&c);
+}
+
+static void test_endpoints_tap_hash(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("bus:\n  tap_base_port: 65436\n");
+    static const char *const ids[] = { "hark", "reassemble-64",
+                                       "reassemble-07", "reassemble-",
+                                       "my-capture" };
+    for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        char a[64], b[64];
+        assert_non_null(config_tap_endpoint(c, ids[i], a, sizeof(a)));
+        assert_non_null(config_tap_endpoint(c, ids[i], b, sizeof(b)));
+        assert_string_equal(a, b); /* stable */
+        assert_int_equal(strncmp(a, "tcp://*:", 8), 0);
+        int port = atoi(a + 8);
+        if (port < 65436 + 80 || port > 65535)
+            fail_msg("%s: port %d outside the hashed range", ids[i], port);
+    }
+    config_destroy(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_empty_files_keep_defaults),
+        cmocka_unit_test(test_shipped_file),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_scalar_sections),
+        cmocka_unit_test(test_groups_and_routes),
+        cmocka_unit_test(test_policy_forms),
+        cmocka_unit_test(test_endpoints_default),
+        cmocka_unit_test(test_endpoints_explicit),
+        cmocka_unit_test(test_endpoints_tcp_taps),
+        cmocka_unit_test(test_endpoints_tap_hash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
