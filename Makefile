@@ -14,7 +14,15 @@
 PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib
 CC       ?= cc
 SAN      ?= 0
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer instrumentation for every module; fuzz targets link with
+# -fsanitize=fuzzer (scripts/fuzz.sh drives them).
+BUILD    ?= build/fuzz
+CC       := clang
+OPT      := -O1 -fno-omit-frame-pointer \
+            -fsanitize=fuzzer-no-link,address,undefined
+LDSAN    := -fsanitize=address,undefined
+else ifeq ($(SAN),1)
 BUILD    ?= build/san
 OPT      := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
@@ -25,13 +33,18 @@ OPT      := -O2
 LDSAN    :=
 endif
 
+# snprintf truncation is how hark bounds strings; gcc warns about it,
+# clang has no such warning (and rejects the flag).
+NO_TRUNC_WARN := $(shell $(CC) -Werror -Wno-format-truncation -E -x c \
+                   /dev/null >/dev/null 2>&1 && echo -Wno-format-truncation)
+
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb
 
 CFLAGS   ?= -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow \
             -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
-            -Wno-unused-parameter -Wno-format-truncation -Icommon $(PKG_CFLAGS)
+            -Wno-unused-parameter $(NO_TRUNC_WARN) -Icommon $(PKG_CFLAGS)
 LDFLAGS  += $(LDSAN)
 LDLIBS   := $(PKG_LIBS) -lpthread
 
@@ -59,11 +72,12 @@ ALL_BINS   := $(STAGE_BINS) $(BIN)/hark
 STAGE_LIBS := $(foreach s,$(STAGES) hark,$($(s)_LIB))
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all run test unit e2e fuzz fuzz-regress bench deps clean check-deps \
-        san demo-capture
+.PHONY: all run test units fuzz fuzzers bench deps clean check-deps \
+        check-deps-install demo-capture
 all: check-deps $(ALL_BINS)
 
 check-deps:
@@ -96,6 +110,15 @@ $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call test_libs,$$*) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+$(BIN)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(STAGE_LIBS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) -fsanitize=fuzzer,address,undefined $< -Wl,--start-group \
+	    $(STAGE_LIBS) $(COMMON_LIB) -Wl,--end-group $(LDLIBS) -o $@
+
+fuzzers: $(FUZZ_BINS)
+
+$(OBJ)/tests/fuzz/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
+                                 -Ilogger -Icapture -Ihark
 $(OBJ)/tests/unit/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
                                  -Ilogger -Icapture -Ihark -Itests/unit
 

@@ -27,6 +27,7 @@ bool log_enabled(enum log_level level)
     return level <= log_max;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void log_vline(enum log_level level, const char *suffix,
                       const char *fmt, va_list ap)
 {

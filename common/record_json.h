@@ -2,11 +2,12 @@
  *
  * The JSON of a record is a nested object with Elastic Common Schema
  * names, keys always in the same order, so the same trail gives the same
- * bytes (the full key list is at record_json() in record_json.c). Strings are escaped per RFC 8259:
- * quote, backslash and control characters (and DEL) escaped, valid UTF-8
- * passed through, and each byte that does not start a valid UTF-8
- * sequence replaced by U+FFFD (written "\ufffd"): names, URIs and header
- * values are text in JSON. Bodies are lossless: "content" when the
+ * bytes (the full key list is at record_json() in record_json.c).
+ * Strings are escaped per RFC 8259: quote, backslash and control
+ * characters (and DEL) escaped, valid UTF-8 passed through, and each byte
+ * that does not start a valid UTF-8 sequence replaced by U+FFFD (written
+ * "\ufffd"): names, URIs and header values are text in JSON, so invalid
+ * bytes there are lost. Bodies are lossless: "content" when the
  * captured bytes are valid UTF-8 without NUL, else "base64".
  *
  * The small JSON writer below also serves the HAR export. It inserts the

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -200,6 +201,9 @@ int stage_init(struct stage *st, const char *name, unsigned opts,
         log_error("out of memory");
         return 1;
     }
+    st->cpu_user_ms = stats_add(st->stats, "cpu_user_ms");
+    st->cpu_sys_ms = stats_add(st->stats, "cpu_sys_ms");
+    st->max_rss_kb = stats_add(st->stats, "max_rss_kb");
     char tap[4200];
     if (!config_tap_endpoint(cfg, st->id, tap, sizeof(tap))) {
         log_error("tap endpoint for %s does not fit", st->id);
@@ -238,8 +242,23 @@ void stage_handle_signal(struct stage *st)
     }
 }
 
+/* CPU time and peak memory, so `hark stats` and the bench show which
+ * stage is the bottleneck. */
+static void sample_usage(struct stage *st)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return;
+    *st->cpu_user_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 +
+                       (uint64_t)ru.ru_utime.tv_usec / 1000;
+    *st->cpu_sys_ms = (uint64_t)ru.ru_stime.tv_sec * 1000 +
+                      (uint64_t)ru.ru_stime.tv_usec / 1000;
+    *st->max_rss_kb = (uint64_t)ru.ru_maxrss;
+}
+
 static void publish_stats(struct stage *st, bool final)
 {
+    sample_usage(st);
     int rc = stats_write_file(st->stats, st->stats_dir, final);
     if (rc < 0) {
         static struct log_limit lim;

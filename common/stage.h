@@ -45,6 +45,7 @@ struct stage {
     uint64_t stats_seq;
     msgpack_sbuffer stats_buf;
     uint64_t started_ns;
+    uint64_t *cpu_user_ms, *cpu_sys_ms, *max_rss_kb;
 };
 
 /* Parses the command line, loads the config, sets up logging, the ZeroMQ

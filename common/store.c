@@ -3,9 +3,10 @@
  * A record is encoded once in the codebase: frame_add_record() packs it
  * into a FRAME_LOG writer and the item's bytes (everything behind the
  * frame header) are the stored value. Decoding goes through
- * frame_decode_record(), so the bus and the trail share one decoder too. Stored bytes are checked with
- * frame_msgpack_check() before msgpack-c builds anything, as on the bus:
- * a trail edited by hand must not crash a reader.
+ * frame_decode_record(), so the bus and the trail share one decoder too.
+ * Stored bytes are checked with frame_msgpack_check() before msgpack-c
+ * builds anything, as on the bus: a trail edited by hand must not crash
+ * a reader.
  */
 #include "store.h"
 #include "cursor.h"
@@ -182,7 +183,8 @@ static bool keyset_has(const struct keyset *ks, const uint8_t *k, size_t n)
 {
     if (!ks->cap)
         return false;
-    for (size_t i = key_hash(k, n) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
+    size_t mask = ks->cap - 1;
+    for (size_t i = key_hash(k, n) & mask;; i = (i + 1) & mask) {
         const uint8_t *e = ks->keys[i];
         if (!e[0])
             return false;
@@ -740,7 +742,8 @@ static int verify_meta(store_t *s, struct store_verify *out, uint64_t last,
             const msgpack_object *val = &o.via.map.ptr[i].val;
             if (k->type != MSGPACK_OBJECT_STR)
                 continue;
-            if (k->via.str.size == 8 && !memcmp(k->via.str.ptr, "last_seq", 8) &&
+            if (k->via.str.size == 8 &&
+                !memcmp(k->via.str.ptr, "last_seq", 8) &&
                 val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                 mseq = val->via.u64;
             else if (k->via.str.size == 9 &&

@@ -15,8 +15,9 @@
  * sha256(previous entry's hash || key || value), the first one chaining
  * from 32 zero bytes; "m" holds the last entry. A record, its chain entry
  * and the new meta go in one write batch. The chain stays out of the
- * records, so the same capture gives the same records however shards
- * interleaved. Secondary keys (path prefix, service, status) would take
+ * records, so the same capture gives the same records (and the same
+ * `hark query --json`) however shards interleaved; the chain follows
+ * write order, so its head may differ between two such runs. Secondary keys (path prefix, service, status) would take
  * prefixes "p", "g", "c" and be added to the same batch in store_put();
  * none exist yet: filters run over the time range.
  *

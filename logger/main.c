@@ -181,7 +181,8 @@ static int run(struct logger *l)
     for (;;) {
         zmq_pollitem_t items[3] = {
             stage_pollitem(&l->st),
-            { l->rep, 0, ZMQ_POLLIN, 0 },
+            /* without a query socket, fd -1: poll() ignores the item */
+            { l->rep, l->rep ? 0 : -1, ZMQ_POLLIN, 0 },
             { bus_in_socket(l->in), 0, ZMQ_POLLIN, 0 },
         };
         /* While a batch cannot be written, leave the input unread. */
@@ -313,13 +314,7 @@ int main(int argc, char **argv)
     log_debug("trail %s: %llu records so far", cfg->logger.db,
               (unsigned long long)store_last_seq(l.store));
     l.last_input_ns = clock_mono_ns();
-    if (l.rep) {
-        rc = run(&l);
-    } else {
-        /* No query socket: poll a socket that never fires in its place. */
-        l.rep = zmq_socket(l.st.zmq, ZMQ_REP);
-        rc = l.rep ? run(&l) : -ENOMEM;
-    }
+    rc = run(&l);
     if (rc < 0)
         log_error("stopped: %s", zmq_strerror(-rc));
     /* The last batch of a run is always synced. */

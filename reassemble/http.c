@@ -2,8 +2,10 @@
  *
  * Rules a reader must know:
  *   - Every state consumes what it can and returns the count; a state that
- *     consumes nothing changes state, so feed always progresses. No byte
- *     is read twice except the start line, checked once more when whole.
+ *     consumes nothing changes state, so feed always progresses. Head
+ *     bytes are scanned once as they arrive and parsed once when the head
+ *     is whole; only the first START_WINDOW bytes of an unfinished start
+ *     line are looked at again, once per feed.
  *   - The head (start line + header lines) is parsed in place from the
  *     caller's bytes when it arrives whole in one feed (zero copy), else
  *     from the parser's head buffer. Parsed fields are offsets into the
@@ -21,7 +23,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Largest Content-Length or chunk size believed (RFC 9112 allows any;
  * 2^62 keeps every sum below 2^64). */
@@ -179,10 +180,25 @@ static struct bytes bytes_at(const uint8_t *base, struct span s)
     return b;
 }
 
+/* ASCII case-insensitive equality of p[0, n) and a lowercase literal;
+ * reads exactly n bytes (no C-string function on wire bytes). */
+static bool case_eq(const uint8_t *p, size_t n, const char *lit)
+{
+    if (strlen(lit) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (uint8_t)(c - 'A' + 'a');
+        if (c != (uint8_t)lit[i])
+            return false;
+    }
+    return true;
+}
+
 static bool span_case_eq(const uint8_t *base, struct span s, const char *lit)
 {
-    size_t n = strlen(lit);
-    return s.len == n && strncasecmp((const char *)base + s.off, lit, n) == 0;
+    return case_eq(base + s.off, s.len, lit);
 }
 
 /* ---- start line ------------------------------------------------------ */
@@ -505,11 +521,8 @@ static void emit(http_parser_t *p)
     }
     m.headers = p->n_hs ? p->hdrs : NULL;
     m.n_headers = p->n_hs;
-    if (p->bview) {
-        m.body.p = (const char *)p->bview;
-        m.body.n = (uint32_t)p->blen;
-    } else if (p->blen > 0) {
-        m.body.p = (const char *)p->bbuf;
+    if (p->blen > 0) {
+        m.body.p = (const char *)(p->bview ? p->bview : p->bbuf);
         m.body.n = p->blen > UINT32_MAX ? UINT32_MAX : (uint32_t)p->blen;
     }
     m.body_len = p->body_len;
@@ -576,6 +589,7 @@ static void content_length(struct framing *fr, const uint8_t *v, size_t n)
         while (i < n && is_digit(v[i])) {
             uint64_t d = (uint64_t)(v[i] - '0');
             if (x > (HTTP_LEN_MAX - d) / 10) {
+                fr->cl_seen = true;
                 fr->cl_bad = true;
                 return;
             }
@@ -621,8 +635,7 @@ static void transfer_encoding(struct framing *fr, const uint8_t *v, size_t n)
         start++;
     while (stop > start && is_ows(v[stop - 1]))
         stop--;
-    fr->te_chunked = stop - start == 7 &&
-                     strncasecmp((const char *)v + start, "chunked", 7) == 0;
+    fr->te_chunked = case_eq(v + start, stop - start, "chunked");
 }
 
 static void header_done(http_parser_t *p, const uint8_t *base,
@@ -677,7 +690,7 @@ static void parse_fields(http_parser_t *p, uint8_t *mut, const uint8_t *head,
 
     while (pos < n) {
         const uint8_t *lf = memchr(head + pos, '\n', n - pos);
-        size_t end, next, colon, ne, vs, ve;
+        size_t end, next, colon, vs, ve;
         if (!lf)
             break;
         end = (size_t)(lf - head);
@@ -700,16 +713,15 @@ static void parse_fields(http_parser_t *p, uint8_t *mut, const uint8_t *head,
         colon = pos;
         while (colon < end && head[colon] != ':')
             colon++;
-        ne = colon;
-        while (ne > pos && is_ows(head[ne - 1]))
-            ne--;
-        if (colon == end || ne == pos) {
+        if (colon == end || colon == pos) {
             p->flags |= MSG_F_MALFORMED;
             pos = next;
             continue;
         }
-        valid = ne == colon;
-        for (size_t i = pos; i < ne && valid; i++)
+        /* a name that is not a token ("Transfer-Encoding :") is kept as
+         * sent, for the audit, but never used for framing */
+        valid = true;
+        for (size_t i = pos; i < colon && valid; i++)
             valid = is_tchar(head[i]);
         if (!valid)
             p->flags |= MSG_F_MALFORMED;
@@ -719,7 +731,7 @@ static void parse_fields(http_parser_t *p, uint8_t *mut, const uint8_t *head,
         ve = end;
         while (ve > vs && is_ows(head[ve - 1]))
             ve--;
-        cur.name = span_of(pos, ne - pos);
+        cur.name = span_of(pos, colon - pos);
         cur.value = span_of(vs, ve - vs);
         have = true;
         pos = next;
@@ -883,6 +895,14 @@ static void response_framing(http_parser_t *p)
 
 /* Each takes the unconsumed input d[0, n) and returns what it used. */
 
+/* Notes that n bytes of the message arrived at ts; returns n. */
+static size_t took(http_parser_t *p, size_t n, uint64_t ts)
+{
+    if (n > 0)
+        p->ts_last = ts;
+    return n;
+}
+
 static size_t on_idle(http_parser_t *p, const uint8_t *d, size_t n,
                       uint64_t ts)
 {
@@ -893,6 +913,7 @@ static size_t on_idle(http_parser_t *p, const uint8_t *d, size_t n,
         msg_reset(p);
         p->state = ST_LINE;
         p->ts_first = ts;
+        p->ts_last = ts;
     }
     return i;
 }
@@ -920,7 +941,7 @@ static size_t on_line(http_parser_t *p, const uint8_t *d, size_t n,
         enter_resync(p, lf != NULL);
         return used;
     }
-    p->ts_last = ts;
+    took(p, used, ts);
     len = head_len(p);
     if (lf) {
         if (!start_line(p->dir, head_base(p), len - 1, false, NULL)) {
@@ -988,7 +1009,7 @@ static size_t on_head(http_parser_t *p, const uint8_t *d, size_t n,
         enter_resync(p, false);
         return used;
     }
-    p->ts_last = ts;
+    took(p, used, ts);
     if (p->eoh == EOH_DONE) {
         parse_head(p);
         if (p->dir == HTTP_DIR_REQUEST)
@@ -1006,7 +1027,7 @@ static size_t on_body_len(http_parser_t *p, const uint8_t *d, size_t n,
                           uint64_t ts)
 {
     size_t take = p->remaining < n ? (size_t)p->remaining : n;
-    p->ts_last = ts;
+    took(p, take, ts);
     if (take == p->remaining && p->body_len == 0 && p->blen == 0 &&
         p->remaining <= p->lim->body_max && !(p->flags & MSG_F_GAP)) {
         /* whole body in this feed: lend it */
@@ -1022,10 +1043,12 @@ static size_t on_body_len(http_parser_t *p, const uint8_t *d, size_t n,
     return take;
 }
 
-/* Bad chunked framing at the current byte (not consumed): emit the
- * message as it stands and resynchronise from that byte. */
-static size_t bad_chunk(http_parser_t *p, size_t used, bool line_start)
+/* Bad chunked framing at d[used] (not consumed): emit the message as it
+ * stands and resynchronise from that byte. */
+static size_t bad_chunk(http_parser_t *p, size_t used, bool line_start,
+                        uint64_t ts)
 {
+    took(p, used, ts);
     cut(p, MSG_F_MALFORMED | MSG_F_INCOMPLETE);
     enter_resync(p, line_start);
     return used;
@@ -1035,24 +1058,23 @@ static size_t on_chunk_size(http_parser_t *p, const uint8_t *d, size_t n,
                             uint64_t ts)
 {
     size_t i = 0;
-    p->ts_last = ts;
     while (i < n) {
         int v = hex_value(d[i]);
         if (v < 0) {
             if (p->digits == 0)
-                return bad_chunk(p, i, true); /* at a line start */
+                return bad_chunk(p, i, true, ts); /* at a line start */
             p->state = ST_CHUNK_EXT;
             p->sub = EXT_WS;
             p->side_len = 0;
-            return i;
+            return took(p, i, ts);
         }
         if (p->chunk > (HTTP_LEN_MAX - (uint64_t)v) / 16)
-            return bad_chunk(p, i, false);
+            return bad_chunk(p, i, false, ts);
         p->chunk = p->chunk * 16 + (uint64_t)v;
         p->digits++;
         i++;
     }
-    return i;
+    return took(p, i, ts);
 }
 
 static void chunk_line_done(http_parser_t *p)
@@ -1071,7 +1093,6 @@ static size_t on_chunk_ext(http_parser_t *p, const uint8_t *d, size_t n,
                            uint64_t ts)
 {
     size_t i = 0;
-    p->ts_last = ts;
     while (i < n) {
         uint8_t c = d[i];
         if (p->sub == EXT_TEXT) {
@@ -1081,38 +1102,37 @@ static size_t on_chunk_ext(http_parser_t *p, const uint8_t *d, size_t n,
             size_t k = (uint64_t)(n - i) < room ? n - i : (size_t)room;
             const uint8_t *lf = k ? memchr(d + i, '\n', k) : NULL;
             if (lf) {
-                i = (size_t)(lf - d) + 1;
                 chunk_line_done(p);
-                return i;
+                return took(p, (size_t)(lf - d) + 1, ts);
             }
             if (k == 0)
-                return bad_chunk(p, i, false);
+                return bad_chunk(p, i, false, ts);
             p->side_len += k;
             i += k;
             continue;
         }
         if (c == '\n') {
             chunk_line_done(p);
-            return i + 1;
+            return took(p, i + 1, ts);
         }
         if (p->sub == EXT_CR)
-            return bad_chunk(p, i, false);
+            return bad_chunk(p, i, false, ts);
         if (c == '\r')
             p->sub = EXT_CR;
         else if (c == ';')
             p->sub = EXT_TEXT;
         else if (!is_ows(c))
-            return bad_chunk(p, i, false);
+            return bad_chunk(p, i, false, ts);
         i++;
     }
-    return i;
+    return took(p, i, ts);
 }
 
 static size_t on_chunk_data(http_parser_t *p, const uint8_t *d, size_t n,
                             uint64_t ts)
 {
     size_t take = p->remaining < n ? (size_t)p->remaining : n;
-    p->ts_last = ts;
+    took(p, take, ts);
     body_take(p, d, take);
     p->remaining -= take;
     if (p->remaining == 0) {
@@ -1126,28 +1146,26 @@ static size_t on_chunk_end(http_parser_t *p, const uint8_t *d, size_t n,
                            uint64_t ts)
 {
     size_t i = 0;
-    p->ts_last = ts;
     while (i < n) {
         uint8_t c = d[i];
         if (c == '\n') {
             p->state = ST_CHUNK_SIZE;
             p->chunk = 0;
             p->digits = 0;
-            return i + 1;
+            return took(p, i + 1, ts);
         }
         if (c != '\r' || p->sub == END_LF)
-            return bad_chunk(p, i, false);
+            return bad_chunk(p, i, false, ts);
         p->sub = END_LF;
         i++;
     }
-    return i;
+    return took(p, i, ts);
 }
 
 static size_t on_trailer(http_parser_t *p, const uint8_t *d, size_t n,
                          uint64_t ts)
 {
     size_t i = 0;
-    p->ts_last = ts;
     while (i < n) {
         uint8_t c = d[i];
         if (p->sub == TR_LINE) {
@@ -1158,7 +1176,7 @@ static size_t on_trailer(http_parser_t *p, const uint8_t *d, size_t n,
             const uint8_t *lf = k ? memchr(d + i, '\n', k) : NULL;
             size_t stop = lf ? (size_t)(lf - d) + 1 : i + k;
             if (stop == i)
-                return bad_chunk(p, i, false);
+                return bad_chunk(p, i, false, ts);
             p->side_len += stop - i;
             i = stop;
             if (lf)
@@ -1166,6 +1184,7 @@ static size_t on_trailer(http_parser_t *p, const uint8_t *d, size_t n,
             continue;
         }
         if (c == '\n') {
+            took(p, i + 1, ts);
             complete(p);
             return i + 1;
         }
@@ -1176,13 +1195,13 @@ static size_t on_trailer(http_parser_t *p, const uint8_t *d, size_t n,
         }
         p->sub = TR_LINE;
     }
-    return i;
+    return took(p, i, ts);
 }
 
 static size_t on_body_close(http_parser_t *p, const uint8_t *d, size_t n,
                             uint64_t ts)
 {
-    p->ts_last = ts;
+    took(p, n, ts);
     body_take(p, d, n);
     return n;
 }
@@ -1221,7 +1240,7 @@ static size_t on_resync(http_parser_t *p, const uint8_t *d, size_t n,
     size_t i = 0;
     while (i < n) {
         const uint8_t *lf;
-        size_t stop_at;
+        size_t span, stop_at;
         if (p->line_start || p->hlen > 0) {
             int m = candidate(p, d[i]);
             if (m >= 0) {
@@ -1244,8 +1263,12 @@ static size_t on_resync(http_parser_t *p, const uint8_t *d, size_t n,
                 return n;
             /* d[i] is looked at again as a byte inside a line */
         }
-        lf = memchr(d + i, '\n', n - i);
-        stop_at = lf ? (size_t)(lf - d) + 1 : n;
+        /* up to the line end, or to the byte that crosses the cap */
+        span = n - i;
+        if (span > HTTP_RESYNC_MAX - p->resync_run + 1)
+            span = (size_t)(HTTP_RESYNC_MAX - p->resync_run + 1);
+        lf = memchr(d + i, '\n', span);
+        stop_at = lf ? (size_t)(lf - d) + 1 : i + span;
         skipped(p, stop_at - i);
         i = stop_at;
         if (p->state == ST_STOPPED)

@@ -324,7 +324,9 @@ void stream_segment(struct stream *s, uint32_t seq, const uint8_t *data,
         s->state = STREAM_OPEN;
     }
     uint32_t n = (uint32_t)len;
-    if (SEQ_DIFF(seq + n, s->next_seq) > (int32_t)STREAM_MAX_AHEAD) {
+    /* Where the segment ends relative to next_seq, without wrapping. */
+    int64_t ahead = (int64_t)SEQ_DIFF(seq, s->next_seq) + n;
+    if (ahead > (int64_t)STREAM_MAX_AHEAD) {
         s->sh->c.out_of_window++;
         return;
     }
@@ -375,4 +377,26 @@ void stream_end(struct stream *s, uint64_t ts_ns)
             gap(s, s->fin_seq - s->next_seq, ts_ns);
     }
     finish(s, ts_ns);
+}
+
+bool stream_invariants_ok(const struct stream *s)
+{
+    uint64_t charged = 0;
+    uint32_t n = 0, pos = s->next_seq;
+    const struct stream_seg *prev = NULL;
+    for (const struct stream_seg *g = s->head; g; prev = g, g = g->next) {
+        if (g->prev != prev || g->len == 0 || !SEQ_GT(g->seq, pos) ||
+            SEQ_DIFF(g->seq + g->len, s->next_seq) >
+                (int32_t)STREAM_MAX_AHEAD)
+            return false;
+        if (s->have_fin && SEQ_GT(g->seq + g->len, s->fin_seq))
+            return false;
+        pos = g->seq + g->len - 1; /* the next must start after this */
+        charged += seg_cost(g->len);
+        n++;
+    }
+    return s->tail == prev && n == s->n_segs && charged == s->buffered &&
+           n <= STREAM_MAX_SEGMENTS &&
+           s->buffered <= s->sh->max_buffered &&
+           (s->state != STREAM_ENDED || n == 0);
 }

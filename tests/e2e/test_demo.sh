@@ -24,7 +24,7 @@ hark_wait "$E2E_TIMEOUT" ||
 [ "$HARK_RC" = 0 ] || fail "hark run -r demo.pcap exited $HARK_RC"
 
 # The summary: counts from the capture (12 transactions on 5 connections).
-"$PY" - "$T/hark.out" <<'PYEOF' || fail "summary on stdout is wrong"
+"$PY" - "$T/hark.out" <<'PYEOF' || problem "summary on stdout is wrong"
 import re, sys
 text = open(sys.argv[1]).read()
 want = {"requests": 12, "responses": 12, "pairs": 12, "unmatched": 0,
@@ -48,16 +48,16 @@ for id in $STAGE_IDS; do
     [ -f "$run/stats/$id.json" ] || fail "no stats file $run/stats/$id.json"
     final=$(stats_field "$run" "$id" final)
     [ "$final" = true ] ||
-        fail "stats of $id not final (final=$final): $(cat "$run/stats/$id.json")"
+        problem "stats of $id not final (final=$final): $(cat "$run/stats/$id.json")"
 done
 
 # The trail.
 query_json "$T/trail.jsonl" -c hark.yaml --db "$db" ||
     fail "hark query --json failed: $(cat "$T/trail.jsonl.err")"
 check_trail "$T/trail.jsonl" "$DEMO_EXPECT" --exact --server-port 8080 ||
-    fail "the trail does not match tests/data/demo.expect.tsv"
+    problem "the trail does not match tests/data/demo.expect.tsv"
 n=$(wc -l <"$T/trail.jsonl")
-[ "$n" -eq 24 ] || fail "hark query --json printed $n records, expected 24"
+[ "$n" -eq 24 ] || problem "hark query --json printed $n records, expected 24"
 
 # Query filters.
 query_json "$T/req.jsonl" -c hark.yaml --db "$db" --kind request ||
@@ -65,29 +65,29 @@ query_json "$T/req.jsonl" -c hark.yaml --db "$db" --kind request ||
 n=$(count_kind "$T/req.jsonl")
 r=$(count_kind "$T/req.jsonl" request)
 [ "$n/$r" = 12/12 ] ||
-    fail "hark query --kind request: $n records, $r requests, expected 12/12"
+    problem "hark query --kind request: $n records, $r requests, expected 12/12"
 query_json "$T/resp.jsonl" -c hark.yaml --db "$db" --kind response ||
     fail "hark query --kind response failed: $(cat "$T/resp.jsonl.err")"
 n=$(count_kind "$T/resp.jsonl")
 r=$(count_kind "$T/resp.jsonl" response)
 [ "$n/$r" = 12/12 ] ||
-    fail "hark query --kind response: $n records, $r responses, expected 12/12"
+    problem "hark query --kind response: $n records, $r responses, expected 12/12"
 query_json "$T/lim.jsonl" -c hark.yaml --db "$db" --limit 5 ||
     fail "hark query --limit 5 failed: $(cat "$T/lim.jsonl.err")"
 [ "$(wc -l <"$T/lim.jsonl")" -eq 5 ] ||
-    fail "hark query --limit 5: $(wc -l <"$T/lim.jsonl") lines"
+    problem "hark query --limit 5: $(wc -l <"$T/lim.jsonl") lines"
 head -n 5 "$T/trail.jsonl" | cmp -s - "$T/lim.jsonl" ||
-    fail "hark query --limit 5 is not the first 5 records of the trail"
+    problem "hark query --limit 5 is not the first 5 records of the trail"
 "$HARK" query -c hark.yaml --db "$db" >"$T/table.txt" 2>"$T/table.err" ||
     fail "hark query (table) failed: $(cat "$T/table.err")"
 grep -q '/api/v1/users/42' "$T/table.txt" ||
-    fail "hark query table lacks /api/v1/users/42: $(head -5 "$T/table.txt")"
+    problem "hark query table lacks /api/v1/users/42: $(head -5 "$T/table.txt")"
 
 # The hash chain.
-out=$("$HARK" verify --db "$db" 2>&1) || fail "hark verify failed: $out"
+out=$("$HARK" verify --db "$db" 2>&1) || problem "hark verify failed: $out"
 case $out in
 "ok: 24 records, head "*) ;;
-*) fail "hark verify printed: $out (expected 'ok: 24 records, head HASH')" ;;
+*) problem "hark verify printed: $out (expected 'ok: 24 records, head HASH')" ;;
 esac
 
-note "ok: 12 transactions, 24 records, verify ok, stats final"
+finish "ok: 12 transactions, 24 records, verify ok, stats final"

@@ -47,4 +47,4 @@ for id in $STAGE_IDS; do
         "(final=$final)"
 done
 out=$("$HARK" verify --db "$T/db" 2>&1) || fail "hark verify failed: $out"
-note "ok: $out"
+note "ok: verify: $out"

@@ -163,10 +163,14 @@ static void test_event_outcome(void **state)
         uint32_t status;
         const char *want;
     } cases[] = {
-        { RECORD_REQUEST, 0, "unknown" },  { RECORD_RESPONSE, 0, "failure" },
-        { RECORD_RESPONSE, 101, "unknown" }, { RECORD_RESPONSE, 204, "success" },
-        { RECORD_RESPONSE, 304, "success" }, { RECORD_RESPONSE, 399, "success" },
-        { RECORD_RESPONSE, 404, "failure" }, { RECORD_RESPONSE, 503, "failure" },
+        { RECORD_REQUEST, 0, "unknown" },
+        { RECORD_RESPONSE, 0, "failure" },
+        { RECORD_RESPONSE, 101, "unknown" },
+        { RECORD_RESPONSE, 204, "success" },
+        { RECORD_RESPONSE, 304, "success" },
+        { RECORD_RESPONSE, 399, "success" },
+        { RECORD_RESPONSE, 404, "failure" },
+        { RECORD_RESPONSE, 503, "failure" },
         { RECORD_RESPONSE, 600, "unknown" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -227,9 +231,11 @@ static void test_record_escaping(void **state)
     struct json_out j;
     json_out_init(&j);
     assert_int_equal(record_json(&j, &r), 0);
-    assert_non_null(strstr(j.p, "\"headers\":[[\"X-Q\",\"say \\\"hi\\\"\\\\"
-                                "\\u0001\"],[\"X-Bin\",\"\\ufffd\\ufffd ok\"]]"));
-    assert_non_null(strstr(j.p, "\"body\":{\"captured\":3,\"base64\":\"AAH/\"}"));
+    assert_non_null(strstr(j.p, "\"headers\":[[\"X-Q\",\"say \\\"hi\\\""
+                                "\\\\\\u0001\"],[\"X-Bin\",\"\\ufffd"
+                                "\\ufffd ok\"]]"));
+    assert_non_null(strstr(j.p, "\"body\":{\"captured\":3,"
+                                "\"base64\":\"AAH/\"}"));
     /* A body with NUL is not text even if it is valid UTF-8. */
     assert_false(json_is_text("a\0b", 3));
     assert_true(json_is_text("caf\xc3\xa9", 5));
@@ -353,7 +359,8 @@ static void test_table(void **state)
     r.addr.src_ip = BYTES_LIT("2001:db8::1");
     r.uri = BYTES_LIT("/\x1b[2Jabcdefghijklmnopqrstuvwxyz0123456789ABCDEF");
     record_table_row(buf, sizeof(buf), &r);
-    assert_non_null(strstr(buf, "POST    /\\x1b[2Jabcdefghijklmnopqrstuvwxyz012...  "));
+    assert_non_null(
+        strstr(buf, "POST    /\\x1b[2Jabcdefghijklmnopqrstuvwxyz012...  "));
     /* an escape that does not fit whole is not cut in half */
     r.uri = BYTES_LIT("/abcdefghijklmnopqrstuvwxyz0123456\x01\x02zzzzzz");
     record_table_row(buf, sizeof(buf), &r);

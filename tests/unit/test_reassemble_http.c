@@ -26,7 +26,7 @@
 
 #define TS0 1000u
 #define MAX_MSGS 8
-#define TEXT_MAX 2048
+#define TEXT_MAX 4096
 
 static uint8_t *guard_end;  /* first byte of the PROT_NONE page */
 static size_t guard_room;   /* readable bytes before it */
@@ -157,6 +157,11 @@ static const struct http_limits lim_2hdrs = { 4096, 2, 1024 };
 static const struct http_limits lim_head64 = { 64, 32, 1024 };
 static const struct http_limits lim_body4 = { 4096, 32, 4 };
 
+#define X10 "xxxxxxxxxx"
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X1000 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100
+#define E70 X10 X10 X10 X10 X10 X10 X10
+
 static const struct tcase cases[] = {
     /* ---- requests ---- */
     { "simple GET", REQ,
@@ -231,7 +236,7 @@ static const struct tcase cases[] = {
          "aaaaaaaaaa HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
       .lim = &lim_head64,
       .want = { "GET / 1.1; body=0 ''; flags=" },
-      .counters = "requests=1 header_overflow=1 resync_bytes=88" },
+      .counters = "requests=1 header_overflow=1 resync_bytes=90" },
     { "body over body_max", REQ,
       IN("POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
          "POST /up2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
@@ -283,16 +288,28 @@ static const struct tcase cases[] = {
     { "space before colon", REQ,
       IN("POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n"
          "Content-Length: 2\r\nno colon here\r\n\r\nok"),
-      .want = { "POST / 1.1; Transfer-Encoding: chunked; Content-Length: 2; "
+      .want = { "POST / 1.1; Transfer-Encoding : chunked; Content-Length: 2; "
                 "body=2 'ok'; flags=malformed" },
       .counters = "requests=1 malformed=1" },
     { "gap inside a Content-Length body", REQ,
       IN("POST /g HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123"
          "789GET /n HTTP/1.1\r\n\r\n"),
-      .gap_at = 43, .gap_len = 3,
+      .gap_at = 44, .gap_len = 3,
       .want = { "POST /g 1.1; Content-Length: 10; body=10 '0123'; flags=gap",
                 "GET /n 1.1; body=0 ''; flags=" },
       .counters = "requests=2 gap_bytes=3" },
+    { "gap ends a Content-Length body", REQ,
+      IN("POST /g HTTP/1.1\r\nContent-Length: 4\r\n\r\n01"
+         "GET /n HTTP/1.1\r\n\r\n"),
+      .gap_at = 41, .gap_len = 2,
+      .want = { "POST /g 1.1; Content-Length: 4; body=4 '01'; flags=gap",
+                "GET /n 1.1; body=0 ''; flags=" },
+      .counters = "requests=2 gap_bytes=2" },
+    { "gap before the first byte", REQ,
+      IN("ST /x HTTP/1.1\r\n\r\nGET /y HTTP/1.1\r\n\r\n"),
+      .gap_at = 0, .gap_len = 7,
+      .want = { "GET /y 1.1; body=0 ''; flags=" },
+      .counters = "requests=1 resync_bytes=18 gap_bytes=7" },
     { "gap inside headers, then a request", REQ,
       IN("GET /a HTTP/1.1\r\nHost: x\r\nGET /b HTTP/1.1\r\nHost: y\r\n\r\n"),
       .gap_at = 26, .gap_len = 10,
@@ -311,7 +328,7 @@ static const struct tcase cases[] = {
       IN("GET /inde.html HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
       .gap_at = 8, .gap_len = 2,
       .want = { "GET / 1.1; body=0 ''; flags=" },
-      .counters = "requests=1 resync_bytes=29 gap_bytes=2" },
+      .counters = "requests=1 resync_bytes=27 gap_bytes=2" },
     { "garbage before a request", REQ,
       IN("\x16\x03\x01\x02\x00garbage\r\nGET / HTTP/1.1\r\n\r\n"),
       .want = { "GET / 1.1; body=0 ''; flags=" },
@@ -335,6 +352,30 @@ static const struct tcase cases[] = {
       .want = { "POST / 1.1; Content-Length: 10; body=3 'abc'; "
                 "flags=incomplete" },
       .counters = "requests=1 incomplete=1" },
+    { "large head grows the buffer", REQ,
+      IN("GET /big HTTP/1.1\r\nCookie: " X1000 X1000 "\r\nHost: a  \r\n"
+         "\r\n"),
+      .want = { "GET /big 1.1; Cookie: " X1000 X1000 "; Host: a; body=0 ''; "
+                "flags=" },
+      .counters = "requests=1" },
+    { "bad bytes in request lines", REQ,
+      IN("GET /a\x01" "b HTTP/1.1\r\nPOST / HTTP/1.2x\r\nPUT / HTTP/1.1\r\n"
+         "\r\n"),
+      .want = { "PUT / 1.1; body=0 ''; flags=" },
+      .counters = "requests=1 resync_bytes=37" },
+    { "fold before any header", REQ,
+      IN("GET / HTTP/1.1\r\n folded\r\nHost: a\r\n\r\n"),
+      .want = { "GET / 1.1; Host: a; body=0 ''; flags=malformed" },
+      .counters = "requests=1 malformed=1" },
+    { "empty Transfer-Encoding", REQ,
+      IN("POST / HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n"),
+      .want = { "POST / 1.1; Transfer-Encoding: ,; body=0 ''; "
+                "flags=malformed" },
+      .counters = "requests=1 malformed=1" },
+    { "close during a resync candidate", REQ,
+      IN("xx\r\nGE"),
+      .close = true,
+      .counters = "resync_bytes=6" },
     { "CONNECT request keeps going", REQ,
       IN("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
          "\x16\x03\x01\x00\x05hello"),
@@ -461,21 +502,65 @@ static const struct tcase cases[] = {
       IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
          "5\r\nab"
          "\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
-      .gap_at = 51, .gap_len = 3,
+      .gap_at = 52, .gap_len = 3,
       .want = { "1.1 200 'OK'; Transfer-Encoding: chunked; body=2 'ab'; "
                 "flags=chunked,incomplete,gap",
                 "1.1 200 'OK'; Content-Length: 0; body=0 ''; flags=" },
-      .counters = "responses=2 incomplete=1 resync_bytes=9 gap_bytes=3" },
+      .counters = "responses=2 incomplete=1 resync_bytes=7 gap_bytes=3" },
     { "close in a chunked body", RESP,
       IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"),
       .close = true,
       .want = { "1.1 200 'OK'; Transfer-Encoding: chunked; body=2 'ab'; "
                 "flags=chunked,incomplete" },
       .counters = "responses=1 incomplete=1" },
+    { "bad bytes in status lines", RESP,
+      IN("HTTP/1.1 2x0 OK\r\nHTTP/1.1 099 Low\r\nHTTP/1.1 200OK\r\n"
+         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+      .want = { "1.1 200 'OK'; Content-Length: 0; body=0 ''; flags=" },
+      .counters = "responses=1 resync_bytes=51" },
+    { "invalid Content-Length in a response", RESP,
+      IN("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"
+         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+      .want = { "1.1 200 'OK'; Content-Length: -1; body=0 ''; "
+                "flags=malformed",
+                "1.1 200 'OK'; Content-Length: 0; body=0 ''; flags=" },
+      .counters = "responses=2 malformed=1" },
+    { "close in an interim response", RESP,
+      IN("HTTP/1.1 100 Continue\r\nX: y\r\n"),
+      .close = true,
+      .counters = "interim=1" },
+    { "close in response headers", RESP,
+      IN("HTTP/1.1 200 OK\r\nContent-Le"),
+      .classes = "H", .close = true,
+      .want = { "1.1 200 'OK'; body=0 ''; flags=incomplete" },
+      .counters = "responses=1 incomplete=1" },
+    { "chunk extension over the cap", RESP,
+      IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "1;" E70 "\r\nx\r\n0\r\n\r\n"),
+      .lim = &lim_head64,
+      .want = { "1.1 200 'OK'; Transfer-Encoding: chunked; body=0 ''; "
+                "flags=chunked,incomplete,malformed" },
+      .counters = "responses=1 malformed=1 incomplete=1 resync_bytes=16" },
+    { "trailer over the cap", RESP,
+      IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "1\r\nx\r\n0\r\nA: 1\r\nB: " E70 "\r\n\r\n"),
+      .lim = &lim_head64,
+      .want = { "1.1 200 'OK'; Transfer-Encoding: chunked; body=1 'x'; "
+                "flags=chunked,incomplete,malformed" },
+      .counters = "responses=1 malformed=1 incomplete=1 resync_bytes=19" },
+    { "bad chunk size line end", RESP,
+      IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "1 x\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "1\rx\r\n"),
+      .want = { "1.1 200 'OK'; Transfer-Encoding: chunked; body=0 ''; "
+                "flags=chunked,incomplete,malformed",
+                "1.1 200 'OK'; Transfer-Encoding: chunked; body=0 ''; "
+                "flags=chunked,incomplete,malformed" },
+      .counters = "responses=2 malformed=2 incomplete=2 resync_bytes=6" },
     { "garbage before a response", RESP,
       IN("xHTTP/1.1 200 OK\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n"),
       .want = { "1.1 304 'Not Modified'; body=0 ''; flags=" },
-      .counters = "responses=1 resync_bytes=21" },
+      .counters = "responses=1 resync_bytes=20" },
 };
 
 /* ---- running a case -------------------------------------------------- */
@@ -638,6 +723,19 @@ static void test_timestamps(void **state)
     assert_int_equal(s.first[1], 121);
     assert_int_equal(s.last[1], 100 + sizeof(in) - 2);
     http_parser_destroy(&p);
+
+    /* a message cut by bad framing ends at its last byte consumed */
+    static const char bad[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+                              "\r\n\r\n1\r\nx\r\nzz";
+    memset(&s, 0, sizeof(s));
+    p = http_parser_new(RESP, &lim_default, &cnt, on_stamp, &s);
+    assert_non_null(p);
+    for (size_t i = 0; i < sizeof(bad) - 1; i++)
+        feed(p, bad + i, 1, 100 + i);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.first[0], 100);
+    assert_int_equal(s.last[0], 100 + sizeof(bad) - 4);
+    http_parser_destroy(&p);
 }
 
 /* A message that arrives whole in one feed is lent, not copied. */
@@ -705,8 +803,13 @@ static void test_resync_gives_up(void **state)
     http_parser_feed(p, junk, chunk, 1);
     assert_true(http_parser_stopped(p));
     http_parser_feed(p, (const uint8_t *)"\nGET / HTTP/1.1\r\n\r\n", 19, 2);
+    http_parser_gap(p, 5, 3);
     http_parser_close(p, 3);
+    assert_true(http_parser_stopped(p));
     assert_int_equal(n, 0);
+    assert_int_equal(cnt.gap_bytes, 5);
+    /* the first line (up to the head cap), then the resync cap + 1 */
+    assert_int_equal(cnt.resync_bytes, 4096 + (8u << 20) + 1);
     free(junk);
     http_parser_destroy(&p);
 }
