@@ -108,8 +108,8 @@ static enum packet_status decode_tcp(cursor_t *c, struct packet_info *pi)
     size_t hlen = (size_t)(off_byte >> 4) * 4;
     if (hlen < 20)
         return PACKET_MALFORMED;
-    /* 14 bytes read so far; checksum, urgent pointer and options follow. */
-    if (!cur_skip(c, hlen - 14))
+    /* 16 bytes read so far; checksum, urgent pointer and options follow. */
+    if (!cur_skip(c, hlen - 16))
         return PACKET_TRUNCATED;
     pi->tcp_flags = flags;
     pi->payload = c->p;

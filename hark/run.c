@@ -286,14 +286,14 @@ static bool input_done(const struct supervisor *s, const struct child *c,
     return true;
 }
 
-static void send_term(struct child *c, const char *why)
+static void send_term(struct child *c, uint64_t now, const char *why)
 {
     if (c->state != CHILD_RUNNING || c->term_sent)
         return;
     log_debug("stopping %s (pid %ld): %s", c->id, (long)c->pid, why);
     kill(c->pid, SIGTERM);
     c->term_sent = true;
-    c->term_sent_ns = clock_mono_ns();
+    c->term_sent_ns = now;
 }
 
 static void begin_shutdown(struct supervisor *s, const char *why)
@@ -307,7 +307,7 @@ static void begin_shutdown(struct supervisor *s, const char *why)
         if (c->state == CHILD_BACKOFF)
             c->state = CHILD_DEAD;
         if (c->level == 0)
-            send_term(c, why);
+            send_term(c, clock_mono_ns(), why);
     }
 }
 
@@ -430,9 +430,9 @@ static void drive_drain(struct supervisor *s)
         if (!c->input_done_ns)
             c->input_done_ns = now;
         if (!clean)
-            send_term(c, "its producer is gone");
+            send_term(c, now, "its producer is gone");
         else if (now - c->input_done_ns > grace)
-            send_term(c, "its input ended but it did not finish");
+            send_term(c, now, "its input ended but it did not finish");
         if (c->term_sent && now - c->term_sent_ns > grace) {
             log_error("%s did not stop within %.0fs; killing it", c->id,
                       (double)grace / 1e9);
