@@ -254,7 +254,7 @@ void conn_tracker_stats(const conn_tracker_t *t, struct conn_stats *out)
     out->http = &t->http;
 }
 
-void conn_packet(conn_tracker_t *t, const struct packet_info *pi,
+void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
                  uint64_t ts_ns, uint64_t now_ns)
 {
     struct flow_key k;
@@ -273,7 +273,7 @@ void conn_packet(conn_tracker_t *t, const struct packet_info *pi,
         f = NULL;
     }
     if (!f) {
-        if (rst || (!syn && pi->payload_len == 0)) {
+        if (rst || (!syn && pi->payload_len == 0 && cut == 0)) {
             t->c.pkts_no_flow++;
             return;
         }
@@ -292,7 +292,7 @@ void conn_packet(conn_tracker_t *t, const struct packet_info *pi,
     unsigned role = side == c->client ? 0 : 1;
     struct stream *s = &c->st[role], *peer = &c->st[!role];
     c->pkts[role]++;
-    c->bytes[role] += pi->payload_len;
+    c->bytes[role] += pi->payload_len + cut;
     if (ts_ns > c->ts_last_ns)
         c->ts_last_ns = ts_ns;
 
@@ -308,7 +308,7 @@ void conn_packet(conn_tracker_t *t, const struct packet_info *pi,
         if (ack)
             stream_start(peer, pi->ack); /* client's SYN was missed */
     }
-    stream_segment(s, seq, pi->payload, pi->payload_len, fin, ts_ns);
+    stream_segment_cut(s, seq, pi->payload, pi->payload_len, cut, fin, ts_ns);
     if (ack)
         stream_ack(peer, pi->ack, ts_ns);
     if (stream_ended(&c->st[0]) && stream_ended(&c->st[1])) {

@@ -29,6 +29,7 @@
 #include "packet.h"
 #include "stream.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct conn_config {
@@ -72,9 +73,11 @@ void conn_tracker_destroy(conn_tracker_t **t);
 
 void conn_tracker_stats(const conn_tracker_t *t, struct conn_stats *out);
 
-/* One decoded TCP segment (PACKET_OK) captured at ts_ns; now_ns is the
- * stage clock (>= every packet time seen so far). pi borrows the packet. */
-void conn_packet(conn_tracker_t *t, const struct packet_info *pi,
+/* One decoded TCP segment (PACKET_OK) captured at ts_ns; `cut` is how
+ * many payload bytes the capture did not keep (snaplen; 0 normally);
+ * now_ns is the stage clock (>= every packet time seen so far). pi
+ * borrows the packet. */
+void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
                  uint64_t ts_ns, uint64_t now_ns);
 
 /* Closes connections idle for idle_timeout_ns at clock now_ns (reason

@@ -239,8 +239,14 @@ static void handle_pkts(struct reasm *r, const struct frame *f)
         struct packet_info pi;
         enum packet_status s = packet_decode(
             f->link, (const uint8_t *)p.data.p, p.data.n, &pi);
+        /* Bytes the snaplen cut off the end of the frame are payload
+         * bytes the segment carried (a link trailer is not expected on
+         * a frame long enough to be cut). */
+        size_t cut = pi.ip_truncated && p.wirelen > p.data.n
+                         ? p.wirelen - p.data.n
+                         : 0;
         if (s == PACKET_OK)
-            conn_packet(r->conns, &pi, p.ts_ns, r->clock_ns);
+            conn_packet(r->conns, &pi, cut, p.ts_ns, r->clock_ns);
         else
             count_status(r, s);
     }

@@ -308,35 +308,44 @@ void stream_start(struct stream *s, uint32_t seq)
     s->state = STREAM_OPEN;
 }
 
-void stream_segment(struct stream *s, uint32_t seq, const uint8_t *data,
-                    size_t len, bool fin, uint64_t ts_ns)
+void stream_segment_cut(struct stream *s, uint32_t seq, const uint8_t *data,
+                        size_t len, size_t cut, bool fin, uint64_t ts_ns)
 {
     if (s->state == STREAM_ENDED)
         return;
-    if (len > STREAM_MAX_AHEAD) {
+    if (len > STREAM_MAX_AHEAD || cut > STREAM_MAX_AHEAD - len) {
         s->sh->c.out_of_window++;
         return;
     }
     if (s->state == STREAM_NEW) {
-        if (len == 0 && !fin)
+        if (len == 0 && cut == 0 && !fin)
             return;
         s->next_seq = seq; /* midstream: the first byte seen */
         s->state = STREAM_OPEN;
     }
-    uint32_t n = (uint32_t)len;
+    uint32_t n = (uint32_t)len, total = (uint32_t)(len + cut);
     /* Where the segment ends relative to next_seq, without wrapping. */
-    int64_t ahead = (int64_t)SEQ_DIFF(seq, s->next_seq) + n;
+    int64_t ahead = (int64_t)SEQ_DIFF(seq, s->next_seq) + total;
     if (ahead > (int64_t)STREAM_MAX_AHEAD) {
         s->sh->c.out_of_window++;
         return;
     }
+    /* A FIN is believed within the window on either side: at 2^31 the
+     * order of two sequence numbers is undefined. */
+    if (fin && !s->have_fin && ahead < -(int64_t)STREAM_MAX_AHEAD) {
+        s->sh->c.out_of_window++;
+        fin = false;
+    }
     if (fin && !s->have_fin) {
         s->have_fin = true;
-        s->fin_seq = seq + n;
+        s->fin_seq = seq + total;
         clip_to_fin(s);
     }
-    if (s->have_fin && SEQ_GT(seq + n, s->fin_seq))
-        n = SEQ_GT(seq, s->fin_seq) ? 0 : s->fin_seq - seq;
+    uint32_t end = seq + total;
+    if (s->have_fin && SEQ_GT(end, s->fin_seq))
+        end = SEQ_GT(seq, s->fin_seq) ? seq : s->fin_seq;
+    if (SEQ_LT(end, seq + n))
+        n = end - seq;
     if (n > 0) {
         if (SEQ_GT(seq, s->next_seq)) {
             store(s, seq, data, n, ts_ns);
@@ -350,8 +359,23 @@ void stream_segment(struct stream *s, uint32_t seq, const uint8_t *data,
             }
         }
     }
+    /* Uncaptured bytes reached in order are lost: say so now rather than
+     * buffer everything behind them until the peer's ACK. */
+    while (SEQ_GEQ(s->next_seq, seq + n) && SEQ_LT(s->next_seq, end)) {
+        uint32_t target = end;
+        if (s->head && SEQ_LT(s->head->seq, target))
+            target = s->head->seq;
+        gap(s, target - s->next_seq, ts_ns);
+        push(s, NULL, 0, ts_ns);
+    }
     ack_gaps(s, ts_ns);
     check_fin(s, ts_ns);
+}
+
+void stream_segment(struct stream *s, uint32_t seq, const uint8_t *data,
+                    size_t len, bool fin, uint64_t ts_ns)
+{
+    stream_segment_cut(s, seq, data, len, 0, fin, ts_ns);
 }
 
 void stream_ack(struct stream *s, uint32_t ack, uint64_t ts_ns)

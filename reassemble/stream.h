@@ -112,6 +112,13 @@ void stream_start(struct stream *s, uint32_t seq);
 void stream_segment(struct stream *s, uint32_t seq, const uint8_t *data,
                     size_t len, bool fin, uint64_t ts_ns);
 
+/* The same for a segment the capture cut short (snaplen): its first len
+ * bytes are data, the next `cut` bytes were sent but not captured. They
+ * count for the FIN's position, and are reported as a gap at once when
+ * the segment is in order (otherwise when acknowledged, or at the end). */
+void stream_segment_cut(struct stream *s, uint32_t seq, const uint8_t *data,
+                        size_t len, size_t cut, bool fin, uint64_t ts_ns);
+
 /* The peer acknowledged every byte before ack: a hole before that point
  * will never be filled, so it is reported as a gap. */
 void stream_ack(struct stream *s, uint32_t ack, uint64_t ts_ns);

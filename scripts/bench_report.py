@@ -6,7 +6,7 @@ transaction counts as found when a request record and an `ok` response
 record exist for the same client, server, method, path, status and body
 lengths.
 """
-import argparse, collections, glob, json, os
+import argparse, collections, glob, ipaddress, json, os
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--truth", required=True)
@@ -17,8 +17,15 @@ ap.add_argument("--bytes", type=int, required=True)
 ap.add_argument("--preset", default="?")
 a = ap.parse_args()
 
+def canon(endpoint):
+    """ "[2001:db8:0:0::1]:80" and "10.0.0.1:80" in one spelling. """
+    host, _, port = endpoint.rpartition(":")
+    return "%s:%s" % (ipaddress.ip_address(host.strip("[]")), port)
+
+
 def key(client, server, method, path, status, req_body, resp_body):
-    return (client, server, method, path, status, req_body, resp_body)
+    return (canon(client), canon(server), method, path, status, req_body,
+            resp_body)
 
 truth = collections.Counter()
 for line in open(a.truth):

@@ -1,7 +1,8 @@
 /* fuzz_stream.c - libFuzzer target: segment sequences into one stream.
  *
- * The input is a header and a list of operations (segment, FIN, ACK,
- * SYN, start, end) with sequence offsets and lengths taken from it. Every
+ * The input is a header and a list of operations (segment, segment cut
+ * short by the snaplen, FIN, ACK, SYN, start, end) with sequence offsets
+ * and lengths taken from it. Every
  * segment carries the bytes of one fixed pattern keyed by sequence
  * number, so whatever the order, overlaps and caps, each byte the sink
  * receives must equal the pattern at its position, positions must follow
@@ -112,7 +113,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < len; i++)
                 buf[i] = c.strict ? pat(seq + (uint32_t)i)
                                   : (uint8_t)(data[3] ^ i);
-            stream_segment(&s, seq, len ? buf : NULL, len, fin, ts);
+            if (op == 3) /* the capture kept only the first half */
+                stream_segment_cut(&s, seq, len ? buf : NULL, len - len / 2,
+                                   len / 2, fin, ts);
+            else
+                stream_segment(&s, seq, len ? buf : NULL, len, fin, ts);
             break;
         case 4: stream_ack(&s, seq, ts); break;
         case 5: stream_syn(&s, isn + off); break;

@@ -80,6 +80,8 @@ struct op {
     enum op_kind k;
     int32_t off;       /* bytes from the first data byte (ISN + 1) */
     const char *data;
+    uint32_t cut;      /* OP_SEG/OP_FIN: bytes sent after data, not
+                          captured (snaplen) */
 };
 
 struct scase {
@@ -90,11 +92,13 @@ struct scase {
     uint64_t gaps;        /* expected gaps */
 };
 
-#define SYN { OP_SYN, 0, "" }
-#define SEG(o, d) { OP_SEG, (o), (d) }
-#define FIN(o, d) { OP_FIN, (o), (d) }
-#define ACK(o) { OP_ACK, (o), "" }
-#define END { OP_END, 0, "" }
+#define SYN { OP_SYN, 0, "", 0 }
+#define SEG(o, d) { OP_SEG, (o), (d), 0 }
+#define FIN(o, d) { OP_FIN, (o), (d), 0 }
+#define ACK(o) { OP_ACK, (o), "", 0 }
+#define END { OP_END, 0, "", 0 }
+#define CUT(o, d, c) { OP_SEG, (o), (d), (c) }
+#define CUTFIN(o, d, c) { OP_FIN, (o), (d), (c) }
 
 static const struct scase cases[] = {
     { "in order",
@@ -180,20 +184,35 @@ static const struct scase cases[] = {
       { FIN(5, ""), SEG(5, "X") },
       "|", 0, 0 },
     { "SYN with data",
-      { { OP_SYN, 0, "AB" }, SEG(2, "CD") },
+      { { OP_SYN, 0, "AB", 0 }, SEG(2, "CD") },
       "ABCD", 0, 0 },
     { "SYN retransmitted",
       { SYN, SEG(0, "AB"), SYN, SEG(2, "CD") },
       "ABCD", 0, 0 },
     { "SYN retransmitted with its data",
-      { { OP_SYN, 0, "AB" }, { OP_SYN, 0, "AB" }, SEG(2, "CD") },
+      { { OP_SYN, 0, "AB", 0 }, { OP_SYN, 0, "AB", 0 }, SEG(2, "CD") },
       "ABCD", 2, 0 },
     { "start from the peer's SYN-ACK",
-      { { OP_START, 0, "" }, SEG(2, "CD"), SEG(0, "AB") },
+      { { OP_START, 0, "", 0 }, SEG(2, "CD"), SEG(0, "AB") },
       "ABCD", 0, 0 },
     { "pure ACK-only segment starts nothing",
       { SEG(4, ""), SEG(6, "GH"), SEG(4, "EF") },
       "GH", 2, 0 },
+    { "cut segment in order: the uncaptured bytes are a gap at once",
+      { SYN, CUT(0, "AB", 2), SEG(4, "EF") },
+      "AB[g2]EF", 0, 1 },
+    { "cut segment with FIN: the FIN is after the uncaptured bytes",
+      { SYN, CUTFIN(0, "AB", 2) },
+      "AB[g2]|", 0, 1 },
+    { "cut segment out of order waits for the ACK",
+      { SYN, CUT(4, "EF", 2), SEG(0, "ABCD"), SEG(8, "IJ"), ACK(10) },
+      "ABCDEF[g2]IJ", 0, 1 },
+    { "cut bytes already buffered are not a gap",
+      { SYN, SEG(4, "ef"), CUT(0, "AB", 4) },
+      "AB[g2]ef", 0, 1 },
+    { "cut segment entirely retransmitted",
+      { SYN, SEG(0, "ABCDEF"), CUT(0, "AB", 4), SEG(6, "G") },
+      "ABCDEFG", 2, 0 },
     { "empty segments change nothing",
       { SYN, SEG(0, ""), SEG(3, ""), SEG(0, "AB"), SEG(2, "") },
       "AB", 0, 0 },
@@ -221,8 +240,12 @@ static void run_case(const struct scase *c, uint32_t isn)
             break;
         case OP_SEG:
         case OP_FIN:
-            stream_segment(&s, seq_at(isn, o->off), d, n, o->k == OP_FIN,
-                           ts);
+            if (o->cut)
+                stream_segment_cut(&s, seq_at(isn, o->off), d, n, o->cut,
+                                   o->k == OP_FIN, ts);
+            else
+                stream_segment(&s, seq_at(isn, o->off), d, n,
+                               o->k == OP_FIN, ts);
             break;
         case OP_ACK: stream_ack(&s, seq_at(isn, o->off), ts); break;
         case OP_START: stream_start(&s, seq_at(isn, o->off)); break;
@@ -434,6 +457,11 @@ static void test_out_of_window(void **state)
         /* a segment "behind" by more than the window is a retransmit */
         stream_segment(&s, seq_at(isn, 2) + 0x80000000u,
                        (const uint8_t *)"Y", 1, false, 1);
+        /* a FIN 2^31 away is neither ahead nor behind: not believed */
+        stream_segment(&s, seq_at(isn, 2) + 0x80000000u, NULL, 0, true, 1);
+        stream_segment(&s, seq_at(isn, 2) + 0x80000001u, NULL, 0, true, 1);
+        assert_int_equal(sh.c.out_of_window, 3);
+        assert_false(stream_ended(&s));
         stream_segment(&s, seq_at(isn, 2), (const uint8_t *)"CD", 2, true,
                        1);
         assert_string_equal(rec.buf, "ABCD|");
