@@ -10,6 +10,10 @@
 #   make deps       install the Debian packages hark needs (root)
 
 .DEFAULT_GOAL := all
+# V=1 shows the full commands.
+Q := $(if $(filter 1,$(V)),,@)
+# Keep objects make would call intermediate (main.o): no rebuild next time.
+.SECONDARY:
 
 PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib
 CC       ?= cc
@@ -63,7 +67,7 @@ $(1)_MODS := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
 $(1)_LIB  := $(BUILD)/lib$(1).a
 $$($(1)_LIB): $$($(1)_MODS:%.c=$(OBJ)/%.o)
 	@mkdir -p $$(@D)
-	rm -f $$@ && ar rcs $$@ $$^
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach s,$(STAGES) hark,$(eval $(call stage_rules,$(s))))
 
@@ -88,19 +92,22 @@ deps:
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -I$(dir $<) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -I$(dir $<) -MMD -MP -c $< -o $@
 
 $(COMMON_LIB): $(common_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN)/hark-%: $(OBJ)/%/main.o $(BUILD)/lib%.a $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/hark: $(OBJ)/hark/main.o $(hark_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # A unit test named test_<area>_<module>.c links the modules of <area>
 # (a stage, hark, or common) and common, never a main.o.
@@ -108,7 +115,8 @@ test_libs = $(foreach s,$(STAGES) hark,$(if $(filter test_$(s)_%,$(1)),$($(s)_LI
 .SECONDEXPANSION:
 $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call test_libs,$$*) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(BIN)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(STAGE_LIBS) $(COMMON_LIB)
 	@mkdir -p $(@D)

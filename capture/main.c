@@ -57,7 +57,7 @@ static void report_progress(struct capture *c, bool force)
     source_progress(c->src, &pos, &size);
     uint64_t pkts = stats_get(c->st.stats, "packets");
     if (size)
-        log_info("read %llu packets, %.1f of %.1f MB (%.0f%%)",
+        log_info("read %llu packets, %.2f of %.2f MB (%.0f%%)",
                  (unsigned long long)pkts, (double)pos / 1e6,
                  (double)size / 1e6, 100.0 * (double)pos / (double)size);
 }
