@@ -1,5 +1,6 @@
 /* bus.c - PUSH/PULL pipeline links and PUB taps over ZeroMQ. */
 #include "bus.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,18 +38,7 @@ int bus_prepare_endpoint(const char *endpoint)
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
-    /* mkdir -p, one level at a time. */
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    return fs_mkdir_p(dir);
 }
 
 static int set_int(void *sock, int opt, int v)

@@ -164,6 +164,11 @@ enum frame_type frame_writer_type(const frame_writer_t *w) { return w->type; }
 uint32_t frame_writer_items(const frame_writer_t *w) { return w->items; }
 size_t frame_writer_bytes(const frame_writer_t *w) { return w->sb.size; }
 
+bool frame_writer_full(const frame_writer_t *w)
+{
+    return w->items >= FRAME_BATCH_ITEMS || w->sb.size >= FRAME_BATCH_BYTES;
+}
+
 void frame_writer_set_link(frame_writer_t *w, int link)
 {
     w->link = link;

@@ -178,6 +178,14 @@ enum frame_type frame_writer_type(const frame_writer_t *w);
 uint32_t frame_writer_items(const frame_writer_t *w);
 size_t frame_writer_bytes(const frame_writer_t *w);
 
+/* Message and record batches are sent once they hold this much: big
+ * enough that a bus hop costs little per item, small enough to keep
+ * latency and memory down. */
+#define FRAME_BATCH_ITEMS 256
+#define FRAME_BATCH_BYTES (256u * 1024)
+/* True when the batch reached FRAME_BATCH_ITEMS or FRAME_BATCH_BYTES. */
+bool frame_writer_full(const frame_writer_t *w);
+
 /* PKT frames: link type (DLT_*) of the packets. Set before adding. */
 void frame_writer_set_link(frame_writer_t *w, int link);
 

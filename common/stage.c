@@ -1,6 +1,7 @@
 /* stage.c - shared process scaffolding for the five stages. */
 #include "stage.h"
 #include "clock.h"
+#include "fsutil.h"
 #include "log.h"
 
 #include <errno.h>
@@ -57,23 +58,6 @@ static int setup_signals(struct stage *st)
         return -errno;
     /* A vanished reader of our stderr must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return -errno;
     return 0;
 }
 
@@ -190,7 +174,7 @@ int stage_init(struct stage *st, const char *name, unsigned opts,
 
     snprintf(st->stats_dir, sizeof(st->stats_dir), "%s/stats",
              cfg->bus.run_dir);
-    int rc = mkdir_p(st->stats_dir);
+    int rc = fs_mkdir_p(st->stats_dir);
     if (rc < 0) {
         log_error("cannot create %s: %s", st->stats_dir, strerror(-rc));
         return 1;

@@ -15,17 +15,13 @@
 #include "log.h"
 #include "pending.h"
 #include "policy.h"
+#include "pump.h"
 #include "stage.h"
 #include "upstream.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define BATCH_ITEMS 256
-#define BATCH_BYTES (256u * 1024)
-#define FRAMES_PER_TURN 64
-#define IDLE_FLUSH_MS 20
-#define STOP_QUIET_MS 200
 /* Requests of one connection looked up when it closes. */
 #define CLOSE_SCAN_MAX 65536u
 
@@ -55,7 +51,7 @@ struct correlate {
     msgpack_sbuffer raw;          /* a request re-packed to be kept */
     msgpack_packer raw_pk;
     struct msg_header scratch[FRAME_MAX_HEADERS];
-    struct log_limit bad_frame;
+    struct log_limit bad_item;
     uint64_t *requests, *responses, *pairs, *timeouts, *closed, *eof_waits,
         *late, *orphans, *not_waited, *records, *records_passed,
         *policy_mismatch, *close_scan_capped, *frames_malformed, *items_malformed, *frames_other;
@@ -256,12 +252,6 @@ static int flush(struct correlate *c)
                          upstream_live(c->up));
 }
 
-static bool batch_full(const frame_writer_t *w)
-{
-    return frame_writer_items(w) >= BATCH_ITEMS ||
-           frame_writer_bytes(w) >= BATCH_BYTES;
-}
-
 static int handle_items(struct correlate *c, const struct frame *f)
 {
     for (uint32_t i = 0; i < f->n_items; i++) {
@@ -275,7 +265,7 @@ static int handle_items(struct correlate *c, const struct frame *f)
             struct http_msg m;
             if (frame_item_msg(c->reader, f, i, &m) != 0) {
                 (*c->items_malformed)++;
-                log_limited(&c->bad_frame, LOG_WARN,
+                log_limited(&c->bad_item, LOG_WARN,
                             "malformed message item from %.*s",
                             (int)f->src.n, f->src.p);
                 continue;
@@ -289,92 +279,55 @@ static int handle_items(struct correlate *c, const struct frame *f)
         }
         if (rc < 0)
             return rc;
-        if (batch_full(c->logs) && (rc = flush(c)) < 0)
+        if (frame_writer_full(c->logs) && (rc = flush(c)) < 0)
             return rc;
     }
     return 0;
 }
 
-/* Returns 1 when the input has ended, 0 to go on, -errno on failure. */
-static int handle_frame(struct correlate *c, const void *topic, size_t tlen,
-                        const void *body, size_t blen)
+static int on_frame(void *ctx, const struct frame *f)
 {
-    struct frame f;
-    int rc = frame_read(c->reader, topic, tlen, body, blen, &f);
-    if (rc != 0) {
-        (*c->frames_malformed)++;
-        log_limited(&c->bad_frame, LOG_WARN, "dropped a bad frame: %s",
-                    rc == -EPROTONOSUPPORT ? "unsupported version"
-                                           : "malformed");
-        return 0;
-    }
-    if (!upstream_frame(c->up, &f))
-        return 0;
-    switch (f.type) {
-    case FRAME_MSG:
-    case FRAME_LOG:
-        rc = handle_items(c, &f);
-        if (rc == 0)
-            rc = expire(c, upstream_watermark(c->up));
-        if (rc == 0 && f.live)
-            rc = flush(c);
-        return rc;
-    case FRAME_EOF:
-        if (!upstream_eof(c->up, &f))
-            return 0;
-        rc = drain(c, f.wm_ns ? f.wm_ns : upstream_watermark_max(c->up));
-        return rc < 0 ? rc : 1;
-    default:
+    struct correlate *c = ctx;
+    if (f->type != FRAME_MSG && f->type != FRAME_LOG) {
         (*c->frames_other)++;
         return 0;
     }
+    int rc = handle_items(c, f);
+    if (rc == 0)
+        rc = expire(c, upstream_watermark(c->up));
+    if (rc == 0 && f->live)
+        rc = flush(c);
+    return rc;
 }
 
-static int run(struct correlate *c)
+static int on_end(void *ctx, const struct frame *f)
 {
-    zmq_pollitem_t items[2] = {
-        stage_pollitem(&c->st),
-        { bus_in_socket(c->in), 0, ZMQ_POLLIN, 0 },
-    };
-    for (;;) {
-        int timeout = stage_tick(&c->st);
-        bool pending = frame_writer_items(c->logs) > 0;
-        if (pending && timeout > IDLE_FLUSH_MS)
-            timeout = IDLE_FLUSH_MS;
-        if (c->st.stop && timeout > STOP_QUIET_MS)
-            timeout = STOP_QUIET_MS;
-        int n = zmq_poll(items, 2, timeout);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (items[0].revents)
-            stage_handle_signal(&c->st);
-        if (c->st.stop && !items[1].revents && !pending) {
-            /* Stopped without an eof: our producer is gone. */
-            int rc = drain(c, upstream_watermark_max(c->up));
-            return rc < 0 ? rc : 0;
-        }
-        if (n == 0 && pending) {
-            int rc = flush(c);
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        for (int i = 0; i < FRAMES_PER_TURN; i++) {
-            const void *topic, *body;
-            size_t tlen, blen;
-            int got = bus_in_recv(c->in, 0, &topic, &tlen, &body, &blen);
-            if (got == 0)
-                break;
-            if (got < 0) {
-                (*c->frames_malformed)++;
-                continue;
-            }
-            int rc = handle_frame(c, topic, tlen, body, blen);
-            if (rc != 0)
-                return rc < 0 ? rc : 0;
-        }
-    }
+    struct correlate *c = ctx;
+    /* Without an eof (stopped), the last packet time seen ends the waits. */
+    uint64_t end = f && f->wm_ns ? f->wm_ns : upstream_watermark_max(c->up);
+    int rc = drain(c, end);
+    if (rc == 0)
+        rc = flush(c);
+    if (rc == 0)
+        rc = bus_out_eof(c->out, upstream_watermark_max(c->up),
+                         f ? "end of input" : "signal");
+    return rc;
 }
+
+static bool on_pending(void *ctx)
+{
+    struct correlate *c = ctx;
+    return frame_writer_items(c->logs) > 0;
+}
+
+static int on_flush(void *ctx)
+{
+    return flush(ctx);
+}
+
+static const struct pump_ops correlate_ops = {
+    on_frame, on_end, on_pending, on_flush,
+};
 
 int main(int argc, char **argv)
 {
@@ -438,15 +391,10 @@ int main(int argc, char **argv)
         log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
         goto out;
     }
-    rc = run(&c);
-    if (rc < 0) {
+    rc = pump_run(&c.st, c.in, c.reader, c.up, c.frames_malformed,
+                  &correlate_ops, &c);
+    if (rc < 0)
         log_error("stopped: %s", zmq_strerror(-rc));
-        goto out;
-    }
-    rc = flush(&c);
-    if (rc == 0)
-        rc = bus_out_eof(c.out, upstream_watermark_max(c.up),
-                         c.st.stop ? "signal" : "end of input");
     ok = rc == 0;
 out:
     bus_out_destroy(&c.out);

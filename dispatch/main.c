@@ -12,17 +12,13 @@
 #include "log.h"
 #include "policy.h"
 #include "route.h"
+#include "pump.h"
 #include "stage.h"
 #include "upstream.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define BATCH_ITEMS 256
-#define BATCH_BYTES (256u * 1024)
-#define FRAMES_PER_TURN 64
-#define IDLE_FLUSH_MS 20
-#define STOP_QUIET_MS 200
 
 struct dispatch {
     struct stage st;
@@ -35,7 +31,7 @@ struct dispatch {
     frame_writer_t *logs;
     uint64_t sent_wm;
     struct msg_header scratch[FRAME_MAX_HEADERS];
-    struct log_limit bad_frame;
+    struct log_limit bad_item;
     uint64_t *requests, *routed, *unrouted, *responses, *conn_events,
         *records, *frames_malformed, *items_malformed, *frames_other;
 };
@@ -52,12 +48,6 @@ static int flush(struct dispatch *d, bool heartbeat)
     if (rc == 0 && heartbeat)
         d->sent_wm = wm;
     return rc;
-}
-
-static bool batch_full(const frame_writer_t *w)
-{
-    return frame_writer_items(w) >= BATCH_ITEMS ||
-           frame_writer_bytes(w) >= BATCH_BYTES;
 }
 
 /* Routes a request and runs its policy up to the wait. */
@@ -102,7 +92,7 @@ static int handle_msgs(struct dispatch *d, const struct frame *f)
         struct http_msg m;
         if (frame_item_msg(d->reader, f, i, &m) != 0) {
             (*d->items_malformed)++;
-            log_limited(&d->bad_frame, LOG_WARN,
+            log_limited(&d->bad_item, LOG_WARN,
                         "malformed message item from %.*s",
                         (int)f->src.n, f->src.p);
             continue;
@@ -119,7 +109,7 @@ static int handle_msgs(struct dispatch *d, const struct frame *f)
         }
         if (rc < 0)
             return rc;
-        if (batch_full(d->msgs) || batch_full(d->logs)) {
+        if (frame_writer_full(d->msgs) || frame_writer_full(d->logs)) {
             rc = flush(d, false);
             if (rc < 0)
                 return rc;
@@ -128,85 +118,48 @@ static int handle_msgs(struct dispatch *d, const struct frame *f)
     return 0;
 }
 
-/* Returns 1 when the input has ended, 0 to go on, -errno on failure. */
-static int handle_frame(struct dispatch *d, const void *topic, size_t tlen,
-                        const void *body, size_t blen)
+static int on_frame(void *ctx, const struct frame *f)
 {
-    struct frame f;
-    int rc = frame_read(d->reader, topic, tlen, body, blen, &f);
-    if (rc != 0) {
-        (*d->frames_malformed)++;
-        log_limited(&d->bad_frame, LOG_WARN, "dropped a bad frame: %s",
-                    rc == -EPROTONOSUPPORT ? "unsupported version"
-                                           : "malformed");
-        return 0;
-    }
-    if (!upstream_frame(d->up, &f))
-        return 0;
-    switch (f.type) {
-    case FRAME_MSG:
-        rc = handle_msgs(d, &f);
-        if (rc < 0)
-            return rc;
-        /* Live traffic should not wait for a batch to fill. */
-        if (f.live)
-            return flush(d, false);
-        if (upstream_watermark(d->up) >= d->sent_wm + NS_PER_SEC)
-            return flush(d, true);
-        return 0;
-    case FRAME_EOF:
-        return upstream_eof(d->up, &f) ? 1 : 0;
-    default:
+    struct dispatch *d = ctx;
+    if (f->type != FRAME_MSG) {
         (*d->frames_other)++;
         return 0;
     }
+    int rc = handle_msgs(d, f);
+    if (rc < 0)
+        return rc;
+    /* Live traffic should not wait for a batch to fill. */
+    if (f->live)
+        return flush(d, false);
+    if (upstream_watermark(d->up) >= d->sent_wm + NS_PER_SEC)
+        return flush(d, true);
+    return 0;
 }
 
-static int run(struct dispatch *d)
+static int on_end(void *ctx, const struct frame *f)
 {
-    zmq_pollitem_t items[2] = {
-        stage_pollitem(&d->st),
-        { bus_in_socket(d->in), 0, ZMQ_POLLIN, 0 },
-    };
-    for (;;) {
-        int timeout = stage_tick(&d->st);
-        bool pending = frame_writer_items(d->msgs) ||
-                       frame_writer_items(d->logs);
-        if (pending && timeout > IDLE_FLUSH_MS)
-            timeout = IDLE_FLUSH_MS;
-        if (d->st.stop && timeout > STOP_QUIET_MS)
-            timeout = STOP_QUIET_MS;
-        int n = zmq_poll(items, 2, timeout);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (items[0].revents)
-            stage_handle_signal(&d->st);
-        /* Told to stop without an eof (our producers are gone): take
-         * what is still queued, then end once the input is quiet. */
-        if (d->st.stop && !items[1].revents && !pending)
-            return 0;
-        if (n == 0 && pending) {
-            int rc = flush(d, false);
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        for (int i = 0; i < FRAMES_PER_TURN; i++) {
-            const void *topic, *body;
-            size_t tlen, blen;
-            int got = bus_in_recv(d->in, 0, &topic, &tlen, &body, &blen);
-            if (got == 0)
-                break;
-            if (got < 0) {
-                (*d->frames_malformed)++;
-                continue;
-            }
-            int rc = handle_frame(d, topic, tlen, body, blen);
-            if (rc != 0)
-                return rc;
-        }
-    }
+    struct dispatch *d = ctx;
+    int rc = flush(d, false);
+    if (rc == 0)
+        rc = bus_out_eof(d->out, upstream_watermark_max(d->up),
+                         f ? "end of input" : "signal");
+    return rc;
 }
+
+static bool on_pending(void *ctx)
+{
+    struct dispatch *d = ctx;
+    return frame_writer_items(d->msgs) || frame_writer_items(d->logs);
+}
+
+static int on_flush(void *ctx)
+{
+    return flush(ctx, false);
+}
+
+static const struct pump_ops dispatch_ops = {
+    on_frame, on_end, on_pending, on_flush,
+};
 
 int main(int argc, char **argv)
 {
@@ -260,15 +213,10 @@ int main(int argc, char **argv)
         log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
         goto out;
     }
-    rc = run(&d);
-    if (rc < 0) {
+    rc = pump_run(&d.st, d.in, d.reader, d.up, d.frames_malformed,
+                  &dispatch_ops, &d);
+    if (rc < 0)
         log_error("stopped: %s", zmq_strerror(-rc));
-        goto out;
-    }
-    rc = flush(&d, false);
-    if (rc == 0)
-        rc = bus_out_eof(d.out, upstream_watermark_max(d.up),
-                         d.st.stop ? "signal" : "end of input");
     ok = rc == 0;
 out:
     bus_out_destroy(&d.out);

@@ -11,6 +11,7 @@
 #include "supervisor.h"
 #include "clock.h"
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "stats.h"
 
@@ -599,23 +600,6 @@ static int find_bindir(char *out, size_t size)
     return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 /* One pipeline per run directory: its ipc endpoints are not shared. */
 static int lock_run_dir(const char *dir)
 {
@@ -706,7 +690,7 @@ int hark_run_main(int argc, char **argv)
              s->opt.run_dir ? s->opt.run_dir : s->cfg->bus.run_dir);
     int lockfd = -1;
     if ((rc = find_bindir(s->bindir, sizeof(s->bindir))) < 0 ||
-        (rc = mkdir_p(s->run_dir)) < 0) {
+        (rc = fs_mkdir_p(s->run_dir)) < 0) {
         fprintf(stderr, "hark run: cannot prepare %s: %s\n", s->run_dir,
                 strerror(-rc));
         config_destroy(&s->cfg);

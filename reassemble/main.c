@@ -29,8 +29,6 @@
 #include <string.h>
 
 #define FRAMES_PER_TURN 64          /* input frames per loop turn */
-#define OUT_MAX_ITEMS 64            /* messages per output frame */
-#define OUT_MAX_BYTES (256u << 10)  /* bytes per output frame */
 #define HEARTBEAT_NS NS_PER_SEC     /* watermark move that forces a send */
 #define EXPIRE_EVERY_NS NS_PER_SEC  /* idle expiry period, packet time */
 #define LIVE_IDLE_NS NS_PER_SEC     /* live: no packet for this long ... */
@@ -187,8 +185,7 @@ static void on_emit(void *ctx, const struct http_msg *m)
         return;
     }
     (*r->msgs_out)++;
-    if (frame_writer_items(r->wr) >= OUT_MAX_ITEMS ||
-        frame_writer_bytes(r->wr) >= OUT_MAX_BYTES)
+    if (frame_writer_full(r->wr))
         send_batch(r, false);
 }
 
