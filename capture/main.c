@@ -25,7 +25,7 @@ struct capture {
     source_t *src;
     sharder_t *sharder;
     int error;                 /* first bus error, -errno */
-    uint64_t *kernel_dropped, *if_dropped;
+    uint64_t *kernel_dropped, *if_dropped, *file_truncated;
     uint64_t next_progress_ns;
 };
 
@@ -72,9 +72,13 @@ static int run_offline(struct capture *c)
         if (c->error)
             return c->error;
         if (n == PCAP_ERROR) {
-            log_error("reading %s: %s", c->st.cfg->capture.read,
-                      pcap_geterr(p));
-            return -EIO;
+            /* A capture cut off mid-packet (a full disk, a killed
+             * tcpdump) still holds everything before the cut: keep it,
+             * end there, and say so. */
+            (*c->file_truncated)++;
+            log_warn("%s ends early: %s; using the packets before it",
+                     c->st.cfg->capture.read, pcap_geterr(p));
+            break;
         }
         if (n == 0 || n == PCAP_ERROR_BREAK)
             break; /* end of file */
@@ -153,6 +157,7 @@ int main(int argc, char **argv)
     struct config *cfg = c.st.cfg;
     c.kernel_dropped = stats_add(c.st.stats, "kernel_dropped");
     c.if_dropped = stats_add(c.st.stats, "if_dropped");
+    c.file_truncated = stats_add(c.st.stats, "file_truncated");
 
     char err[PCAP_ERRBUF_SIZE + 512];
     c.src = source_open(&cfg->capture, err, sizeof(err));

@@ -19,13 +19,35 @@ struct source {
     uint64_t drop, ifdrop;
 };
 
+/* libpcap's expressions do not look inside VLAN tags unless told to
+ * ("vlan and ..."), which surprises everyone on a trunk port. The seed's
+ * default "tcp" is therefore left to hark's own decoder, which finds TCP
+ * under VLAN, QinQ and PPPoE tags and counts everything else (not_tcp,
+ * not_ip); any other filter is compiled as written, and also applied
+ * under one VLAN tag unless it already speaks of encapsulation itself. */
+static const char *effective_filter(const char *filter, char *buf,
+                                    size_t size)
+{
+    if (!filter || !*filter || !strcmp(filter, "tcp"))
+        return NULL;
+    if (strstr(filter, "vlan") || strstr(filter, "pppoe") ||
+        strstr(filter, "mpls") || strstr(filter, "geneve"))
+        return filter;
+    if ((size_t)snprintf(buf, size, "(%s) or (vlan and (%s))", filter,
+                         filter) >= size)
+        return filter;
+    return buf;
+}
+
 static int apply_filter(source_t *s, const char *filter, char *err,
                         size_t errlen)
 {
-    if (!filter || !*filter)
+    char wrapped[8192];
+    const char *expr = effective_filter(filter, wrapped, sizeof(wrapped));
+    if (!expr)
         return 0;
     struct bpf_program prog;
-    if (pcap_compile(s->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    if (pcap_compile(s->pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(err, errlen, "bad capture filter '%s': %s", filter,
                  pcap_geterr(s->pcap));
         return -EINVAL;

@@ -35,10 +35,17 @@ static enum packet_status by_ethertype(uint16_t type, cursor_t *c,
             continue;
         }
         if (type == ETH_PPPOE_SESSION) {
-            uint16_t proto;
-            /* ver/type, code, session id, length, then the PPP protocol */
-            if (!cur_skip(c, 6) || !cur_be16(c, &proto))
+            uint8_t b0, b1;
+            /* ver/type, code, session id, length, then the PPP protocol,
+             * one byte when compressed (RFC 1661: its low bit is set). */
+            if (!cur_skip(c, 6) || !cur_u8(c, &b0))
                 return PACKET_TRUNCATED;
+            uint16_t proto = b0;
+            if (!(b0 & 1)) {
+                if (!cur_u8(c, &b1))
+                    return PACKET_TRUNCATED;
+                proto = (uint16_t)(b0 << 8 | b1);
+            }
             if (proto == PPP_IPV4 || proto == PPP_IPV6)
                 return decode_ip(c, pi);
             return PACKET_NOT_IP;

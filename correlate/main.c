@@ -195,7 +195,8 @@ static int on_close(struct correlate *c, const struct http_msg *m)
             continue;
         int rc = 0;
         if (pending_waits(e) && !pending_is_tombstone(e)) {
-            if (m->ts_ns > pending_deadline(e)) {
+            /* ts_end: the connection's last packet, when it ended. */
+            if (m->ts_end_ns > pending_deadline(e)) {
                 (*c->timeouts)++;
                 rc = finish_wait(c, e, NULL, OUTCOME_TIMEOUT,
                                  pending_deadline(e));
@@ -203,7 +204,7 @@ static int on_close(struct correlate *c, const struct http_msg *m)
                 (*(ended ? c->eof_waits : c->closed))++;
                 rc = finish_wait(c, e, NULL,
                                  ended ? OUTCOME_EOF : OUTCOME_CLOSED,
-                                 m->ts_ns);
+                                 m->ts_end_ns);
             }
         }
         pending_remove(c->pending, e);

@@ -18,6 +18,12 @@ struct conn {
     struct flow *flow;
     struct stream st[2];
     http_parser_t *http[2];
+    struct conn_side {
+        struct conn *c;
+        unsigned dir;
+    } side[2];                 /* stream sink contexts */
+    uint64_t fed[2];           /* stream bytes given to each parser */
+    uint64_t fed_at_request;   /* fed[0] when the last request completed */
     uint8_t client;            /* key side of the client */
     bool midstream;
     bool open;                 /* parsers live, close not yet emitted */
@@ -40,24 +46,29 @@ struct conn_tracker {
 
 /* ---- stream -> parser ---------------------------------------------- */
 
-/* A stream's sink context is the slot of its parser in the conn. */
+/* A stream's sink context is its side of the conn. */
 static void sink_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
 {
-    http_parser_t *hp = *(http_parser_t **)ctx;
+    struct conn_side *s = ctx;
+    http_parser_t *hp = s->c->http[s->dir];
+    s->c->fed[s->dir] += n;
     if (!http_parser_stopped(hp))
         http_parser_feed(hp, p, n, ts);
 }
 
 static void sink_gap(void *ctx, uint64_t len, uint64_t ts)
 {
-    http_parser_t *hp = *(http_parser_t **)ctx;
+    struct conn_side *s = ctx;
+    http_parser_t *hp = s->c->http[s->dir];
+    s->c->fed[s->dir] += len;
     if (!http_parser_stopped(hp))
         http_parser_gap(hp, len, ts);
 }
 
 static void sink_end(void *ctx, uint64_t ts)
 {
-    http_parser_close(*(http_parser_t **)ctx, ts);
+    struct conn_side *s = ctx;
+    http_parser_close(s->c->http[s->dir], ts);
 }
 
 static const struct stream_sink http_sink = { sink_data, sink_gap, sink_end };
@@ -98,6 +109,7 @@ static void on_message(void *ctx, const struct http_parsed *p)
     if (p->dir == HTTP_DIR_REQUEST) {
         m.kind = MSG_REQ;
         m.idx = c->n_req++;
+        c->fed_at_request = c->fed[0];
         m.method = p->method;
         m.uri = p->uri;
         t->c.requests++;
@@ -112,7 +124,18 @@ static void on_message(void *ctx, const struct http_parsed *p)
             http_parser_expect(c->http[1], cls);
     } else {
         m.kind = MSG_RESP;
-        m.idx = c->n_resp++;
+        /* A response with no request before it and none under way (the
+         * capture began after the request, or its packets came out of
+         * order) must not take the next request's place: it keeps the
+         * index of that request without consuming it, and correlate,
+         * finding no request there yet, records it as an orphan. */
+        bool asked = c->n_resp < c->n_req || c->fed[0] > c->fed_at_request;
+        if (asked) {
+            m.idx = c->n_resp++;
+        } else {
+            m.idx = c->n_req;
+            t->c.unsolicited++;
+        }
         m.status = p->status;
         m.reason = p->reason;
         t->c.responses++;
@@ -177,8 +200,11 @@ static int conn_open(conn_tracker_t *t, struct flow *f,
         t->c.alloc_failed++;
         return -1;
     }
-    for (int r = 0; r < 2; r++)
-        stream_init(&c->st[r], &t->sh, &http_sink, &c->http[r]);
+    for (int r = 0; r < 2; r++) {
+        c->side[r].c = c;
+        c->side[r].dir = (unsigned)r;
+        stream_init(&c->st[r], &t->sh, &http_sink, &c->side[r]);
+    }
     const struct flow_key *k = &f->key;
     packet_addr_str(k->family, k->addr[c->client], c->ip[0], ADDR_TEXT);
     packet_addr_str(k->family, k->addr[!c->client], c->ip[1], ADDR_TEXT);

@@ -43,6 +43,8 @@ struct conn_config {
 struct conn_counters {
     uint64_t requests, responses;  /* messages emitted */
     uint64_t conn_closed;          /* close events emitted */
+    uint64_t unsolicited;          /* responses with no request before
+                                      them (capture began mid-exchange) */
     uint64_t pkts_no_flow;         /* no flow and nothing to start one
                                       (pure ACK, FIN or RST) */
     uint64_t pkts_after_close;     /* absorbed by a closed flow */

@@ -121,6 +121,7 @@ static void register_stats(struct reasm *r)
     mirror_add(r, "requests", &cs.conn->requests);
     mirror_add(r, "responses", &cs.conn->responses);
     mirror_add(r, "conn_closed", &cs.conn->conn_closed);
+    mirror_add(r, "responses_unsolicited", &cs.conn->unsolicited);
     mirror_add(r, "pkts_no_flow", &cs.conn->pkts_no_flow);
     mirror_add(r, "pkts_after_close", &cs.conn->pkts_after_close);
     mirror_add(r, "alloc_failed", &cs.conn->alloc_failed);
