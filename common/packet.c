@@ -176,8 +176,8 @@ static enum packet_status decode_ipv4(cursor_t *c, struct packet_info *pi)
 
 static bool ipv6_ext_header(uint8_t nh)
 {
-    return nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 ||
-           nh == 140;
+    return nh == 0 || nh == 43 || nh == 51 || nh == 60 || nh == 135 ||
+           nh == 139 || nh == 140;
 }
 
 static enum packet_status decode_ipv6(cursor_t *c, struct packet_info *pi)

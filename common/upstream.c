@@ -46,13 +46,17 @@ static struct producer *find(upstream_t *u, struct bytes src)
     for (unsigned i = 0; i < u->n; i++)
         if (bytes_eq(src, u->p[i].id))
             return &u->p[i];
-    if (u->n == UPSTREAM_MAX || src.n >= sizeof(u->p[0].id)) {
+    /* An id with a NUL would never match itself again: each of its
+     * frames would take a new slot and hold the watermark back. */
+    if (u->n == UPSTREAM_MAX || src.n >= sizeof(u->p[0].id) ||
+        (src.n && memchr(src.p, '\0', src.n))) {
         (*u->producers_refused)++;
         return NULL;
     }
     struct producer *p = &u->p[u->n++];
     memset(p, 0, sizeof(*p));
-    memcpy(p->id, src.p, src.n);
+    if (src.n) /* a frame without "src" has src.p NULL */
+        memcpy(p->id, src.p, src.n);
     p->id[src.n] = '\0';
     return p;
 }

@@ -152,31 +152,53 @@ static int on_orphan(struct correlate *c, const struct http_msg *m)
     return add_record(c, &rec);
 }
 
+/* When entry e is forgotten: the end of its tombstone (a live wait is
+ * buried for one more timeout), or the deadline of an unwaited request. */
+static uint64_t forget_at(const pending_entry_t *e)
+{
+    uint64_t t = pending_deadline(e);
+    if (pending_waits(e) && !pending_is_tombstone(e)) {
+        const struct config_policy *pol = pending_policy(e);
+        t += pol->steps[pol->wait_step].timeout_ns;
+    }
+    return t;
+}
+
 static int on_response(struct correlate *c, const struct http_msg *m)
 {
     (*c->responses)++;
     pending_entry_t *e = pending_find(c->pending, m->uid, m->idx);
     if (!e)
         return on_orphan(c, m);
+    /* Finding e proves nothing about time: it outlives its deadlines
+     * while the watermark lags behind another shard, or while it sits
+     * behind a later deadline in its FIFO. Only packet times decide. */
+    bool forgotten = m->ts_end_ns > forget_at(e);
     int rc = 0;
     if (!pending_waits(e)) {
-        (*c->not_waited)++;
+        if (!forgotten)
+            (*c->not_waited)++;
     } else if (pending_is_tombstone(e)) {
-        (*c->late)++;
-        rc = finish_wait(c, e, m, OUTCOME_LATE, m->ts_ns);
+        if (!forgotten) {
+            (*c->late)++;
+            rc = finish_wait(c, e, m, OUTCOME_LATE, m->ts_ns);
+        }
     } else if (m->ts_end_ns > pending_deadline(e)) {
         /* Not yet expired only because the watermark lags: the same
          * verdict as if it had been. */
         (*c->timeouts)++;
-        (*c->late)++;
         rc = finish_wait(c, e, NULL, OUTCOME_TIMEOUT, pending_deadline(e));
-        if (rc == 0)
+        if (rc == 0 && !forgotten) {
+            (*c->late)++;
             rc = finish_wait(c, e, m, OUTCOME_LATE, m->ts_ns);
+        }
     } else {
         (*c->pairs)++;
         rc = finish_wait(c, e, m, OUTCOME_OK, m->ts_ns);
     }
     pending_remove(c->pending, e);
+    if (rc == 0 && forgotten)
+        rc = on_orphan(c, m);
     return rc;
 }
 
@@ -239,8 +261,16 @@ static int drain(struct correlate *c, uint64_t end_ns)
     pending_entry_t *e;
     while (rc == 0 && (e = pending_any(c->pending))) {
         if (pending_waits(e) && !pending_is_tombstone(e)) {
-            (*c->eof_waits)++;
-            rc = finish_wait(c, e, NULL, OUTCOME_EOF, end_ns);
+            if (pending_deadline(e) < end_ns) {
+                /* expire() stops at a FIFO head with a later deadline
+                 * (shards interleave): this wait had timed out too. */
+                (*c->timeouts)++;
+                rc = finish_wait(c, e, NULL, OUTCOME_TIMEOUT,
+                                 pending_deadline(e));
+            } else {
+                (*c->eof_waits)++;
+                rc = finish_wait(c, e, NULL, OUTCOME_EOF, end_ns);
+            }
         }
         pending_remove(c->pending, e);
     }

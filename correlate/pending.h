@@ -5,7 +5,9 @@
  * reassembler numbers requests and responses of a connection in order, so
  * the n-th response answers the n-th request. Waits sit in one FIFO per
  * policy; each policy has one timeout, so a FIFO is already in deadline
- * order and expiry only looks at heads. An expired wait stays as a
+ * order and expiry only looks at heads (nearly: shards interleave, so an
+ * entry can outlive its deadline behind a later one; correlate judges by
+ * packet time, not by what is still here). An expired wait stays as a
  * tombstone for one more timeout, so a late response is still recognised
  * as late (and logged as such) rather than as a response without request.
  * Requests that wait for nothing (no route, or a policy without a wait)

@@ -17,6 +17,11 @@ struct entry {
 struct router {
     struct entry *entries; /* most specific first */
     unsigned n;
+    /* Normalised path of the request being matched: room for any request
+     * line the reassembler emits, so a long path is never cut (a cut
+     * "/x...x/../a" would take the policy of "/x", not that of "/a"). */
+    char *path;
+    size_t path_size;
 };
 
 static int specificity(const void *a, const void *b)
@@ -42,7 +47,13 @@ router_t *router_new(const struct config *cfg)
     for (unsigned g = 0; g < cfg->n_groups; g++)
         total += cfg->groups[g].n_routes;
     r->entries = calloc(total ? total : 1, sizeof(*r->entries));
-    if (!r->entries) {
+    r->path_size = (size_t)cfg->reassemble.max_header_bytes + 2;
+    if (r->path_size < ROUTE_MAX_PATH)
+        r->path_size = ROUTE_MAX_PATH;
+    r->path = malloc(r->path_size);
+    if (!r->entries || !r->path) {
+        free(r->entries);
+        free(r->path);
         free(r);
         return NULL;
     }
@@ -70,6 +81,7 @@ void router_destroy(router_t **r)
     if (!r || !*r)
         return;
     free((*r)->entries);
+    free((*r)->path);
     free(*r);
     *r = NULL;
 }
@@ -216,8 +228,8 @@ static bool path_matches(const struct entry *e, const char *path,
 int router_match(const router_t *r, struct bytes method, struct bytes uri,
                  struct bytes host, struct route_match *m)
 {
-    char path[ROUTE_MAX_PATH];
-    size_t len = route_normalize(uri, path, sizeof(path));
+    char *path = r->path;
+    size_t len = route_normalize(uri, path, r->path_size);
     for (unsigned i = 0; i < r->n; i++) {
         const struct entry *e = &r->entries[i];
         if (!path_matches(e, path, len))

@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 
+/* Least room for a normalised path; a router makes room for the longest
+ * request line of its config (reassemble.max_header_bytes). */
 #define ROUTE_MAX_PATH 8192
 
 struct route_match {
@@ -33,7 +35,8 @@ typedef struct router router_t;
 router_t *router_new(const struct config *cfg);
 void router_destroy(router_t **r);
 
-/* Returns 0 and fills *m, or -ENOENT when no relative path takes it. */
+/* Returns 0 and fills *m, or -ENOENT when no relative path takes it.
+ * Normalises into the router's own buffer: one caller at a time. */
 int router_match(const router_t *r, struct bytes method, struct bytes uri,
                  struct bytes host, struct route_match *m);
 

@@ -412,6 +412,12 @@ static void restart_due(struct supervisor *s)
         }
         log_warn("restarted %s as pid %ld (restart %u)", c->id, (long)c->pid,
                  c->restarts);
+        /* Its producers have finished: their eof went to the instance
+         * that died, so this one is told to drain what is queued and end.
+         * (Stop signals stay pending until its signalfd takes them.) */
+        bool clean;
+        if (input_done(s, c, &clean))
+            send_term(c, now, "restarted after its input ended");
     }
 }
 
@@ -424,16 +430,22 @@ static void drive_drain(struct supervisor *s)
     for (unsigned i = 0; i < s->n; i++) {
         struct child *c = &s->children[i];
         bool clean;
-        if (c->state != CHILD_RUNNING || !input_done(s, c, &clean)) {
+        if (c->state != CHILD_RUNNING) {
             c->input_done_ns = 0;
             continue;
         }
-        if (!c->input_done_ns)
-            c->input_done_ns = now;
-        if (!clean)
-            send_term(c, now, "its producer is gone");
-        else if (now - c->input_done_ns > grace)
-            send_term(c, now, "its input ended but it did not finish");
+        if (!input_done(s, c, &clean)) {
+            c->input_done_ns = 0;
+        } else {
+            if (!c->input_done_ns)
+                c->input_done_ns = now;
+            if (!clean)
+                send_term(c, now, "its producer is gone");
+            else if (now - c->input_done_ns > grace)
+                send_term(c, now, "its input ended but it did not finish");
+        }
+        /* Any stage told to stop, capture too: begin_shutdown tells it,
+         * and it can be stuck sending to a shard that is gone. */
         if (c->term_sent && now - c->term_sent_ns > grace) {
             log_error("%s did not stop within %.0fs; killing it", c->id,
                       (double)grace / 1e9);

@@ -145,4 +145,39 @@ done
 for s in $STAGES; do
     expect_help "$HARK_BIN/hark-$s" --help
 done
+# A stage that ignores SIGTERM is killed once supervisor.drain_timeout has
+# passed, capture too (it can be stuck sending to a shard that is gone):
+# Ctrl-C must not leave `hark run` hanging. A stand-in capture that
+# ignores SIGTERM plays the stuck one; the other stages are the real ones.
+n=$((n + 1))
+B="$T/stuck-bin"
+mkdir -p "$B"
+cp "$HARK" "$B/hark" # the supervisor finds its stages beside itself
+for s in reassemble dispatch correlate logger; do
+    ln -s "$HARK_BIN/hark-$s" "$B/hark-$s"
+done
+cat >"$B/hark-capture" <<EOF
+#!/bin/bash
+echo \$\$ >"$T/stuck-capture.pid"
+trap '' TERM INT HUP
+exec sleep 60
+EOF
+chmod +x "$B/hark-capture"
+printf 'supervisor:\n  drain_timeout: 1s\n' >"$T/stuck.yaml"
+HARK_REAL=$HARK
+HARK="$B/hark"
+hark_start run -c "$T/stuck.yaml" -r "$DEMO_PCAP" $(run_args)
+HARK=$HARK_REAL
+wait_for 10 test -s "$T/stuck-capture.pid" ||
+    fail "stuck capture: the stand-in capture did not start"
+sleep 0.5
+hark_stop INT 20
+kill -KILL "$(cat "$T/stuck-capture.pid")" 2>/dev/null || :
+[ "$HARK_RC" = 1 ] ||
+    fail "stuck capture: hark run exited $HARK_RC, want 1 (a stage was killed)"
+grep -q 'capture did not stop within' "$T/hark.err" ||
+    fail "stuck capture: no 'did not stop within' for capture:" \
+        "$(tail -n 5 "$T/hark.err")"
+note "stuck capture: killed after drain_timeout, hark run exited 1"
+
 finish "ok: $n error cases, --help of hark, its commands and 5 stages"

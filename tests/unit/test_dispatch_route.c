@@ -14,6 +14,7 @@
 #include "route.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *yaml =
@@ -135,6 +136,32 @@ static void test_no_match(void **state)
     config_destroy(&cfg);
 }
 
+/* A path longer than any fixed buffer still resolves its dot segments:
+ * "/x...x/../a" is "/a" and takes its policy, not that of "/". */
+static void test_long_path(void **state)
+{
+    (void)state;
+    struct config *cfg = NULL;
+    char err[256];
+    assert_int_equal(config_load_string(yaml, "t.yaml", &cfg, err,
+                                        sizeof(err)), 0);
+    router_t *r = router_new(cfg);
+    assert_non_null(r);
+    size_t n = 3 * ROUTE_MAX_PATH;
+    char *uri = malloc(n + 16);
+    assert_non_null(uri);
+    uri[0] = '/';
+    memset(uri + 1, 'x', n);
+    strcpy(uri + 1 + n, "/../a/1");
+    struct route_match m;
+    assert_int_equal(router_match(r, bytes_of("GET"), bytes_of(uri),
+                                  bytes_of("h"), &m), 0);
+    assert_string_equal(m.policy->name, "pa");
+    free(uri);
+    router_destroy(&r);
+    config_destroy(&cfg);
+}
+
 static void test_normalize(void **state)
 {
     (void)state;
@@ -170,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_no_match),
+        cmocka_unit_test(test_long_path),
         cmocka_unit_test(test_normalize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
