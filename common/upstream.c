@@ -8,6 +8,7 @@ struct producer {
     char id[64];
     uint64_t next_seq;
     uint64_t wm_ns;
+    bool heard;
     bool ended;
 };
 
@@ -17,7 +18,8 @@ struct upstream {
     struct producer p[UPSTREAM_MAX];
     bool live;
     uint64_t wm_max;
-    uint64_t *frames_in, *frames_lost, *eof_in, *producers_refused;
+    uint64_t *frames_in, *frames_lost, *frames_before_join, *eof_in,
+        *producers_refused;
 };
 
 upstream_t *upstream_new(unsigned expected, stats_t *st)
@@ -28,6 +30,7 @@ upstream_t *upstream_new(unsigned expected, stats_t *st)
     u->expected = expected ? expected : 1;
     u->frames_in = stats_add(st, "frames_in");
     u->frames_lost = stats_add(st, "frames_lost");
+    u->frames_before_join = stats_add(st, "frames_before_join");
     u->eof_in = stats_add(st, "eof_in");
     u->producers_refused = stats_add(st, "producers_refused");
     return u;
@@ -67,11 +70,15 @@ bool upstream_frame(upstream_t *u, const struct frame *f)
     if (!p)
         return false;
     (*u->frames_in)++;
-    /* A restarted producer starts again at 0; frames it lost before are
-     * the gap between what we saw and where it stopped, unknowable, so
-     * only forward jumps count. */
-    if (f->seq > p->next_seq)
+    /* The first frame we see from a producer tells where we joined it:
+     * what came before went to a predecessor of ours (we restarted), not
+     * lost on the link. A restarted producer starts again at 0; frames it
+     * lost before are unknowable, so only forward jumps count as lost. */
+    if (!p->heard)
+        *u->frames_before_join += f->seq;
+    else if (f->seq > p->next_seq)
         *u->frames_lost += f->seq - p->next_seq;
+    p->heard = true;
     p->next_seq = f->seq + 1;
     if (f->wm_ns > p->wm_ns)
         p->wm_ns = f->wm_ns;

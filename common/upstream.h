@@ -2,7 +2,7 @@
  *
  * A stage's input may be fed by several producers (dispatch by every
  * reassembler shard). Per producer it tracks the frame sequence (a jump
- * is counted as frames lost, e.g. when a producer restarted), the
+ * within what this process saw is counted as frames lost), the
  * packet-time watermark and whether it has sent `eof`. The stage's own
  * watermark is the minimum over the producers it expects, so state is
  * only expired once every producer has moved past it: replaying a
@@ -22,7 +22,10 @@
 typedef struct upstream upstream_t;
 
 /* expected: how many distinct producers must end before the input is
- * done. Registers counters "frames_in", "frames_lost", "eof_in". */
+ * done. Registers counters "frames_in", "frames_lost" (sequence jumps
+ * within a producer's run), "frames_before_join" (frames a producer sent
+ * before this process first heard it, i.e. to our predecessor), "eof_in"
+ * and "producers_refused". */
 upstream_t *upstream_new(unsigned expected, stats_t *st);
 void upstream_destroy(upstream_t **u);
 

@@ -22,8 +22,6 @@ struct conn {
         struct conn *c;
         unsigned dir;
     } side[2];                 /* stream sink contexts */
-    uint64_t fed[2];           /* stream bytes given to each parser */
-    uint64_t fed_at_request;   /* fed[0] when the last request completed */
     uint8_t client;            /* key side of the client */
     bool midstream;
     bool open;                 /* parsers live, close not yet emitted */
@@ -51,7 +49,6 @@ static void sink_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
 {
     struct conn_side *s = ctx;
     http_parser_t *hp = s->c->http[s->dir];
-    s->c->fed[s->dir] += n;
     if (!http_parser_stopped(hp))
         http_parser_feed(hp, p, n, ts);
 }
@@ -60,7 +57,6 @@ static void sink_gap(void *ctx, uint64_t len, uint64_t ts)
 {
     struct conn_side *s = ctx;
     http_parser_t *hp = s->c->http[s->dir];
-    s->c->fed[s->dir] += len;
     if (!http_parser_stopped(hp))
         http_parser_gap(hp, len, ts);
 }
@@ -109,7 +105,6 @@ static void on_message(void *ctx, const struct http_parsed *p)
     if (p->dir == HTTP_DIR_REQUEST) {
         m.kind = MSG_REQ;
         m.idx = c->n_req++;
-        c->fed_at_request = c->fed[0];
         m.method = p->method;
         m.uri = p->uri;
         t->c.requests++;
@@ -129,7 +124,8 @@ static void on_message(void *ctx, const struct http_parsed *p)
          * order) must not take the next request's place: it keeps the
          * index of that request without consuming it, and correlate,
          * finding no request there yet, records it as an orphan. */
-        bool asked = c->n_resp < c->n_req || c->fed[0] > c->fed_at_request;
+        bool asked = c->n_resp < c->n_req ||
+                     (c->http[0] && !http_parser_between_messages(c->http[0]));
         if (asked) {
             m.idx = c->n_resp++;
         } else {

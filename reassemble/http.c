@@ -1439,6 +1439,11 @@ int http_parser_expect(http_parser_t *p, enum http_req_class c)
     return 0;
 }
 
+bool http_parser_between_messages(const http_parser_t *p)
+{
+    return p->state == ST_IDLE || p->state == ST_STOPPED;
+}
+
 bool http_parser_stopped(const http_parser_t *p)
 {
     return p && p->state == ST_STOPPED;

@@ -102,6 +102,12 @@ void http_parser_close(http_parser_t *p, uint64_t ts_ns);
 #define HTTP_MAX_PIPELINE 64
 int http_parser_expect(http_parser_t *p, enum http_req_class c);
 
+/* True when no message is under way: the parser waits for a start line
+ * (leading CR/LF already skipped) or has stopped. A request parser in
+ * this state means a response now cannot be answering a request that is
+ * still arriving. */
+bool http_parser_between_messages(const http_parser_t *p);
+
 /* True once the stream left HTTP (CONNECT tunnel, 101 upgrade, or bytes
  * that never resynchronised); further input is ignored. */
 bool http_parser_stopped(const http_parser_t *p);

@@ -786,6 +786,32 @@ static void test_expect_queue(void **state)
 }
 
 /* Bytes that never look like HTTP stop the parser after the cap. */
+/* Whether a request is under way decides if a response is unsolicited. */
+static void test_between_messages(void **state)
+{
+    (void)state;
+    struct http_counters cnt = { 0 };
+    int n = 0;
+    http_parser_t *p = http_parser_new(REQ, &lim_default, &cnt, on_nothing,
+                                       &n);
+    assert_non_null(p);
+    assert_true(http_parser_between_messages(p));
+    http_parser_feed(p, (const uint8_t *)"POST /u HTTP/1.1\r\n", 18, 1);
+    assert_false(http_parser_between_messages(p));
+    http_parser_feed(p, (const uint8_t *)"Content-Length: 3\r\n\r\nab", 23,
+                     2);
+    assert_false(http_parser_between_messages(p)); /* body under way */
+    http_parser_feed(p, (const uint8_t *)"c", 1, 3);
+    assert_int_equal(n, 1);
+    assert_true(http_parser_between_messages(p));
+    /* A stray CRLF after a body is not a request under way. */
+    http_parser_feed(p, (const uint8_t *)"\r\n", 2, 4);
+    assert_true(http_parser_between_messages(p));
+    http_parser_feed(p, (const uint8_t *)"G", 1, 5);
+    assert_false(http_parser_between_messages(p));
+    http_parser_destroy(&p);
+}
+
 static void test_resync_gives_up(void **state)
 {
     struct http_counters cnt = { 0 };
@@ -902,6 +928,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_timestamps);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_zero_copy);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_expect_queue);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_between_messages);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_resync_gives_up);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_reuse);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_looks_like);
