@@ -8,6 +8,7 @@
 #   make bench      throughput on the workload from ../shared/bench
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make deps       install the Debian packages hark needs (root)
+#   make fresh-check  `make run` and `make test` in a new Debian 12 root
 
 .DEFAULT_GOAL := all
 # V=1 shows the full commands.
@@ -41,6 +42,18 @@ endif
 # clang has no such warning (and rejects the flag).
 NO_TRUNC_WARN := $(shell $(CC) -Werror -Wno-format-truncation -E -x c \
                    /dev/null >/dev/null 2>&1 && echo -Wno-format-truncation)
+
+# Goals that install packages first (when root) and then build in a
+# sub-make: pkg-config below runs when make reads this file, so the make
+# that installs cannot also be the make that links.
+INSTALL_GOALS := run test bench fuzz deps check-deps-install fresh-check \
+                 clean demo-capture
+ifneq ($(filter-out $(INSTALL_GOALS),$(or $(MAKECMDGOALS),all)),)
+DEPS_MISSING := $(shell scripts/deps.sh --check 2>&1 >/dev/null)
+ifneq ($(DEPS_MISSING),)
+$(error $(DEPS_MISSING))
+endif
+endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb
@@ -80,12 +93,9 @@ FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(wildcard tests/fuzz/fuzz_
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all run test units fuzz fuzzers bench deps clean check-deps \
-        check-deps-install demo-capture
-all: check-deps $(ALL_BINS)
-
-check-deps:
-	@scripts/deps.sh --check
+.PHONY: all run test units fuzz fuzzers bench deps clean \
+        check-deps-install demo-capture fresh-check
+all: $(ALL_BINS)
 
 deps:
 	@scripts/deps.sh --install
@@ -130,11 +140,13 @@ $(OBJ)/tests/fuzz/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
 $(OBJ)/tests/unit/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
                                  -Ilogger -Icapture -Ihark -Itests/unit
 
-run: check-deps-install all
+run:
+	@scripts/deps.sh --install-if-root build
+	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BIN)
 
 check-deps-install:
-	@scripts/deps.sh --install-if-root
+	@scripts/deps.sh --install-if-root test
 
 # The test suite runs on the sanitizer build.
 test: check-deps-install
@@ -143,14 +155,20 @@ test: check-deps-install
 
 units: $(UNIT_BINS)
 
-fuzz:
+fuzz: check-deps-install
 	scripts/fuzz.sh run $(or $(FUZZ_SECONDS),60)
 
-bench: all
+bench:
+	@scripts/deps.sh --install-if-root build
+	@$(MAKE) --no-print-directory all
 	scripts/bench.sh $(BIN)
 
 demo-capture:
 	tests/data/make-demo.sh
+
+# The README's two commands in a new Debian 12 root (debootstrap, chroot).
+fresh-check:
+	scripts/fresh-check.sh
 
 clean:
 	rm -rf build

@@ -1,14 +1,19 @@
 #!/bin/sh
 # deps.sh - the Debian packages hark needs, checked or installed.
-#   --check            fail with the apt-get line when a build package is missing
-#   --install          install build and test packages (root)
-#   --install-if-root  install what is missing when root, else only check
+#   --check [SET]            fail with one line naming what is missing
+#   --install [SET]          install what is missing (root)
+#   --install-if-root [SET]  install when root, else only check
+# SET is `build` (the libraries and tools that build hark) or `test`
+# (build, plus what the tests, fuzzers and benchmark run: the default
+# for the install modes). Plain `make` checks `build` only.
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libpcap-dev libzmq3-dev libmsgpack-dev \
 libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev"
-TEST_PKGS="libcmocka-dev clang tshark tcpdump curl nginx-light python3 \
-python3-zmq python3-msgpack iproute2 procps"
+# libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang
+# only recommends it, so a --no-install-recommends machine lacks it.
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev tshark tcpdump curl \
+nginx-light python3 python3-zmq python3-msgpack iproute2 procps"
 
 missing() {
     for p in "$@"; do
@@ -17,39 +22,51 @@ missing() {
     done
 }
 
+packages() { # SET -> package list
+    case "$1" in
+    build) echo "$BUILD_PKGS" ;;
+    test) echo "$BUILD_PKGS $TEST_PKGS" ;;
+    *) echo "deps: unknown set '$1' (build or test)" >&2; exit 2 ;;
+    esac
+}
+
 install() {
-    todo=$(missing $BUILD_PKGS $TEST_PKGS)
+    # shellcheck disable=SC2046
+    todo=$(missing $(packages "$1"))
     [ -z "$todo" ] && return 0
     echo "deps: installing $todo"
     export DEBIAN_FRONTEND=noninteractive
+    # A new machine may have no package lists yet, or stale ones.
     # shellcheck disable=SC2086
-    if ! apt-get install -y -q --no-install-recommends $todo >/dev/null; then
-        apt-get update -q >/dev/null
+    if ! apt-get install -y -q --no-install-recommends $todo >/dev/null 2>&1; then
+        if ! apt-get update -q >/dev/null; then
+            echo "deps: apt-get update failed: is the Debian package registry reachable?" >&2
+            exit 1
+        fi
         # shellcheck disable=SC2086
         apt-get install -y -q --no-install-recommends $todo >/dev/null
     fi
 }
 
 check() {
-    todo=$(missing $BUILD_PKGS)
+    # shellcheck disable=SC2046
+    todo=$(missing $(packages "$1"))
+    todo=${todo% }
     if [ -n "$todo" ]; then
-        echo "hark needs these Debian packages: $todo" >&2
-        echo "install them with:  sudo apt-get install $todo" >&2
-        echo "(or run 'make deps' as root)" >&2
+        echo "hark needs: $todo (as root: make deps, or apt-get install $todo)" >&2
         exit 1
     fi
 }
 
+set_=${2:-}
 case "${1:---check}" in
---check) check ;;
---install) install ;;
+--check) check "${set_:-build}" ;;
+--install) install "${set_:-test}" ;;
 --install-if-root)
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        install
+        install "${set_:-test}"
     else
-        todo=$(missing $BUILD_PKGS $TEST_PKGS)
-        [ -n "$todo" ] && echo "deps: not root, so not installing: $todo" >&2
-        check
+        check "${set_:-test}"
     fi ;;
-*) echo "usage: $0 --check | --install | --install-if-root" >&2; exit 2 ;;
+*) echo "usage: $0 --check|--install|--install-if-root [build|test]" >&2; exit 2 ;;
 esac
