@@ -30,7 +30,7 @@ for target in "$bin"/fuzz_*; do
     if "$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix=tests/fuzz/crashes/"$name"- "$work" \
         >"build/fuzz/$name.log" 2>&1; then
-        echo "ok   fuzz $name: $(grep -o 'stat::number_of_executed_units: [0-9]*' "build/fuzz/$name.log" | awk '{print $2}')$(tail -1 "build/fuzz/$name.log" | grep -o 'Done [0-9]* runs' | sed 's/Done / runs: /')"
+        echo "ok   fuzz $name: $(grep -o 'Done [0-9]* runs' "build/fuzz/$name.log" | tail -1 | cut -d" " -f2) runs in ${secs}s"
     else
         echo "FAIL fuzz $name (build/fuzz/$name.log)"
         tail -30 "build/fuzz/$name.log"
