@@ -15,7 +15,7 @@
 #include "log.h"
 #include "pending.h"
 #include "policy.h"
-#include "pump.h"
+#include "input.h"
 #include "stage.h"
 #include "upstream.h"
 
@@ -43,7 +43,7 @@ struct correlate {
     struct stage st;
     upstream_t *up;
     pending_t *pending;
-    bus_in_t *in;
+    input_t *in;
     bus_out_t *out;
     frame_reader_t *reader;
     frame_reader_t *raw_reader;   /* decodes kept requests */
@@ -54,7 +54,7 @@ struct correlate {
     struct log_limit bad_item;
     uint64_t *requests, *responses, *pairs, *timeouts, *closed, *eof_waits,
         *late, *orphans, *not_waited, *records, *records_passed,
-        *policy_mismatch, *close_scan_capped, *frames_malformed, *items_malformed, *frames_other;
+        *policy_mismatch, *close_scan_capped, *items_malformed, *frames_other;
 };
 
 static bool logs_request_after_wait(const struct config_policy *p)
@@ -345,20 +345,12 @@ static int on_end(void *ctx, const struct frame *f)
     return rc;
 }
 
-static bool on_pending(void *ctx)
-{
-    struct correlate *c = ctx;
-    return frame_writer_items(c->logs) > 0;
-}
-
-static int on_flush(void *ctx)
+static int on_idle(void *ctx)
 {
     return flush(ctx);
 }
 
-static const struct pump_ops correlate_ops = {
-    on_frame, on_end, on_pending, on_flush,
-};
+static const struct input_ops correlate_ops = { on_frame, on_end, on_idle };
 
 int main(int argc, char **argv)
 {
@@ -392,7 +384,6 @@ int main(int argc, char **argv)
     c.records_passed = stats_add(s, "records_passed");
     c.policy_mismatch = stats_add(s, "policy_mismatch");
     c.close_scan_capped = stats_add(s, "close_scan_capped");
-    c.frames_malformed = stats_add(s, "frames_malformed");
     c.items_malformed = stats_add(s, "items_malformed");
     c.frames_other = stats_add(s, "frames_other");
 
@@ -412,24 +403,21 @@ int main(int argc, char **argv)
         log_error("out of memory");
         goto out;
     }
-    c.in = bus_in_new(c.st.zmq, in_ep);
-    if (!c.in) {
-        log_error("cannot bind %s: %s", in_ep, zmq_strerror(errno));
+    c.in = input_new(&c.st, in_ep, c.reader, c.up, &correlate_ops, &c);
+    if (!c.in)
         goto out;
-    }
     c.out = bus_out_new(c.st.zmq, out_ep, c.st.id, c.st.tap);
     if (!c.out) {
         log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
         goto out;
     }
-    rc = pump_run(&c.st, c.in, c.reader, c.up, c.frames_malformed,
-                  &correlate_ops, &c);
+    rc = loop_run(c.st.loop);
     if (rc < 0)
         log_error("stopped: %s", zmq_strerror(-rc));
     ok = rc == 0;
 out:
     bus_out_destroy(&c.out);
-    bus_in_destroy(&c.in);
+    input_destroy(&c.in);
     frame_writer_destroy(&c.logs);
     frame_reader_destroy(&c.reader);
     frame_reader_destroy(&c.raw_reader);
