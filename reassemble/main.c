@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "defrag.h"
 #include "frame.h"
 #include "input.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct reasm {
     frame_writer_t *wr;
     upstream_t *up;
     conn_tracker_t *conns;
+    defrag_t *defrag;
     uint64_t clock_ns;          /* packet time */
     uint64_t sent_wm_ns;        /* watermark of the last frame sent */
     uint64_t next_expire_ns;
@@ -56,7 +58,7 @@ struct reasm {
     enum flow_end why;          /* how the input ended */
     /* stats */
     uint64_t *packets, *bytes, *not_ip, *not_tcp, *truncated, *malformed;
-    uint64_t *unknown_link, *fragments, *frames_unexpected;
+    uint64_t *unknown_link, *frames_unexpected;
     uint64_t *items_malformed, *msgs_out, *send_errors;
 };
 
@@ -89,7 +91,6 @@ static void register_stats(struct reasm *r)
     r->truncated = counter(r, "truncated");
     r->malformed = counter(r, "malformed_pkts");
     r->unknown_link = counter(r, "unknown_link");
-    r->fragments = counter(r, "fragments");
     r->frames_unexpected = counter(r, "frames_unexpected");
     r->items_malformed = counter(r, "items_malformed");
     r->msgs_out = counter(r, "msgs_out");
@@ -125,6 +126,17 @@ static void register_stats(struct reasm *r)
     attach(r, "http_body_truncated", &cs.http->body_truncated);
     attach(r, "http_resync_bytes", &cs.http->resync_bytes);
     attach(r, "http_upgrades", &cs.http->upgrades);
+    const struct defrag_counters *dc = defrag_counters(r->defrag);
+    attach(r, "fragments", &dc->fragments);
+    attach(r, "frag_datagrams", &dc->datagrams);
+    attach(r, "frag_duplicates", &dc->duplicates);
+    attach(r, "frag_conflicts", &dc->conflicts);
+    attach(r, "frag_overlaps", &dc->overlaps);
+    attach(r, "frag_timeouts", &dc->timeouts);
+    attach(r, "frag_evicted", &dc->evicted);
+    attach(r, "frag_refused", &dc->refused);
+    attach(r, "frag_invalid", &dc->invalid);
+    attach(r, "frag_mem", &dc->mem_used);
 }
 
 /* ---- output -------------------------------------------------------- */
@@ -181,6 +193,7 @@ static void advance_clock(struct reasm *r, uint64_t t)
         r->clock_ns = t;
     if (r->clock_ns >= r->next_expire_ns) {
         conn_expire(r->conns, r->clock_ns);
+        defrag_expire(r->defrag, r->clock_ns);
         r->next_expire_ns = r->clock_ns + EXPIRE_EVERY_NS;
     }
 }
@@ -189,10 +202,7 @@ static void count_status(struct reasm *r, enum packet_status s)
 {
     switch (s) {
     case PACKET_OK: break;
-    /* IPv4/IPv6 fragments are counted and dropped for now; reassembling
-     * them is future work for reassemble/defrag.c (capture already sends
-     * every fragment of a datagram to the same shard). */
-    case PACKET_FRAGMENT: (*r->fragments)++; break;
+    case PACKET_FRAGMENT: break; /* defrag counts them */
     case PACKET_NOT_IP: (*r->not_ip)++; break;
     case PACKET_NOT_TCP: (*r->not_tcp)++; break;
     case PACKET_UNKNOWN_LINK: (*r->unknown_link)++; break;
@@ -226,10 +236,17 @@ static void handle_pkts(struct reasm *r, const struct frame *f)
         size_t cut = pi.ip_truncated && p.wirelen > p.data.n
                          ? p.wirelen - p.data.n
                          : 0;
-        if (s == PACKET_OK)
+        if (s == PACKET_FRAGMENT) {
+            /* capture sends every fragment of a datagram to one shard */
+            struct packet_info whole;
+            bool conflict;
+            if (defrag_add(r->defrag, &pi, p.ts_ns, &whole, &conflict) > 0)
+                conn_packet(r->conns, &whole, 0, p.ts_ns, r->clock_ns);
+        } else if (s == PACKET_OK) {
             conn_packet(r->conns, &pi, cut, p.ts_ns, r->clock_ns);
-        else
+        } else {
             count_status(r, s);
+        }
     }
 }
 
@@ -308,10 +325,18 @@ static int setup(struct reasm *r)
         },
     };
     r->conns = conn_tracker_new(&cc, on_emit, r);
+    /* Linux's defaults: ipfrag_time 30s, ipfrag_high_thresh 4 MiB (per
+     * namespace; a shard serves many hosts, so more). */
+    struct defrag_config dc = {
+        .memcap = 32u << 20,
+        .timeout_ns = 30 * NS_PER_SEC,
+        .max_datagrams = 8192,
+    };
+    r->defrag = defrag_new(&dc);
     r->rd = frame_reader_new();
     r->wr = frame_writer_new(FRAME_MSG, r->st.id);
     r->up = upstream_new(1, r->st.stats);
-    if (!r->conns || !r->rd || !r->wr || !r->up) {
+    if (!r->conns || !r->defrag || !r->rd || !r->wr || !r->up) {
         log_error("out of memory");
         return -1;
     }
@@ -347,6 +372,7 @@ static void teardown(struct reasm *r, bool ok)
     bus_out_destroy(&r->out);
     stage_finish(&r->st, ok);
     conn_tracker_destroy(&r->conns);
+    defrag_destroy(&r->defrag);
     frame_writer_destroy(&r->wr);
     frame_reader_destroy(&r->rd);
     upstream_destroy(&r->up);
