@@ -12,6 +12,7 @@
 #include "config.h"
 #include "frame.h"
 #include "record_json.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -152,7 +153,7 @@ int hark_tap_main(int argc, char **argv)
         for (unsigned k = 0; k < n_only; k++)
             wanted |= !strcmp(only[k], ids[i]);
         char ep[4200];
-        if (!wanted || !config_tap_endpoint(cfg, ids[i], ep, sizeof(ep)))
+        if (!wanted || !topology_tap(cfg, ids[i], ep, sizeof(ep)))
             continue;
         /* A tcp tap binds on every interface; a reader connects to it
          * locally (stages elsewhere: use their address and port). */

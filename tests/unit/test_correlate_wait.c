@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "config.h"
 #include "frame.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -160,10 +161,10 @@ static void run_case(const struct wait_case *c, char *out, size_t size)
     char err[512];
     assert_int_equal(config_load(cfg_path, &cfg, err, sizeof(err)), 0);
     char in_ep[4200], out_ep[4200];
-    assert_non_null(config_endpoint(cfg, "correlate", 0, in_ep,
-                                    sizeof(in_ep)));
-    assert_non_null(config_endpoint(cfg, "logger", 0, out_ep,
-                                    sizeof(out_ep)));
+    assert_non_null(topology_input(cfg, ROLE_CORRELATE, 0, in_ep,
+                                   sizeof(in_ep)));
+    assert_non_null(topology_input(cfg, ROLE_LOGGER, 0, out_ep,
+                                   sizeof(out_ep)));
 
     void *zmq = zmq_ctx_new();
     bus_in_t *logger = bus_in_new(zmq, out_ep);
