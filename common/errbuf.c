@@ -1,32 +1,24 @@
-/* errbuf.c - one-line error messages into a buffer the caller owns. */
+/* errbuf.c - error text for a caller-supplied buffer. */
 #include "errbuf.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-void errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+void errbuf_set(char *err, size_t len, const char *fmt, ...)
 {
-    if (!err || !errlen)
+    if (!err || !len)
         return;
-    err[0] = '\0';
     va_list ap;
     va_start(ap, fmt);
-    errbuf_vappend(err, errlen, fmt, ap);
+    vsnprintf(err, len, fmt, ap);
     va_end(ap);
 }
 
-void errbuf_append(char *err, size_t errlen, const char *fmt, ...)
+void errbuf_vappend(char *err, size_t len, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    errbuf_vappend(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-void errbuf_vappend(char *err, size_t errlen, const char *fmt, va_list ap)
-{
-    if (!err || !errlen)
+    if (!err || !len)
         return;
-    size_t used = strnlen(err, errlen - 1);
-    vsnprintf(err + used, errlen - used, fmt, ap);
+    size_t used = strnlen(err, len - 1);
+    vsnprintf(err + used, len - used, fmt, ap);
 }

@@ -1,8 +1,9 @@
-/* errbuf.h - one-line error messages into a buffer the caller owns.
+/* errbuf.h - error text for a caller-supplied buffer.
  *
- * Library code reports why it failed by writing into (char *err, size_t
- * errlen) and returning -errno. These write nothing when err is NULL or
- * errlen is 0, and always leave a NUL-terminated (possibly cut) string.
+ * Functions that can fail for reasons a user must read (a LevelDB error,
+ * a bad config line) take `char *err, size_t errlen` and fill it with
+ * errbuf_set(). The caller may pass NULL (or a length of 0) when it does
+ * not want the text.
  */
 #ifndef HARK_ERRBUF_H
 #define HARK_ERRBUF_H
@@ -10,15 +11,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Replaces what err holds with the formatted message. */
-void errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+/* printf into err[len], cut to fit and always NUL-terminated; does
+ * nothing when err is NULL or len is 0. */
+void errbuf_set(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Appends to what err holds: a message built from a prefix (file, line,
- * key) and a reason. Nothing more once the buffer is full. */
-void errbuf_append(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void errbuf_vappend(char *err, size_t errlen, const char *fmt, va_list ap)
+/* Appends to what err holds, cut to fit: a message built in parts (file,
+ * line and key first, then the reason). Nothing when err is full. */
+void errbuf_vappend(char *err, size_t len, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -9,7 +9,7 @@
  * Endpoints: a stage's input is bus.<input> from the config when set,
  * else ipc://<run_dir>/<input> (ipc://<run_dir>/<input>-<shard> for a
  * shard). Taps are ipc://<run_dir>/tap-<id>, or tcp on all interfaces at
- * bus.tap_base_port with a fixed offset per stage (docs/bus.md).
+ * bus.tap_base_port plus the offset below.
  */
 #ifndef HARK_TOPOLOGY_H
 #define HARK_TOPOLOGY_H
