@@ -684,7 +684,7 @@ static int load_policies(struct loader *ld, const yaml_node_t *n)
                          "at most %d, found %u)", MAX_POLICIES,
                          ydoc_n_pairs(n));
     int rc = ydoc_open_map(&ld->y, n, "policies", NULL,
-                      "a mapping of policy names to lists of steps");
+                           "a mapping of policy names to lists of steps");
     if (rc < 0 || ydoc_is_null(n))
         return rc;
     for (yaml_node_pair_t *pp = n->data.mapping.pairs.start;
@@ -756,6 +756,27 @@ static bool same_route(const struct config_route *a,
     return true;
 }
 
+/* n is a list of 1..max entries, its length into *count. what names one
+ * entry in messages, many the cap ("too many <many>"). */
+static int open_list(struct loader *ld, const yaml_node_t *n,
+                     const char *key, const char *what, const char *many,
+                     unsigned max, unsigned *count)
+{
+    char found[64];
+    bool list = n->type == YAML_SEQUENCE_NODE;
+    if (!list || ydoc_n_items(n) == 0)
+        return ydoc_fail(&ld->y, n, key, "%s (expected a list of at least "
+                         "one %s, found %s)",
+                         list ? "empty list" : "wrong type", what,
+                         list ? "an empty list"
+                              : ydoc_describe(n, found, sizeof(found)));
+    *count = ydoc_n_items(n);
+    if (*count > max)
+        return ydoc_fail(&ld->y, n, key, "too many %s (expected at most %u, "
+                         "found %u)", many, max, *count);
+    return 0;
+}
+
 /* A "Relative Path": path prefix (+ host, methods) -> policy. */
 static int load_route(struct loader *ld, struct config_route *rt,
                       const yaml_node_t *n, const char *key)
@@ -805,9 +826,9 @@ static int load_group(struct loader *ld, struct config_group *g,
                       const yaml_node_t *n, const char *key)
 {
     static const char *const keys[] = { "name", "relative_paths", NULL };
-    char sub[YDOC_KEY_MAX], found[64];
+    char sub[YDOC_KEY_MAX];
     int rc = ydoc_open_map(&ld->y, n, key, keys, "a mapping with name, "
-                      "relative_paths");
+                           "relative_paths");
     if (rc < 0)
         return rc;
     yaml_node_t *name = ydoc_map_get(&ld->y, n, "name");
@@ -822,18 +843,10 @@ static int load_group(struct loader *ld, struct config_group *g,
     if (!paths)
         return ydoc_fail(&ld->y, n, sub, "missing (expected a list of "
                          "relative paths, each with path and policy)");
-    if (paths->type != YAML_SEQUENCE_NODE || ydoc_n_items(paths) == 0)
-        return ydoc_fail(&ld->y, paths, sub, "%s (expected a list of at "
-                         "least one relative path, found %s)",
-                         paths->type == YAML_SEQUENCE_NODE ? "empty list"
-                                                           : "wrong type",
-                         paths->type == YAML_SEQUENCE_NODE
-                             ? "an empty list"
-                             : ydoc_describe(paths, found, sizeof(found)));
-    unsigned count = ydoc_n_items(paths);
-    if (count > MAX_ROUTES)
-        return ydoc_fail(&ld->y, paths, sub, "too many relative paths "
-                         "(expected at most %d, found %u)", MAX_ROUTES, count);
+    unsigned count;
+    if ((rc = open_list(ld, paths, sub, "relative path", "relative paths",
+                        MAX_ROUTES, &count)) < 0)
+        return rc;
     if (!(g->routes = calloc(count, sizeof(*g->routes))))
         return -ENOMEM;
     g->n_routes = count;
@@ -858,21 +871,14 @@ static int load_group(struct loader *ld, struct config_group *g,
 static int load_groups(struct loader *ld, const yaml_node_t *n)
 {
     struct config *c = ld->c;
-    char sub[YDOC_KEY_MAX], found[64];
+    char sub[YDOC_KEY_MAX];
     if (!n)
         return 0;
-    if (n->type != YAML_SEQUENCE_NODE || ydoc_n_items(n) == 0)
-        return ydoc_fail(&ld->y, n, "service_groups", "%s (expected a list "
-                         "of at least one service group, found %s)",
-                         n->type == YAML_SEQUENCE_NODE ? "empty list"
-                                                       : "wrong type",
-                         n->type == YAML_SEQUENCE_NODE
-                             ? "an empty list"
-                             : ydoc_describe(n, found, sizeof(found)));
-    unsigned count = ydoc_n_items(n);
-    if (count > MAX_GROUPS)
-        return ydoc_fail(&ld->y, n, "service_groups", "too many groups "
-                         "(expected at most %d, found %u)", MAX_GROUPS, count);
+    unsigned count;
+    int rc = open_list(ld, n, "service_groups", "service group", "groups",
+                       MAX_GROUPS, &count);
+    if (rc < 0)
+        return rc;
     free_groups(c);
     if (!(c->groups = calloc(count, sizeof(*c->groups))))
         return -ENOMEM;
@@ -880,8 +886,7 @@ static int load_groups(struct loader *ld, const yaml_node_t *n)
     for (unsigned i = 0; i < count; i++) {
         yaml_node_t *it = ydoc_item(&ld->y, n, i);
         ydoc_item_key(sub, "service_groups", i);
-        int rc = load_group(ld, &c->groups[i], it, sub);
-        if (rc < 0)
+        if ((rc = load_group(ld, &c->groups[i], it, sub)) < 0)
             return rc;
         for (unsigned j = 0; j < i; j++)
             if (!strcmp(c->groups[j].name, c->groups[i].name)) {

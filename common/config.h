@@ -105,8 +105,9 @@ struct config_bus {
     char *correlate;
     char *logger;
     char *query;              /* logger's query socket */
-    int tap_base_port;        /* taps on tcp port <port+k> (all interfaces) when > 0,
-                                 else ipc://<run_dir>/tap-<id> */
+    int tap_base_port;        /* taps on tcp port <port+k> (all
+                                 interfaces) when > 0, else
+                                 ipc://<run_dir>/tap-<id> */
 };
 
 struct config_supervisor {

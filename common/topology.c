@@ -35,6 +35,11 @@ const struct topology_stage *topology_stage(enum topology_role role)
     return &stages[role];
 }
 
+unsigned topology_instances(const struct config *c, enum topology_role role)
+{
+    return stages[role].sharded ? c->reassemble.shards : 1;
+}
+
 /* Formats into buf; NULL when it is cut or names an ipc path longer than
  * a socket address holds. */
 static char *put(char *buf, size_t size, const char *fmt, ...)

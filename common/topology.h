@@ -62,6 +62,10 @@ struct topology_stage {
 /* The row of role (which must be below ROLE_COUNT). */
 const struct topology_stage *topology_stage(enum topology_role role);
 
+/* How many processes role runs as: reassemble.shards for the sharded
+ * stage, else 1. */
+unsigned topology_instances(const struct config *c, enum topology_role role);
+
 /* The process id of role's shard ("reassemble-1"; "dispatch", shard
  * ignored, when not sharded) into buf. Returns buf, or NULL when cut. */
 char *topology_id(enum topology_role role, unsigned shard, char *buf,

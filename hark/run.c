@@ -2,12 +2,12 @@
  *
  * Children are the rows of the topology table (topology.h), one per shard
  * for the sharded stage, each at its level in the pipeline (0 capture ..
- * 4 logger). A stage's input is
- * done when every stage one level up has finished; a stage whose input is
- * done but who lost its eof (its producer died, or it was restarted after
- * the eof went by) is told to stop with SIGTERM, which makes it drain
- * what is queued and pass eof on. Signals reach the supervisor through a
- * signalfd, so the loop is a plain poll with timers.
+ * 4 logger). A stage's input is done when every stage one level up has
+ * finished; a stage whose input is done but who lost its eof (its
+ * producer died, or it was restarted after the eof went by) is told to
+ * stop with SIGTERM, which makes it drain what is queued and pass eof on.
+ * Signals reach the supervisor through a signalfd, so the loop is a plain
+ * poll with timers.
  */
 #include "supervisor.h"
 #include "clock.h"
@@ -49,7 +49,7 @@ enum child_state {
 };
 
 struct child {
-    const struct topology_stage *ts;
+    const struct topology_stage *ts; /* its row: name, level, options */
     char id[48];
     int shard;                    /* -1 when not sharded */
     pid_t pid;
@@ -194,12 +194,9 @@ static void add_child(struct supervisor *s, enum topology_role role,
  * to it (not required by ZeroMQ, but quieter). */
 static void add_children(struct supervisor *s)
 {
-    for (int r = ROLE_COUNT - 1; r >= 0; r--) {
-        unsigned n = topology_stage(r)->sharded ? s->cfg->reassemble.shards
-                                                : 1;
-        for (unsigned i = 0; i < n; i++)
+    for (int r = ROLE_COUNT - 1; r >= 0; r--)
+        for (unsigned i = 0; i < topology_instances(s->cfg, r); i++)
             add_child(s, (enum topology_role)r, i);
-    }
 }
 
 /* The stage options of c's role that `hark run` was given, appended to

@@ -138,12 +138,9 @@ int hark_tap_main(int argc, char **argv)
 
     char ids[TAP_MAX][48];
     unsigned n_ids = 0;
-    snprintf(ids[n_ids++], 48, "capture");
-    for (unsigned i = 0; i < cfg->reassemble.shards; i++)
-        snprintf(ids[n_ids++], 48, "reassemble-%u", i);
-    snprintf(ids[n_ids++], 48, "dispatch");
-    snprintf(ids[n_ids++], 48, "correlate");
-    snprintf(ids[n_ids++], 48, "logger");
+    for (unsigned r = 0; r < ROLE_COUNT; r++)
+        for (unsigned i = 0; i < topology_instances(cfg, r); i++)
+            topology_id(r, i, ids[n_ids++], sizeof(ids[0]));
 
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB);

@@ -226,11 +226,10 @@ static void test_tap_ports_distinct(void **state)
                                "bus: {tap_base_port: 7000}\n");
     char ids[ROLE_COUNT + CONFIG_MAX_SHARDS + 1][48];
     unsigned n = 0;
-    for (unsigned r = 0; r < ROLE_COUNT; r++) {
-        unsigned k = topology_stage(r)->sharded ? c->reassemble.shards : 1;
-        for (unsigned i = 0; i < k; i++)
+    for (unsigned r = 0; r < ROLE_COUNT; r++)
+        for (unsigned i = 0; i < topology_instances(c, r); i++)
             assert_non_null(topology_id(r, i, ids[n++], sizeof(ids[0])));
-    }
+    assert_int_equal(n, 4 + 64);
     snprintf(ids[n++], sizeof(ids[0]), "hark");
     char ports[sizeof(ids) / sizeof(ids[0])][64];
     for (unsigned i = 0; i < n; i++) {
