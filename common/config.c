@@ -12,6 +12,7 @@
  * On error the half-built config is destroyed; the caller gets nothing.
  */
 #include "config.h"
+#include "policy.h"
 
 #include "clock.h"
 #include "errbuf.h"
@@ -38,12 +39,7 @@
 #define MAX_POLICIES 256
 #define MAX_STEPS 32        /* per policy */
 
-#define DEFAULT_BODY_MAX 65536
 #define DEFAULT_WAIT_NS (30 * NS_PER_SEC)
-
-static const char *const default_redact[] = {
-    "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
-};
 
 /* The document being read and the config it fills. */
 struct loader {
@@ -155,13 +151,13 @@ static int step_defaults(struct config_step *s, enum step_kind kind)
         return 0;
     }
     s->headers = true;
-    s->body_max = DEFAULT_BODY_MAX;
-    unsigned n = sizeof(default_redact) / sizeof(default_redact[0]);
+    s->body_max = POLICY_DEFAULT_BODY_MAX;
+    unsigned n = POLICY_DEFAULT_REDACT_COUNT;
     if (!(s->redact = calloc(n, sizeof(*s->redact))))
         return -ENOMEM;
     s->n_redact = n;
     for (unsigned i = 0; i < n; i++)
-        if (!(s->redact[i] = strdup(default_redact[i])))
+        if (!(s->redact[i] = strdup(policy_default_redact[i])))
             return -ENOMEM;
     return 0;
 }

@@ -13,7 +13,7 @@ const struct config_step policy_orphan_step = {
     .label = "Orphan Response",
     .message = STEP_MSG_RESPONSE,
     .headers = true,
-    .body_max = 65536,
+    .body_max = POLICY_DEFAULT_BODY_MAX,
     /* A config step owns its strings (char **); this one is only read. */
     .redact = (char **)policy_default_redact,
     .n_redact = POLICY_DEFAULT_REDACT_COUNT,

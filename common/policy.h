@@ -21,6 +21,8 @@
 /* The header names a log step redacts unless its config says otherwise:
  * credentials a trail must not hold. */
 #define POLICY_DEFAULT_REDACT_COUNT 4
+/* Body bytes a log step keeps unless it says otherwise. */
+#define POLICY_DEFAULT_BODY_MAX 65536
 extern const char *const policy_default_redact[POLICY_DEFAULT_REDACT_COUNT];
 
 /* How a response nobody asked for is recorded: no policy applies, so it
