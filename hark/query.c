@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "clock.h"
 #include "record_json.h"
+#include "store_query.h"
 
 #include <errno.h>
 #include <getopt.h>

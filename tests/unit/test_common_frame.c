@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "frame.h"
+#include "mpcheck.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -385,12 +386,12 @@ static void test_rejects(void **state)
         { "empty", "", 0 },
     };
     for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
-        assert_true(frame_msgpack_check(lies[i].bytes, lies[i].n,
+        assert_true(mpcheck_size(lies[i].bytes, lies[i].n,
                                         FRAME_MAX_DEPTH) < 0);
         assert_int_equal(frame_read(r, "eof", 3, lies[i].bytes, lies[i].n,
                                     &f), -EBADMSG);
     }
-    assert_int_equal(frame_msgpack_check("\x92\x01\xa1x", 4, 4), 4);
+    assert_int_equal(mpcheck_size("\x92\x01\xa1x", 4, 4), 4);
     msgpack_sbuffer_destroy(&sb);
     frame_reader_destroy(&r);
 }
