@@ -15,6 +15,7 @@
  */
 #include "commands.h"
 #include "clock.h"
+#include "hash.h"
 #include "record_json.h"
 
 #include <errno.h>
@@ -134,7 +135,7 @@ static void har_text(struct json_out *j, const struct audit_record *r,
 {
     if (!r->body.n)
         return;
-    bool text = json_is_text(r->body.p, r->body.n);
+    bool text = json_out_is_text(r->body.p, r->body.n);
     json_out_key(j, "text");
     if (text)
         json_out_bytes(j, r->body);
@@ -299,10 +300,7 @@ static void har_response(struct json_out *j, const struct audit_record *r)
 
 static unsigned bucket_of(struct bytes uid, uint32_t idx)
 {
-    uint32_t h = 2166136261u ^ idx;
-    for (uint32_t i = 0; i < uid.n; i++)
-        h = (h ^ (uint8_t)uid.p[i]) * 16777619u;
-    return h % HAR_BUCKETS;
+    return hash_fnv1a32(HASH_FNV32_INIT ^ idx, uid.p, uid.n) % HAR_BUCKETS;
 }
 
 /* The open entry of (uid, idx), without a response yet. */

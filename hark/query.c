@@ -4,12 +4,13 @@
  * mode (every open takes <db>/LOCK), so while the logger runs the open
  * fails as busy and the same range is asked of the logger over its query
  * socket (config_endpoint "query", a REQ/REP exchange of pages, see
- * store.h); the output is the same either way. Filters other than the
+ * store_query.h); the output is the same either way. Filters other than the
  * time range run here, on decoded records.
  */
 #include "commands.h"
 #include "clock.h"
 #include "record_json.h"
+#include "record_table.h"
 #include "store_query.h"
 
 #include <errno.h>

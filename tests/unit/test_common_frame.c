@@ -16,6 +16,7 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,6 +310,120 @@ static void test_record_roundtrip(void **state)
     frame_writer_destroy(&w);
 }
 
+/* The keys of each item, in order: docs/bus.md's schema, and the bytes
+ * stored in the trail (which the hash chain covers) must not drift. */
+static void keys_of(const msgpack_object *o, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        assert_int_equal(k->type, MSGPACK_OBJECT_STR);
+        n += (size_t)snprintf(out + n, size - n, "%s%.*s", i ? "," : "",
+                              (int)k->via.str.size, k->via.str.ptr);
+        assert_true(n < size);
+    }
+}
+
+static void test_wire_keys(void **state)
+{
+    static const char *const want[] = {
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,method,uri,"
+        "version,headers,body,body_len,flags",
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,method,uri,"
+        "version,headers,body,body_len,flags,group,route,policy,step",
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,status,reason,"
+        "version,headers,body,body_len,flags",
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,event,reason,pkts,"
+        "bytes,gaps,requests,responses",
+        "kind,uid,idx,ts,src_ip,src_port,dst_ip,dst_port,group,route,policy,"
+        "step,step_label,method,uri,host,req_ts,version,headers,body,"
+        "body_len,flags",
+        "kind,uid,idx,ts,src_ip,src_port,dst_ip,dst_port,group,route,policy,"
+        "step,step_label,method,uri,host,req_ts,version,headers,body,"
+        "body_len,flags,status,reason,outcome,latency_ns",
+    };
+    frame_writer_t *msgs = frame_writer_new(FRAME_MSG, "t");
+    frame_writer_t *logs = frame_writer_new(FRAME_LOG, "t");
+    struct http_msg m = sample_req();
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    m.routed = true;
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    m.kind = MSG_RESP; /* routed matters for requests only */
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    m.kind = MSG_CONN;
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    struct audit_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = RECORD_REQUEST;
+    assert_int_equal(frame_add_record(logs, &rec), 0);
+    rec.kind = RECORD_RESPONSE;
+    assert_int_equal(frame_add_record(logs, &rec), 0);
+
+    frame_reader_t *r = frame_reader_new();
+    struct frame f;
+    char keys[512];
+    size_t len, at = 0;
+    void *body = finish(msgs, 0, 0, false, &len);
+    assert_int_equal(frame_read(r, "msg", 3, body, len, &f), 0);
+    assert_int_equal(f.n_items, 4);
+    for (uint32_t i = 0; i < f.n_items; i++, at++) {
+        keys_of(&f.items[i], keys, sizeof(keys));
+        assert_string_equal(keys, want[at]);
+    }
+    free(body);
+    body = finish(logs, 0, 0, false, &len);
+    assert_int_equal(frame_read(r, "log", 3, body, len, &f), 0);
+    assert_int_equal(f.n_items, 2);
+    for (uint32_t i = 0; i < f.n_items; i++, at++) {
+        keys_of(&f.items[i], keys, sizeof(keys));
+        assert_string_equal(keys, want[at]);
+    }
+    free(body);
+    frame_reader_destroy(&r);
+    frame_writer_destroy(&msgs);
+    frame_writer_destroy(&logs);
+}
+
+/* An item is refused whole: without its kind, with an unknown kind, a
+ * message without uid, a field of the wrong type. Unknown keys pass. */
+#define MP(s) s, sizeof(s) - 1 /* bytes of a literal, NULs included */
+
+static void test_item_rejects(void **state)
+{
+    static const struct {
+        const char *bytes;
+        size_t n;
+        int msg, record;  /* frame_decode_msg / _record results */
+        const char *label;
+    } cases[] = {
+        { MP("\x82\xa1k\xa3req\xa3uid\xa1x"), 0, -EBADMSG, "minimal msg" },
+        { MP("\x81\xa1k\xa3req"), -EBADMSG, -EBADMSG, "msg without uid" },
+        { MP("\x81\xa3uid\xa1x"), -EBADMSG, -EBADMSG, "no kind" },
+        { MP("\x82\xa1k\xa3get\xa3uid\xa1x"), -EBADMSG, -EBADMSG,
+          "unknown kind" },
+        { MP("\x81\xa4kind\xa7request"), -EBADMSG, 0, "minimal record" },
+        { MP("\x82\xa4kind\xa7request\xa3idx\xa1" "1"), -EBADMSG,
+          -EBADMSG, "idx as a string" },
+        { MP("\x82\xa4kind\xa7request\xa4step\xfe"), -EBADMSG, -EBADMSG,
+          "step below -1" },
+        { MP("\x82\xa4kind\xa7request\xa3new\x01"), -EBADMSG, 0,
+          "unknown key" },
+    };
+    frame_reader_t *r = frame_reader_new();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const msgpack_object *o;
+        struct http_msg m;
+        struct audit_record rec;
+        assert_int_equal(frame_unpack(r, cases[i].bytes, cases[i].n, &o), 0);
+        if (frame_decode_msg(r, o, &m) != cases[i].msg ||
+            frame_decode_record(r, o, &rec) != cases[i].record)
+            fail_msg("%s", cases[i].label);
+    }
+    frame_reader_destroy(&r);
+}
+
 static void test_eof_and_stats(void **state)
 {
     (void)state;
@@ -414,6 +529,8 @@ int main(void)
         cmocka_unit_test(test_pkt_roundtrip),
         cmocka_unit_test(test_msg_roundtrip),
         cmocka_unit_test(test_record_roundtrip),
+        cmocka_unit_test(test_wire_keys),
+        cmocka_unit_test(test_item_rejects),
         cmocka_unit_test(test_eof_and_stats),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_bytes_helpers),

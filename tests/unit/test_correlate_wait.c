@@ -81,6 +81,11 @@ static const struct wait_case cases[] = {
     { "eof after a deadline, in order",
       { REQ(UID_B, 1 * S, 1 * S), REQ(UID_A, 5 * S, 1 * S) }, 3 * S,
       UID_A ":eof " UID_B ":timeout" },
+    /* Ids that are not hex (a bad producer) are still told apart: a
+     * response on one connection does not answer another's request. */
+    { "uids that are not hex",
+      { REQ("bad-uid-1", 1 * S, 1 * S), RESP("bad-uid-2", 3 * S / 2, 1 * S) },
+      5 * S, "bad-uid-1:timeout bad-uid-2:orphan" },
 };
 
 static const char yaml_fmt[] =
