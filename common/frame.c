@@ -91,6 +91,19 @@ struct field {
 #define MSG_FIELD(k, t, on, m) FIELD(struct http_msg, k, t, on, m, 0, m)
 #define RECORD_FIELD(k, t, on, m) FIELD(struct audit_record, k, t, on, m, 0, m)
 
+/* The parts messages and records share: the connection's addresses, and
+ * the logged message's headers and body. */
+#define ADDR_FIELDS(T)                                                  \
+    FIELD(T, "src_ip", FT_STR, ON_ALL, addr.src_ip, 0, addr),           \
+    FIELD(T, "src_port", FT_U16, ON_ALL, addr.src_port, 0, addr),       \
+    FIELD(T, "dst_ip", FT_STR, ON_ALL, addr.dst_ip, 0, addr),           \
+    FIELD(T, "dst_port", FT_U16, ON_ALL, addr.dst_port, 0, addr)
+#define BODY_FIELDS(T, on)                                              \
+    FIELD(T, "headers", FT_HEADERS, on, headers, 0, n_headers),         \
+    FIELD(T, "body", FT_BIN, on, body, 0, body),                        \
+    FIELD(T, "body_len", FT_U64, on, body_len, 0, body_len),            \
+    FIELD(T, "flags", FT_FLAGS, on, flags, 0, flags)
+
 /* "reason" is a response's status text and a connection event's close
  * reason: one key, two members; the reader fills reason_text from it. */
 static const struct field msg_fields[] = {
@@ -98,10 +111,7 @@ static const struct field msg_fields[] = {
     MSG_FIELD("idx", FT_U32, ON_ALL, idx),
     MSG_FIELD("ts", FT_U64, ON_ALL, ts_ns),
     MSG_FIELD("te", FT_U64, ON_ALL, ts_end_ns),
-    MSG_FIELD("src_ip", FT_STR, ON_ALL, addr.src_ip),
-    MSG_FIELD("src_port", FT_U16, ON_ALL, addr.src_port),
-    MSG_FIELD("dst_ip", FT_STR, ON_ALL, addr.dst_ip),
-    MSG_FIELD("dst_port", FT_U16, ON_ALL, addr.dst_port),
+    ADDR_FIELDS(struct http_msg),
     MSG_FIELD("method", FT_STR, ON_REQ, method),
     MSG_FIELD("uri", FT_STR, ON_REQ, uri),
     MSG_FIELD("status", FT_U32, ON_RESP, status),
@@ -110,11 +120,7 @@ static const struct field msg_fields[] = {
     FIELD(struct http_msg, "reason", FT_STR, ON_CONN, reason_text,
           F_PACK_ONLY, reason_text),
     MSG_FIELD("version", FT_STR, ON_REQ | ON_RESP, version),
-    FIELD(struct http_msg, "headers", FT_HEADERS, ON_REQ | ON_RESP, headers,
-          0, n_headers),
-    MSG_FIELD("body", FT_BIN, ON_REQ | ON_RESP, body),
-    MSG_FIELD("body_len", FT_U64, ON_REQ | ON_RESP, body_len),
-    MSG_FIELD("flags", FT_FLAGS, ON_REQ | ON_RESP, flags),
+    BODY_FIELDS(struct http_msg, ON_REQ | ON_RESP),
     FIELD(struct http_msg, "group", FT_GROUP, ON_ROUTED, route.group, 0,
           routed),
     MSG_FIELD("route", FT_STR, ON_ROUTED, route.path),
@@ -131,10 +137,7 @@ static const struct field record_fields[] = {
     RECORD_FIELD("uid", FT_STR, ON_ALL, uid),
     RECORD_FIELD("idx", FT_U32, ON_ALL, idx),
     RECORD_FIELD("ts", FT_U64, ON_ALL, ts_ns),
-    RECORD_FIELD("src_ip", FT_STR, ON_ALL, addr.src_ip),
-    RECORD_FIELD("src_port", FT_U16, ON_ALL, addr.src_port),
-    RECORD_FIELD("dst_ip", FT_STR, ON_ALL, addr.dst_ip),
-    RECORD_FIELD("dst_port", FT_U16, ON_ALL, addr.dst_port),
+    ADDR_FIELDS(struct audit_record),
     RECORD_FIELD("group", FT_STR, ON_ALL, route.group),
     RECORD_FIELD("route", FT_STR, ON_ALL, route.path),
     RECORD_FIELD("policy", FT_STR, ON_ALL, route.policy),
@@ -145,11 +148,7 @@ static const struct field record_fields[] = {
     RECORD_FIELD("host", FT_STR, ON_ALL, host),
     RECORD_FIELD("req_ts", FT_U64, ON_ALL, req_ts_ns),
     RECORD_FIELD("version", FT_STR, ON_ALL, version),
-    FIELD(struct audit_record, "headers", FT_HEADERS, ON_ALL, headers, 0,
-          n_headers),
-    RECORD_FIELD("body", FT_BIN, ON_ALL, body),
-    RECORD_FIELD("body_len", FT_U64, ON_ALL, body_len),
-    RECORD_FIELD("flags", FT_FLAGS, ON_ALL, flags),
+    BODY_FIELDS(struct audit_record, ON_ALL),
     RECORD_FIELD("status", FT_U32, ON_RESP, status),
     RECORD_FIELD("reason", FT_STR, ON_RESP, reason),
     RECORD_FIELD("outcome", FT_STR, ON_RESP, outcome),

@@ -14,15 +14,22 @@
 #include <errno.h>
 #include <string.h>
 
+/* Starts a request or reply in sb (cleared): the map and its version. */
+static void begin(msgpack_sbuffer *sb, msgpack_packer *pk,
+                  struct mpout_map *m)
+{
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    mpout_map_open(m, sb, pk, MPOUT_FIX);
+    mpout_key(m, "v");
+    msgpack_pack_uint32(pk, STORE_QUERY_VERSION);
+}
+
 int store_query_encode(msgpack_sbuffer *sb, const struct store_query *q)
 {
     msgpack_packer pk;
     struct mpout_map m;
-    msgpack_sbuffer_clear(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    mpout_map_open(&m, sb, &pk, MPOUT_FIX);
-    mpout_key(&m, "v");
-    msgpack_pack_uint32(&pk, STORE_QUERY_VERSION);
+    begin(sb, &pk, &m);
     mpout_key(&m, "since");
     msgpack_pack_uint64(&pk, q->since_ns);
     mpout_key(&m, "until");
@@ -41,11 +48,7 @@ static int serve_error(msgpack_sbuffer *reply, const char *why)
 {
     msgpack_packer pk;
     struct mpout_map m;
-    msgpack_sbuffer_clear(reply);
-    msgpack_packer_init(&pk, reply, msgpack_sbuffer_write);
-    mpout_map_open(&m, reply, &pk, MPOUT_FIX);
-    mpout_key(&m, "v");
-    msgpack_pack_uint32(&pk, STORE_QUERY_VERSION);
+    begin(reply, &pk, &m);
     mpout_key(&m, "error");
     mpout_cstr(&pk, why);
     mpout_map_close(&m);
@@ -146,11 +149,7 @@ int store_query_serve(store_t *s, const void *req, size_t len,
 
     msgpack_packer pk;
     struct mpout_map m;
-    msgpack_sbuffer_clear(reply);
-    msgpack_packer_init(&pk, reply, msgpack_sbuffer_write);
-    mpout_map_open(&m, reply, &pk, MPOUT_FIX);
-    mpout_key(&m, "v");
-    msgpack_pack_uint32(&pk, STORE_QUERY_VERSION);
+    begin(reply, &pk, &m);
     mpout_key(&m, "records");
     msgpack_pack_array(&pk, n);
     if (s->records.size)

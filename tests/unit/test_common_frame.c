@@ -123,9 +123,10 @@ static struct http_msg sample_req(void)
     return m;
 }
 
-static void test_msg_roundtrip(void **state)
+/* A msg frame holding the sample request, routed and not, a response
+ * and a connection event; the caller frees it. */
+static void *sample_msg_frame(size_t *len)
 {
-    (void)state;
     frame_writer_t *w = frame_writer_new(FRAME_MSG, "reassemble-1");
     struct http_msg req = sample_req();
     assert_int_equal(frame_add_msg(w, &req), 0);
@@ -161,9 +162,16 @@ static void test_msg_roundtrip(void **state)
     conn.requests = 4;
     conn.responses = 3;
     assert_int_equal(frame_add_msg(w, &conn), 0);
+    void *body = finish(w, 0, 5, false, len);
+    frame_writer_destroy(&w);
+    return body;
+}
 
+static void test_msg_roundtrip(void **state)
+{
+    (void)state;
     size_t len;
-    void *body = finish(w, 0, 5, false, &len);
+    void *body = sample_msg_frame(&len);
     frame_reader_t *r = frame_reader_new();
     struct frame f;
     assert_int_equal(frame_read(r, "msg", 3, body, len, &f), 0);
@@ -216,24 +224,31 @@ static void test_msg_roundtrip(void **state)
     assert_int_equal(m.gaps, 2);
     assert_int_equal(m.requests, 4);
     assert_int_equal(m.responses, 3);
+    free(body);
+    frame_reader_destroy(&r);
+}
 
-    /* Pass-through keeps the item byte for byte. */
+/* Pass-through keeps the item byte for byte. */
+static void test_pass_through(void **state)
+{
+    (void)state;
+    size_t len, len2;
+    void *body = sample_msg_frame(&len);
+    frame_reader_t *r = frame_reader_new(), *r2 = frame_reader_new();
+    struct frame f, f2;
+    assert_int_equal(frame_read(r, "msg", 3, body, len, &f), 0);
     frame_writer_t *w2 = frame_writer_new(FRAME_MSG, "dispatch");
     assert_int_equal(frame_add_object(w2, &f.items[0]), 0);
-    size_t len2;
     void *body2 = finish(w2, 1, 5, false, &len2);
-    struct frame f2;
-    frame_reader_t *r2 = frame_reader_new();
     assert_int_equal(frame_read(r2, "msg", 3, body2, len2, &f2), 0);
+    struct http_msg m;
     assert_int_equal(frame_item_msg(r2, &f2, 0, &m), 0);
     assert_bytes(m.uri, "/a/b?x=1");
     assert_bytes(f2.src, "dispatch");
-
     free(body);
     free(body2);
     frame_reader_destroy(&r);
     frame_reader_destroy(&r2);
-    frame_writer_destroy(&w);
     frame_writer_destroy(&w2);
 }
 
@@ -311,19 +326,36 @@ static void test_record_roundtrip(void **state)
 }
 
 /* The keys of each item, in order: docs/bus.md's schema, and the bytes
- * stored in the trail (which the hash chain covers) must not drift. */
-static void keys_of(const msgpack_object *o, char *out, size_t size)
+ * stored in the trail (which the hash chain covers) must not drift.
+ * Checks the items of w's frame against want[0..n). */
+static void expect_keys(frame_writer_t *w, const char *const *want,
+                        uint32_t n)
 {
-    size_t n = 0;
-    out[0] = '\0';
-    assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        assert_int_equal(k->type, MSGPACK_OBJECT_STR);
-        n += (size_t)snprintf(out + n, size - n, "%s%.*s", i ? "," : "",
-                              (int)k->via.str.size, k->via.str.ptr);
-        assert_true(n < size);
+    frame_reader_t *r = frame_reader_new();
+    struct frame f;
+    size_t len;
+    void *body = finish(w, 0, 0, false, &len);
+    const char *topic = frame_topic(frame_writer_type(w));
+    assert_int_equal(frame_read(r, topic, strlen(topic), body, len, &f), 0);
+    assert_int_equal(f.n_items, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *o = &f.items[i];
+        char keys[512];
+        size_t at = 0;
+        keys[0] = '\0';
+        assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+        for (uint32_t k = 0; k < o->via.map.size; k++) {
+            const msgpack_object *key = &o->via.map.ptr[k].key;
+            assert_int_equal(key->type, MSGPACK_OBJECT_STR);
+            at += (size_t)snprintf(keys + at, sizeof(keys) - at, "%s%.*s",
+                                   k ? "," : "", (int)key->via.str.size,
+                                   key->via.str.ptr);
+            assert_true(at < sizeof(keys));
+        }
+        assert_string_equal(keys, want[i]);
     }
+    free(body);
+    frame_reader_destroy(&r);
 }
 
 static void test_wire_keys(void **state)
@@ -361,27 +393,8 @@ static void test_wire_keys(void **state)
     rec.kind = RECORD_RESPONSE;
     assert_int_equal(frame_add_record(logs, &rec), 0);
 
-    frame_reader_t *r = frame_reader_new();
-    struct frame f;
-    char keys[512];
-    size_t len, at = 0;
-    void *body = finish(msgs, 0, 0, false, &len);
-    assert_int_equal(frame_read(r, "msg", 3, body, len, &f), 0);
-    assert_int_equal(f.n_items, 4);
-    for (uint32_t i = 0; i < f.n_items; i++, at++) {
-        keys_of(&f.items[i], keys, sizeof(keys));
-        assert_string_equal(keys, want[at]);
-    }
-    free(body);
-    body = finish(logs, 0, 0, false, &len);
-    assert_int_equal(frame_read(r, "log", 3, body, len, &f), 0);
-    assert_int_equal(f.n_items, 2);
-    for (uint32_t i = 0; i < f.n_items; i++, at++) {
-        keys_of(&f.items[i], keys, sizeof(keys));
-        assert_string_equal(keys, want[at]);
-    }
-    free(body);
-    frame_reader_destroy(&r);
+    expect_keys(msgs, want, 4);
+    expect_keys(logs, want + 4, 2);
     frame_writer_destroy(&msgs);
     frame_writer_destroy(&logs);
 }
@@ -528,6 +541,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pkt_roundtrip),
         cmocka_unit_test(test_msg_roundtrip),
+        cmocka_unit_test(test_pass_through),
         cmocka_unit_test(test_record_roundtrip),
         cmocka_unit_test(test_wire_keys),
         cmocka_unit_test(test_item_rejects),

@@ -148,6 +148,46 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Reads the logger's input up to eof: the records' "uid:outcome",
+ * sorted, space-separated, into out. */
+static void receive_records(bus_in_t *logger, const char *label, char *out,
+                            size_t size)
+{
+    frame_reader_t *rd = frame_reader_new();
+    char *got[16];
+    unsigned n = 0;
+    for (;;) {
+        const void *topic, *body;
+        size_t tlen, blen;
+        int rc = bus_in_recv(logger, 10000, &topic, &tlen, &body, &blen);
+        if (rc != 1)
+            fail_msg("%s: no eof from hark-correlate (%d)", label, rc);
+        struct frame fr;
+        assert_int_equal(frame_read(rd, topic, tlen, body, blen, &fr), 0);
+        if (fr.type == FRAME_EOF)
+            break;
+        for (uint32_t i = 0; i < fr.n_items && fr.type == FRAME_LOG; i++) {
+            struct audit_record r;
+            assert_int_equal(frame_item_record(rd, &fr, i, &r), 0);
+            assert_true(n < 16);
+            got[n] = malloc(r.uid.n + r.outcome.n + 2);
+            assert_non_null(got[n]);
+            sprintf(got[n], "%.*s:%.*s", (int)r.uid.n, r.uid.p,
+                    (int)r.outcome.n, r.outcome.p);
+            n++;
+        }
+    }
+    qsort(got, n, sizeof(got[0]), cmp_str);
+    size_t len = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < n; i++) {
+        len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "",
+                                got[i]);
+        free(got[i]);
+    }
+    frame_reader_destroy(&rd);
+}
+
 /* Runs one case through a fresh hark-correlate; the sorted records in
  * out ("uid:outcome ..."). */
 static void run_case(const struct wait_case *c, char *out, size_t size)
@@ -195,43 +235,10 @@ static void run_case(const struct wait_case *c, char *out, size_t size)
     }
     assert_int_equal(bus_out_eof(dispatch, c->eof_wm, "end of input"), 0);
 
-    frame_reader_t *rd = frame_reader_new();
-    char *got[16];
-    unsigned n = 0;
-    for (;;) {
-        const void *topic, *body;
-        size_t tlen, blen;
-        int rc = bus_in_recv(logger, 10000, &topic, &tlen, &body, &blen);
-        if (rc != 1)
-            fail_msg("%s: no eof from hark-correlate (%d)", c->label, rc);
-        struct frame fr;
-        assert_int_equal(frame_read(rd, topic, tlen, body, blen, &fr), 0);
-        if (fr.type == FRAME_EOF)
-            break;
-        for (uint32_t i = 0; i < fr.n_items && fr.type == FRAME_LOG; i++) {
-            struct audit_record r;
-            assert_int_equal(frame_item_record(rd, &fr, i, &r), 0);
-            assert_true(n < 16);
-            got[n] = malloc(r.uid.n + r.outcome.n + 2);
-            assert_non_null(got[n]);
-            sprintf(got[n], "%.*s:%.*s", (int)r.uid.n, r.uid.p,
-                    (int)r.outcome.n, r.outcome.p);
-            n++;
-        }
-    }
+    receive_records(logger, c->label, out, size);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-
-    qsort(got, n, sizeof(got[0]), cmp_str);
-    size_t len = 0;
-    out[0] = '\0';
-    for (unsigned i = 0; i < n; i++) {
-        len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "",
-                                got[i]);
-        free(got[i]);
-    }
-    frame_reader_destroy(&rd);
     frame_writer_destroy(&w);
     bus_out_destroy(&dispatch);
     bus_in_destroy(&logger);
