@@ -371,7 +371,7 @@ static void pack_item(frame_writer_t *w, const struct schema *s,
     for (size_t i = 0; i < s->n_fields; i++) {
         if (!(s->fields[i].on & on))
             continue;
-        mpout_key(&m, s->fields[i].key);
+        mpout_keyn(&m, s->fields[i].key, s->fields[i].key_len);
         pack_field(&w->pk, &s->fields[i], item);
     }
     mpout_map_close(&m);

@@ -2,7 +2,6 @@
 #include "mpout.h"
 
 #include <assert.h>
-#include <string.h>
 
 void mpout_map_open(struct mpout_map *m, msgpack_sbuffer *sb,
                     msgpack_packer *pk, enum mpout_width width)
@@ -20,12 +19,6 @@ void mpout_map_open(struct mpout_map *m, msgpack_sbuffer *sb,
         msgpack_sbuffer_write(sb, map16, sizeof(map16));
 }
 
-void mpout_key(struct mpout_map *m, const char *key)
-{
-    mpout_cstr(m->pk, key);
-    m->n++;
-}
-
 void mpout_map_close(struct mpout_map *m)
 {
     size_t width = m->width == MPOUT_FIX ? 1 : 3;
@@ -40,19 +33,4 @@ void mpout_map_close(struct mpout_map *m)
         h[1] = (char)(m->n >> 8);
         h[2] = (char)(m->n & 0xff);
     }
-}
-
-void mpout_cstr(msgpack_packer *pk, const char *s)
-{
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-void mpout_str(msgpack_packer *pk, struct bytes b)
-{
-    msgpack_pack_str_with_body(pk, b.p ? b.p : "", b.n);
-}
-
-void mpout_bin(msgpack_packer *pk, struct bytes b)
-{
-    msgpack_pack_bin_with_body(pk, b.p ? b.p : "", b.n);
 }

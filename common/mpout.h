@@ -26,6 +26,7 @@
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum mpout_width { MPOUT_FIX, MPOUT_16 };
 
@@ -39,15 +40,39 @@ struct mpout_map {
 
 void mpout_map_open(struct mpout_map *m, msgpack_sbuffer *sb,
                     msgpack_packer *pk, enum mpout_width width);
-/* Packs key (a C string) and counts an entry; its value comes next. */
-void mpout_key(struct mpout_map *m, const char *key);
 /* Writes the count into the header. */
 void mpout_map_close(struct mpout_map *m);
 
+/* The packers below are inline: frames pack a few dozen keys per item. */
+
 /* A C string as str. */
-void mpout_cstr(msgpack_packer *pk, const char *s);
+static inline void mpout_cstr(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* Packs key (n bytes) and counts an entry; its value comes next. */
+static inline void mpout_keyn(struct mpout_map *m, const char *key, size_t n)
+{
+    msgpack_pack_str_with_body(m->pk, key, n);
+    m->n++;
+}
+
+/* The same for a C string. */
+static inline void mpout_key(struct mpout_map *m, const char *key)
+{
+    mpout_keyn(m, key, strlen(key));
+}
+
 /* Borrowed bytes as str or bin (a NULL view packs as empty). */
-void mpout_str(msgpack_packer *pk, struct bytes b);
-void mpout_bin(msgpack_packer *pk, struct bytes b);
+static inline void mpout_str(msgpack_packer *pk, struct bytes b)
+{
+    msgpack_pack_str_with_body(pk, b.p ? b.p : "", b.n);
+}
+
+static inline void mpout_bin(msgpack_packer *pk, struct bytes b)
+{
+    msgpack_pack_bin_with_body(pk, b.p ? b.p : "", b.n);
+}
 
 #endif

@@ -505,7 +505,8 @@ int store_iter_next(store_iter_t *it, struct audit_record *out)
         return 0;
     size_t kl, vl;
     const uint8_t *k = (const uint8_t *)leveldb_iter_key(it->it, &kl);
-    if (kl < STORE_KEY_BASE_LEN || k[0] != 't' || store_get_be(k + 1, 8) >= it->until_ns)
+    if (kl < STORE_KEY_BASE_LEN || k[0] != 't' ||
+        store_get_be(k + 1, 8) >= it->until_ns)
         return 0;
     const char *v = leveldb_iter_value(it->it, &vl);
     return store_decode(it->dec, v, vl, out) == 0 ? 1 : -EBADMSG;

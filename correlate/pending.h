@@ -4,15 +4,16 @@
  * A request waits under the key (connection uid, request index): the
  * reassembler numbers requests and responses of a connection in order, so
  * the n-th response answers the n-th request. The uid is keyed as
- * uid_value() (uid.h), which keeps ids that are not hex apart too. Waits sit in one FIFO per
- * policy; each policy has one timeout, so a FIFO is already in deadline
- * order and expiry only looks at heads (nearly: shards interleave, so an
- * entry can outlive its deadline behind a later one; correlate judges by
- * packet time, not by what is still here). An expired wait stays as a
- * tombstone for one more timeout, so a late response is still recognised
- * as late (and logged as such) rather than as a response without request.
- * Requests that wait for nothing (no route, or a policy without a wait)
- * are kept briefly too, so their responses are not mistaken for orphans.
+ * uid_value() (uid.h), which keeps ids that are not hex apart too.
+ * Waits sit in one FIFO per policy; each policy has one timeout, so a
+ * FIFO is already in deadline order and expiry only looks at heads
+ * (nearly: shards interleave, so an entry can outlive its deadline behind
+ * a later one; correlate judges by packet time, not by what is still
+ * here). An expired wait stays as a tombstone for one more timeout, so a
+ * late response is still recognised as late (and logged as such) rather
+ * than as a response without request. Requests that wait for nothing (no
+ * route, or a policy without a wait) are kept briefly too, so their
+ * responses are not mistaken for orphans.
  *
  * Capped at max entries; beyond, requests are refused and counted.
  */
