@@ -1,9 +1,10 @@
 /* main.c - hark-capture: packets off an interface or a file, onto the bus.
  *
- * Live, the pcap fd is polled with the signal fd and a flush timer, so a
- * packet waits at most capture.flush before it leaves. Offline, the file
- * is read as fast as the reassemblers take it: sends block when their
- * links are full, which is what keeps a file replay lossless. Both end
+ * Live, the pcap fd is a source on the stage's loop, with a flush timer,
+ * so a packet waits at most capture.flush before it leaves. Offline, the
+ * file is read a chunk per turn as fast as the reassemblers take it:
+ * sends block when their links are full, which is what keeps a file
+ * replay lossless. Both end
  * with `eof` to every shard, so the pipeline drains in order.
  */
 #include "clock.h"
@@ -26,7 +27,6 @@ struct capture {
     sharder_t *sharder;
     int error;                 /* first bus error, -errno */
     uint64_t *kernel_dropped, *if_dropped, *file_truncated;
-    uint64_t next_progress_ns;
 };
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *h,
@@ -47,12 +47,8 @@ static void update_drops(struct capture *c)
     source_drops(c->src, c->kernel_dropped, c->if_dropped);
 }
 
-static void report_progress(struct capture *c, bool force)
+static void report_progress(struct capture *c)
 {
-    uint64_t now = clock_mono_ns();
-    if (!force && now < c->next_progress_ns)
-        return;
-    c->next_progress_ns = now + PROGRESS_EVERY_NS;
     uint64_t pos, size;
     source_progress(c->src, &pos, &size);
     uint64_t pkts = stats_get(c->st.stats, "packets");
@@ -62,81 +58,84 @@ static void report_progress(struct capture *c, bool force)
                  (double)size / 1e6, 100.0 * (double)pos / (double)size);
 }
 
-static int run_offline(struct capture *c)
+/* Offline, the file is read a chunk per turn, so signals and the stats
+ * timer are seen between chunks: a timer that is always due. */
+static int on_read_chunk(loop_t *l, void *ctx)
 {
+    struct capture *c = ctx;
     pcap_t *p = source_pcap(c->src);
-    zmq_pollitem_t sig = stage_pollitem(&c->st);
-    c->next_progress_ns = clock_mono_ns() + PROGRESS_EVERY_NS;
-    for (;;) {
-        int n = pcap_dispatch(p, OFFLINE_CHECK_EVERY, on_packet, (u_char *)c);
-        if (c->error)
-            return c->error;
-        if (n == PCAP_ERROR) {
-            /* A capture cut off mid-packet (a full disk, a killed
-             * tcpdump) still holds everything before the cut: keep it,
-             * end there, and say so. */
-            (*c->file_truncated)++;
-            log_warn("%s ends early: %s; using the packets before it",
-                     c->st.cfg->capture.read, pcap_geterr(p));
-            break;
-        }
-        if (n == 0 || n == PCAP_ERROR_BREAK)
-            break; /* end of file */
-        int rc = sharder_flush(c->sharder, false);
-        if (rc < 0)
-            return rc;
-        if (zmq_poll(&sig, 1, 0) > 0)
-            stage_handle_signal(&c->st);
-        if (c->st.stop)
-            return 1;
-        stage_tick(&c->st);
-        report_progress(c, false);
+    int n = pcap_dispatch(p, OFFLINE_CHECK_EVERY, on_packet, (u_char *)c);
+    if (c->error)
+        return c->error;
+    if (n == PCAP_ERROR) {
+        /* A capture cut off mid-packet (a full disk, a killed tcpdump)
+         * still holds everything before the cut: keep it, end there,
+         * and say so. */
+        (*c->file_truncated)++;
+        log_warn("%s ends early: %s; using the packets before it",
+                 c->st.cfg->capture.read, pcap_geterr(p));
+        n = 0;
     }
-    return 0;
+    if (n == 0 || n == PCAP_ERROR_BREAK) {
+        loop_stop(l, 0); /* end of file */
+        return LOOP_TIMER_OFF;
+    }
+    int rc = sharder_flush(c->sharder, false);
+    return rc < 0 ? rc : 0;
 }
 
-static int run_live(struct capture *c)
+static int on_progress(loop_t *l, void *ctx)
 {
+    report_progress(ctx);
+    return (int)(PROGRESS_EVERY_NS / NS_PER_MS);
+}
+
+/* Live, a burst of packets per readable pcap fd. */
+static int on_pcap_readable(loop_t *l, void *ctx)
+{
+    struct capture *c = ctx;
     pcap_t *p = source_pcap(c->src);
-    uint64_t flush_ns = c->st.cfg->capture.flush_ns;
-    uint64_t next_flush = clock_mono_ns() + flush_ns;
-    zmq_pollitem_t items[2] = {
-        stage_pollitem(&c->st),
-        { NULL, source_fd(c->src), ZMQ_POLLIN, 0 },
-    };
-    while (!c->st.stop) {
-        int timeout = stage_tick(&c->st);
-        int until_flush = stage_ms_until(next_flush, 1000);
-        if (until_flush < timeout)
-            timeout = until_flush;
-        if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
-            log_error("poll: %s", zmq_strerror(errno));
-            return -errno;
-        }
-        if (items[0].revents)
-            stage_handle_signal(&c->st);
-        if (items[1].revents) {
-            int n;
-            do {
-                n = pcap_dispatch(p, DISPATCH_BURST, on_packet, (u_char *)c);
-            } while (n == DISPATCH_BURST && !c->error);
-            if (n == PCAP_ERROR) {
-                log_error("capture on %s failed: %s",
-                          c->st.cfg->capture.device, pcap_geterr(p));
-                return -EIO;
-            }
-        }
-        if (c->error)
-            return c->error;
-        if (clock_mono_ns() >= next_flush) {
-            int rc = sharder_flush(c->sharder, true);
-            if (rc < 0)
-                return rc;
-            update_drops(c);
-            next_flush = clock_mono_ns() + flush_ns;
-        }
+    int n;
+    do {
+        n = pcap_dispatch(p, DISPATCH_BURST, on_packet, (u_char *)c);
+    } while (n == DISPATCH_BURST && !c->error);
+    if (n == PCAP_ERROR) {
+        log_error("capture on %s failed: %s", c->st.cfg->capture.device,
+                  pcap_geterr(p));
+        return -EIO;
     }
-    return 1;
+    return c->error;
+}
+
+/* Live, a packet waits at most capture.flush before it leaves. */
+static int on_flush_timer(loop_t *l, void *ctx)
+{
+    struct capture *c = ctx;
+    int rc = sharder_flush(c->sharder, true);
+    if (rc < 0)
+        return rc;
+    update_drops(c);
+    return (int)(c->st.cfg->capture.flush_ns / NS_PER_MS);
+}
+
+static void on_stop(struct stage *st, void *ctx)
+{
+    loop_stop(st->loop, 1);
+}
+
+/* 0 at the end of the file, 1 when stopped by a signal, -errno. */
+static int run(struct capture *c, bool live)
+{
+    loop_t *l = c->st.loop;
+    int flush_ms = (int)(c->st.cfg->capture.flush_ns / NS_PER_MS);
+    stage_on_stop(&c->st, on_stop, c);
+    int rc = live ? loop_add_fd(l, source_fd(c->src), on_pcap_readable, c)
+                  : loop_add_timer(l, 0, on_read_chunk, c);
+    if (rc >= 0)
+        rc = live ? loop_add_timer(l, flush_ms, on_flush_timer, c)
+                  : loop_add_timer(l, (int)(PROGRESS_EVERY_NS / NS_PER_MS),
+                                   on_progress, c);
+    return rc < 0 ? rc : loop_run(l);
 }
 
 int main(int argc, char **argv)
@@ -190,12 +189,12 @@ int main(int argc, char **argv)
                  cfg->capture.filter ? cfg->capture.filter : "",
                  cfg->reassemble.shards);
 
-    rc = live ? run_live(&c) : run_offline(&c);
+    rc = run(&c, live);
     bool ok = rc >= 0;
     if (ok) {
         const char *reason = rc == 0 ? "end of file" : "signal";
         if (!live)
-            report_progress(&c, true);
+            report_progress(&c);
         rc = sharder_eof(c.sharder, reason);
         ok = rc == 0;
         if (!ok)

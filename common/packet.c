@@ -268,6 +268,18 @@ enum packet_status packet_decode_ip(const uint8_t *data, size_t len,
     return decode_ip(&c, pi);
 }
 
+enum packet_status packet_decode_tcp(const uint8_t *data, size_t len,
+                                     struct packet_info *pi)
+{
+    cursor_t c = cur_make(data, len);
+    pi->ip_payload = data;
+    pi->ip_payload_len = len;
+    pi->ip_truncated = false;
+    pi->frag_offset = 0;
+    pi->more_fragments = false;
+    return decode_tcp(&c, pi);
+}
+
 static uint32_t mix(uint32_t h)
 {
     h ^= h >> 16;

@@ -4,7 +4,7 @@
  * the whole way. Both use this one decoder, so they agree on what a flow
  * is. Link layers: Ethernet (VLAN, QinQ, PPPoE session), Linux SLL and
  * SLL2, BSD loopback (DLT_NULL, DLT_LOOP), raw IPv4/IPv6, Cisco HDLC.
- * IPv4 fragments are reported, not reassembled (see reassemble/defrag).
+ * Fragments are reported, not reassembled (reassemble/defrag.h does).
  * IPv6 extension headers are walked up to the transport header.
  *
  * The bound is caplen, never the wire length; every field is read through
@@ -64,6 +64,11 @@ enum packet_status packet_decode(int link, const uint8_t *data, size_t caplen,
  * way, for defragmented packets. */
 enum packet_status packet_decode_ip(const uint8_t *data, size_t len,
                                     struct packet_info *pi);
+
+/* Decodes a TCP segment that is the whole payload of a reassembled
+ * datagram; pi keeps its IP fields (family, addresses, proto). */
+enum packet_status packet_decode_tcp(const uint8_t *data, size_t len,
+                                     struct packet_info *pi);
 
 /* Same value for both directions of a connection. */
 uint32_t packet_flow_hash(const struct packet_info *pi);

@@ -4,6 +4,21 @@
 #include <string.h>
 #include <strings.h>
 
+const char *const policy_default_redact[POLICY_DEFAULT_REDACT_COUNT] = {
+    "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+};
+
+const struct config_step policy_orphan_step = {
+    .kind = STEP_LOG,
+    .label = "Orphan Response",
+    .message = STEP_MSG_RESPONSE,
+    .headers = true,
+    .body_max = 65536,
+    /* A config step owns its strings (char **); this one is only read. */
+    .redact = (char **)policy_default_redact,
+    .n_redact = POLICY_DEFAULT_REDACT_COUNT,
+};
+
 void policy_summarize(const struct http_msg *req, struct req_summary *out)
 {
     memset(out, 0, sizeof(*out));

@@ -18,6 +18,16 @@
 
 #define POLICY_REDACTED "[redacted]"
 
+/* The header names a log step redacts unless its config says otherwise:
+ * credentials a trail must not hold. */
+#define POLICY_DEFAULT_REDACT_COUNT 4
+extern const char *const policy_default_redact[POLICY_DEFAULT_REDACT_COUNT];
+
+/* How a response nobody asked for is recorded: no policy applies, so it
+ * is logged like a default response step (headers, 64 KiB of body, the
+ * default redaction) under the label "Orphan Response". */
+extern const struct config_step policy_orphan_step;
+
 /* The request facts a record carries, whichever message it logs. */
 struct req_summary {
     struct bytes uid;

@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int on_signal(loop_t *l, void *ctx);
+static int on_stats_timer(loop_t *l, void *ctx);
+
 static void print_help(const char *name, unsigned opts, const char *summary)
 {
     printf("usage: hark-%s [options]\n\n%s\n\noptions:\n", name, summary);
@@ -203,27 +206,41 @@ int stage_init(struct stage *st, const char *name, unsigned opts,
         log_error("signals: %s", strerror(-rc));
         return 1;
     }
-    st->next_stats_ns = clock_mono_ns() + NS_PER_SEC;
+    st->loop = loop_new();
+    if (!st->loop ||
+        loop_add_fd(st->loop, st->signal_fd, on_signal, st) < 0 ||
+        loop_add_timer(st->loop, 1000, on_stats_timer, st) < 0) {
+        log_error("out of memory");
+        return 1;
+    }
     return 0;
 }
 
-zmq_pollitem_t stage_pollitem(const struct stage *st)
+void stage_on_stop(struct stage *st,
+                   void (*fn)(struct stage *st, void *ctx), void *ctx)
 {
-    zmq_pollitem_t it = { NULL, st->signal_fd, ZMQ_POLLIN, 0 };
-    return it;
+    st->on_stop = fn;
+    st->on_stop_ctx = ctx;
 }
 
-void stage_handle_signal(struct stage *st)
+static int on_signal(loop_t *l, void *ctx)
 {
+    struct stage *st = ctx;
     struct signalfd_siginfo si;
     while (read(st->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         st->last_signal = (int)si.ssi_signo;
-        if (st->stop)
+        if (st->stop) {
             log_info("signal %d again: still draining", st->last_signal);
-        else
-            log_info("signal %d: draining", st->last_signal);
+            continue;
+        }
+        log_info("signal %d: draining", st->last_signal);
         st->stop = true;
+        if (st->on_stop)
+            st->on_stop(st, st->on_stop_ctx);
+        else
+            loop_stop(l, 0);
     }
+    return 0;
 }
 
 /* CPU time and peak memory, so `hark stats` and the bench show which
@@ -254,23 +271,10 @@ static void publish_stats(struct stage *st, bool final)
                         st->stats_buf.size);
 }
 
-int stage_tick(struct stage *st)
+static int on_stats_timer(loop_t *l, void *ctx)
 {
-    uint64_t now = clock_mono_ns();
-    if (now >= st->next_stats_ns) {
-        publish_stats(st, false);
-        st->next_stats_ns = now + NS_PER_SEC;
-    }
-    return stage_ms_until(st->next_stats_ns, 1000);
-}
-
-int stage_ms_until(uint64_t deadline_ns, int cap_ms)
-{
-    uint64_t now = clock_mono_ns();
-    if (deadline_ns <= now)
-        return 0;
-    uint64_t ms = (deadline_ns - now + NS_PER_MS - 1) / NS_PER_MS;
-    return ms > (uint64_t)cap_ms ? cap_ms : (int)ms;
+    publish_stats(ctx, false);
+    return 1000;
 }
 
 void stage_finish(struct stage *st, bool ok)
@@ -286,6 +290,7 @@ void stage_finish(struct stage *st, bool ok)
         st->zmq = NULL;
     }
     stats_destroy(&st->stats);
+    loop_destroy(&st->loop);
     config_destroy(&st->cfg);
     msgpack_sbuffer_destroy(&st->stats_buf);
     if (st->signal_fd >= 0)

@@ -4,15 +4,16 @@
  * config loading with a clear error, logging tag, ZeroMQ context, the tap,
  * signals through a signalfd polled with the sockets, and the stats
  * snapshot written each second to <run_dir>/stats/<id>.json and published
- * on the tap. A stage's main() is: stage_init, its own sockets, a loop
- * around zmq_poll with stage_pollitem(), stage_tick() each turn, and
- * stage_finish() at the end.
+ * on the tap, all on the process's event loop (loop.h). A stage's main()
+ * is: stage_init, its own sockets and timers on st->loop (an input:
+ * input.h), loop_run(st->loop), and stage_finish() at the end.
  */
 #ifndef HARK_STAGE_H
 #define HARK_STAGE_H
 
 #include "bus.h"
 #include "config.h"
+#include "loop.h"
 #include "stats.h"
 
 #include <stdbool.h>
@@ -35,13 +36,15 @@ struct stage {
     unsigned shard;
     struct config *cfg;
     void *zmq;
+    loop_t *loop;
     stats_t *stats;
     bus_tap_t *tap;
     int signal_fd;
     char stats_dir[4096];
     bool stop;                /* a stop signal arrived */
     int last_signal;
-    uint64_t next_stats_ns;
+    void (*on_stop)(struct stage *st, void *ctx);
+    void *on_stop_ctx;
     uint64_t stats_seq;
     msgpack_sbuffer stats_buf;
     uint64_t started_ns;
@@ -56,23 +59,14 @@ struct stage {
 int stage_init(struct stage *st, const char *name, unsigned opts,
                const char *summary, int argc, char **argv);
 
-/* The poll item of the signal fd, to put in the stage's poll set. */
-zmq_pollitem_t stage_pollitem(const struct stage *st);
-
-/* Reads pending signals after the poll item fired; sets st->stop on
- * SIGINT/SIGTERM/SIGHUP. */
-void stage_handle_signal(struct stage *st);
-
-/* Periodic work: the stats snapshot once a second. Call every loop turn.
- * Returns the milliseconds until it needs to run again. */
-int stage_tick(struct stage *st);
+/* What a stop signal (SIGINT, SIGTERM, SIGHUP) does beyond setting
+ * st->stop: by default it stops the loop; an input (input.h) drains first.
+ * The last call wins. */
+void stage_on_stop(struct stage *st,
+                   void (*fn)(struct stage *st, void *ctx), void *ctx);
 
 /* Final stats snapshot (marked final), tap and context closed, config
  * freed. `ok` says whether the stage ends cleanly (logged). */
 void stage_finish(struct stage *st, bool ok);
-
-/* Milliseconds from now until deadline_ns (monotonic), clamped to
- * [0, cap_ms]. */
-int stage_ms_until(uint64_t deadline_ns, int cap_ms);
 
 #endif

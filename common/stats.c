@@ -13,7 +13,10 @@ struct stats {
     char id[48];
     unsigned n;
     const char *names[STATS_MAX];
-    uint64_t values[STATS_MAX];
+    /* Where each counter lives: in own[] (stats_add) or in the module
+     * that counts (stats_attach); snapshots read through the pointer. */
+    const uint64_t *where[STATS_MAX];
+    uint64_t own[STATS_MAX];
 };
 
 stats_t *stats_new(const char *stage, const char *id)
@@ -34,29 +37,47 @@ void stats_destroy(stats_t **s)
     *s = NULL;
 }
 
-uint64_t *stats_add(stats_t *s, const char *name)
+static int find(const stats_t *s, const char *name)
 {
     for (unsigned i = 0; i < s->n; i++)
         if (!strcmp(s->names[i], name))
-            return &s->values[i];
+            return (int)i;
+    return -1;
+}
+
+uint64_t *stats_add(stats_t *s, const char *name)
+{
+    int i = find(s, name);
+    if (i >= 0)
+        return s->where[i] == &s->own[i] ? &s->own[i] : NULL;
     if (s->n == STATS_MAX)
         return NULL;
     s->names[s->n] = name;
-    s->values[s->n] = 0;
-    return &s->values[s->n++];
+    s->own[s->n] = 0;
+    s->where[s->n] = &s->own[s->n];
+    return &s->own[s->n++];
+}
+
+int stats_attach(stats_t *s, const char *name, const uint64_t *counter)
+{
+    if (find(s, name) >= 0)
+        return -EEXIST;
+    if (s->n == STATS_MAX)
+        return -ENOSPC;
+    s->names[s->n] = name;
+    s->where[s->n++] = counter;
+    return 0;
 }
 
 uint64_t stats_get(const stats_t *s, const char *name)
 {
-    for (unsigned i = 0; i < s->n; i++)
-        if (!strcmp(s->names[i], name))
-            return s->values[i];
-    return 0;
+    int i = find(s, name);
+    return i >= 0 ? *s->where[i] : 0;
 }
 
 unsigned stats_count(const stats_t *s) { return s->n; }
 const char *stats_name(const stats_t *s, unsigned i) { return s->names[i]; }
-uint64_t stats_value(const stats_t *s, unsigned i) { return s->values[i]; }
+uint64_t stats_value(const stats_t *s, unsigned i) { return *s->where[i]; }
 const char *stats_stage(const stats_t *s) { return s->stage; }
 
 int stats_write_file(const stats_t *s, const char *dir, bool final)
@@ -73,7 +94,7 @@ int stats_write_file(const stats_t *s, const char *dir, bool final)
             (unsigned long long)clock_wall_ns(), final ? "true" : "false");
     for (unsigned i = 0; i < s->n; i++)
         fprintf(f, "%s\"%s\":%llu", i ? "," : "", s->names[i],
-                (unsigned long long)s->values[i]);
+                (unsigned long long)*s->where[i]);
     fprintf(f, "}}\n");
     if (fclose(f) != 0) {
         int e = -errno;

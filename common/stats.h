@@ -1,7 +1,8 @@
 /* stats.h - a stage's named counters, published and persisted.
  *
- * Each stage registers its counters once at start and keeps the returned
- * pointers, so the hot path increments a plain uint64_t. Snapshots go out
+ * Each stage registers its counters once at start: stats_add() for one the
+ * set keeps, stats_attach() for one a module keeps in its own struct.
+ * Either way the hot path increments a plain uint64_t. Snapshots go out
  * as `stats` frames on the stage's tap and as a JSON file in the run
  * directory, which `hark stats` and the supervisor's summary read.
  * Nothing is dropped anywhere without a counter here.
@@ -22,8 +23,15 @@ void stats_destroy(stats_t **s);
 
 /* Registers a counter (name borrowed: use a literal) and returns a pointer
  * that stays valid for the life of the set, or NULL when STATS_MAX are
- * already registered. Registering a name twice returns the same counter. */
+ * already registered (or the name is attached). Registering a name twice
+ * returns the same counter. */
 uint64_t *stats_add(stats_t *s, const char *name);
+
+/* Registers a counter that a module keeps in its own struct (borrowed: it
+ * must outlive the set's last snapshot); snapshots read it where it is, so nothing is
+ * copied on the hot path. 0, -EEXIST for a name already registered, or
+ * -ENOSPC past STATS_MAX. */
+int stats_attach(stats_t *s, const char *name, const uint64_t *counter);
 
 /* Value of a counter by name, 0 when unknown. */
 uint64_t stats_get(const stats_t *s, const char *name);

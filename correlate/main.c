@@ -1,280 +1,37 @@
 /* main.c - hark-correlate: "Wait for Response Packets", then the rest of
  * the policy.
  *
- * Pairs the n-th response of a connection with its n-th request. A wait
- * ends in one of: ok (the whole response arrived within the timeout),
- * timeout, closed (the connection ended first), eof (the input ended
- * first). The decision uses packet time only: a response is in time when
- * its last byte is no later than the request's last byte plus the
- * timeout, whatever order shards' frames arrive in, so a replay gives the
- * same trail. The policy's steps after the wait then run (Log Message
- * Payload), and every record goes to the logger, together with the
- * request records dispatch made.
+ * Wiring only: messages from dispatch go to the wait table (wait.h),
+ * which decides every wait by packet time; its records go to the logger,
+ * together with the request records dispatch made, as they are.
  */
-#include "clock.h"
 #include "log.h"
-#include "pending.h"
-#include "policy.h"
-#include "pump.h"
+#include "input.h"
 #include "stage.h"
 #include "upstream.h"
+#include "wait.h"
 
 #include <errno.h>
 #include <string.h>
 
-/* Requests of one connection looked up when it closes. */
-#define CLOSE_SCAN_MAX 65536u
-
-static char *default_redact[] = { "Authorization", "Proxy-Authorization",
-                                  "Cookie", "Set-Cookie" };
-
-/* How a response nobody asked for is recorded: no policy applies. */
-static const struct config_step orphan_step = {
-    .kind = STEP_LOG,
-    .label = "Orphan Response",
-    .message = STEP_MSG_RESPONSE,
-    .headers = true,
-    .body_max = 65536,
-    .redact = default_redact,
-    .n_redact = 4,
-};
-
 struct correlate {
     struct stage st;
     upstream_t *up;
-    pending_t *pending;
-    bus_in_t *in;
+    wait_t *wait;
+    input_t *in;
     bus_out_t *out;
     frame_reader_t *reader;
-    frame_reader_t *raw_reader;   /* decodes kept requests */
     frame_writer_t *logs;
-    msgpack_sbuffer raw;          /* a request re-packed to be kept */
-    msgpack_packer raw_pk;
-    struct msg_header scratch[FRAME_MAX_HEADERS];
     struct log_limit bad_item;
-    uint64_t *requests, *responses, *pairs, *timeouts, *closed, *eof_waits,
-        *late, *orphans, *not_waited, *records, *records_passed,
-        *policy_mismatch, *close_scan_capped, *frames_malformed, *items_malformed, *frames_other;
+    struct wait_counters n;
+    uint64_t *records_passed, *items_malformed,
+        *frames_other;
 };
 
-static bool logs_request_after_wait(const struct config_policy *p)
+static int add_record(void *ctx, const struct audit_record *r)
 {
-    for (unsigned i = (unsigned)p->wait_step + 1; i < p->n_steps; i++)
-        if (p->steps[i].kind == STEP_LOG &&
-            p->steps[i].message == STEP_MSG_REQUEST)
-            return true;
-    return false;
-}
-
-static int add_record(struct correlate *c, const struct audit_record *r)
-{
-    int rc = frame_add_record(c->logs, r);
-    if (rc == 0)
-        (*c->records)++;
-    return rc;
-}
-
-/* Runs the steps after the wait for entry e. resp is NULL when none came. */
-static int finish_wait(struct correlate *c, pending_entry_t *e,
-                       const struct http_msg *resp, const char *outcome,
-                       uint64_t ts_ns)
-{
-    const struct config_policy *pol = pending_policy(e);
-    const struct req_summary *sum = pending_summary(e);
-    for (unsigned i = (unsigned)pol->wait_step + 1; i < pol->n_steps; i++) {
-        const struct config_step *step = &pol->steps[i];
-        if (step->kind != STEP_LOG)
-            continue;
-        struct audit_record rec;
-        if (step->message == STEP_MSG_RESPONSE) {
-            policy_make_record(step, RECORD_RESPONSE, sum, resp, outcome,
-                               resp ? resp->ts_ns : ts_ns, c->scratch, &rec);
-        } else {
-            size_t len;
-            const void *raw = pending_raw(e, &len);
-            const msgpack_object *o;
-            struct http_msg req;
-            if (!raw || frame_unpack(c->raw_reader, raw, len, &o) != 0 ||
-                frame_decode_msg(c->raw_reader, o, &req) != 0)
-                continue; /* kept at add time whenever this step exists */
-            policy_make_record(step, RECORD_REQUEST, sum, &req, NULL,
-                               sum->ts_ns, c->scratch, &rec);
-        }
-        int rc = add_record(c, &rec);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int on_request(struct correlate *c, const struct http_msg *m,
-                      const msgpack_object *item)
-{
-    (*c->requests)++;
-    const struct config_policy *pol = NULL;
-    if (m->routed && m->route.next_step >= 0) {
-        char name[256];
-        size_t n = m->route.policy.n < sizeof(name) - 1 ? m->route.policy.n
-                                                         : sizeof(name) - 1;
-        memcpy(name, m->route.policy.p, n);
-        name[n] = '\0';
-        pol = config_policy_find(c->st.cfg, name);
-        if (!pol || pol->wait_step != m->route.next_step) {
-            /* dispatch runs another config than ours */
-            (*c->policy_mismatch)++;
-            pol = NULL;
-        }
-    }
-    const void *raw = NULL;
-    size_t raw_len = 0;
-    if (pol && logs_request_after_wait(pol)) {
-        msgpack_sbuffer_clear(&c->raw);
-        msgpack_pack_object(&c->raw_pk, *item);
-        raw = c->raw.data;
-        raw_len = c->raw.size;
-    }
-    pending_add(c->pending, m, pol, raw, raw_len);
-    return 0;
-}
-
-static int on_orphan(struct correlate *c, const struct http_msg *m)
-{
-    (*c->orphans)++;
-    struct req_summary sum;
-    memset(&sum, 0, sizeof(sum));
-    sum.uid = m->uid;
-    sum.idx = m->idx;
-    sum.ts_ns = sum.ts_end_ns = m->ts_ns;
-    sum.addr = m->addr;
-    struct audit_record rec;
-    policy_make_record(&orphan_step, RECORD_RESPONSE, &sum, m, OUTCOME_ORPHAN,
-                       m->ts_ns, c->scratch, &rec);
-    return add_record(c, &rec);
-}
-
-/* When entry e is forgotten: the end of its tombstone (a live wait is
- * buried for one more timeout), or the deadline of an unwaited request. */
-static uint64_t forget_at(const pending_entry_t *e)
-{
-    uint64_t t = pending_deadline(e);
-    if (pending_waits(e) && !pending_is_tombstone(e)) {
-        const struct config_policy *pol = pending_policy(e);
-        t += pol->steps[pol->wait_step].timeout_ns;
-    }
-    return t;
-}
-
-static int on_response(struct correlate *c, const struct http_msg *m)
-{
-    (*c->responses)++;
-    pending_entry_t *e = pending_find(c->pending, m->uid, m->idx);
-    if (!e)
-        return on_orphan(c, m);
-    /* Finding e proves nothing about time: it outlives its deadlines
-     * while the watermark lags behind another shard, or while it sits
-     * behind a later deadline in its FIFO. Only packet times decide. */
-    bool forgotten = m->ts_end_ns > forget_at(e);
-    int rc = 0;
-    if (!pending_waits(e)) {
-        if (!forgotten)
-            (*c->not_waited)++;
-    } else if (pending_is_tombstone(e)) {
-        if (!forgotten) {
-            (*c->late)++;
-            rc = finish_wait(c, e, m, OUTCOME_LATE, m->ts_ns);
-        }
-    } else if (m->ts_end_ns > pending_deadline(e)) {
-        /* Not yet expired only because the watermark lags: the same
-         * verdict as if it had been. */
-        (*c->timeouts)++;
-        rc = finish_wait(c, e, NULL, OUTCOME_TIMEOUT, pending_deadline(e));
-        if (rc == 0 && !forgotten) {
-            (*c->late)++;
-            rc = finish_wait(c, e, m, OUTCOME_LATE, m->ts_ns);
-        }
-    } else {
-        (*c->pairs)++;
-        rc = finish_wait(c, e, m, OUTCOME_OK, m->ts_ns);
-    }
-    pending_remove(c->pending, e);
-    if (rc == 0 && forgotten)
-        rc = on_orphan(c, m);
-    return rc;
-}
-
-static int on_close(struct correlate *c, const struct http_msg *m)
-{
-    if (!bytes_eq(m->event, "close"))
-        return 0;
-    bool ended = bytes_eq(m->reason_text, "eof") ||
-                 bytes_eq(m->reason_text, "signal");
-    uint32_t n = m->requests < CLOSE_SCAN_MAX ? m->requests : CLOSE_SCAN_MAX;
-    if (m->requests > CLOSE_SCAN_MAX)
-        (*c->close_scan_capped)++; /* the rest end by timeout instead */
-    for (uint32_t idx = 0; idx < n; idx++) {
-        pending_entry_t *e = pending_find(c->pending, m->uid, idx);
-        if (!e)
-            continue;
-        int rc = 0;
-        if (pending_waits(e) && !pending_is_tombstone(e)) {
-            /* ts_end: the connection's last packet, when it ended. */
-            if (m->ts_end_ns > pending_deadline(e)) {
-                (*c->timeouts)++;
-                rc = finish_wait(c, e, NULL, OUTCOME_TIMEOUT,
-                                 pending_deadline(e));
-            } else {
-                (*(ended ? c->eof_waits : c->closed))++;
-                rc = finish_wait(c, e, NULL,
-                                 ended ? OUTCOME_EOF : OUTCOME_CLOSED,
-                                 m->ts_end_ns);
-            }
-        }
-        pending_remove(c->pending, e);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* Ends the waits whose deadline is before wm. */
-static int expire(struct correlate *c, uint64_t wm)
-{
-    pending_entry_t *e;
-    while ((e = pending_next_expired(c->pending, wm))) {
-        if (!pending_waits(e) || pending_is_tombstone(e)) {
-            pending_remove(c->pending, e);
-            continue;
-        }
-        (*c->timeouts)++;
-        int rc = finish_wait(c, e, NULL, OUTCOME_TIMEOUT, pending_deadline(e));
-        if (rc < 0)
-            return rc;
-        pending_bury(c->pending, e);
-    }
-    return 0;
-}
-
-/* The input ended: what still waits will never be answered. */
-static int drain(struct correlate *c, uint64_t end_ns)
-{
-    int rc = expire(c, end_ns);
-    pending_entry_t *e;
-    while (rc == 0 && (e = pending_any(c->pending))) {
-        if (pending_waits(e) && !pending_is_tombstone(e)) {
-            if (pending_deadline(e) < end_ns) {
-                /* expire() stops at a FIFO head with a later deadline
-                 * (shards interleave): this wait had timed out too. */
-                (*c->timeouts)++;
-                rc = finish_wait(c, e, NULL, OUTCOME_TIMEOUT,
-                                 pending_deadline(e));
-            } else {
-                (*c->eof_waits)++;
-                rc = finish_wait(c, e, NULL, OUTCOME_EOF, end_ns);
-            }
-        }
-        pending_remove(c->pending, e);
-    }
-    return rc;
+    struct correlate *c = ctx;
+    return frame_add_record(c->logs, r);
 }
 
 static int flush(struct correlate *c)
@@ -302,11 +59,11 @@ static int handle_items(struct correlate *c, const struct frame *f)
                 continue;
             }
             if (m.kind == MSG_REQ)
-                rc = on_request(c, &m, &f->items[i]);
+                rc = wait_request(c->wait, &m, &f->items[i]);
             else if (m.kind == MSG_RESP)
-                rc = on_response(c, &m);
+                rc = wait_response(c->wait, &m);
             else
-                rc = on_close(c, &m);
+                rc = wait_conn(c->wait, &m);
         }
         if (rc < 0)
             return rc;
@@ -325,7 +82,7 @@ static int on_frame(void *ctx, const struct frame *f)
     }
     int rc = handle_items(c, f);
     if (rc == 0)
-        rc = expire(c, upstream_watermark(c->up));
+        rc = wait_expire(c->wait, upstream_watermark(c->up));
     if (rc == 0 && f->live)
         rc = flush(c);
     return rc;
@@ -336,7 +93,7 @@ static int on_end(void *ctx, const struct frame *f)
     struct correlate *c = ctx;
     /* Without an eof (stopped), the last packet time seen ends the waits. */
     uint64_t end = f && f->wm_ns ? f->wm_ns : upstream_watermark_max(c->up);
-    int rc = drain(c, end);
+    int rc = wait_drain(c->wait, end);
     if (rc == 0)
         rc = flush(c);
     if (rc == 0)
@@ -345,27 +102,38 @@ static int on_end(void *ctx, const struct frame *f)
     return rc;
 }
 
-static bool on_pending(void *ctx)
-{
-    struct correlate *c = ctx;
-    return frame_writer_items(c->logs) > 0;
-}
-
-static int on_flush(void *ctx)
+static int on_idle(void *ctx)
 {
     return flush(ctx);
 }
 
-static const struct pump_ops correlate_ops = {
-    on_frame, on_end, on_pending, on_flush,
-};
+static const struct input_ops correlate_ops = { on_frame, on_end, on_idle };
+
+/* In the order `hark stats` has always shown them. */
+static void register_counters(struct correlate *c, stats_t *s)
+{
+    struct wait_counters *n = &c->n;
+    n->requests = stats_add(s, "requests");
+    n->responses = stats_add(s, "responses");
+    n->pairs = stats_add(s, "pairs");
+    n->timeouts = stats_add(s, "timeouts");
+    n->closed = stats_add(s, "closed");
+    n->eof_unanswered = stats_add(s, "eof_unanswered");
+    n->late = stats_add(s, "late");
+    n->orphans = stats_add(s, "orphans");
+    n->not_waited = stats_add(s, "not_waited");
+    n->records = stats_add(s, "records");
+    c->records_passed = stats_add(s, "records_passed");
+    n->policy_mismatch = stats_add(s, "policy_mismatch");
+    n->close_scan_capped = stats_add(s, "close_scan_capped");
+    c->items_malformed = stats_add(s, "items_malformed");
+    c->frames_other = stats_add(s, "frames_other");
+}
 
 int main(int argc, char **argv)
 {
     struct correlate c;
     memset(&c, 0, sizeof(c));
-    msgpack_sbuffer_init(&c.raw);
-    msgpack_packer_init(&c.raw_pk, &c.raw, msgpack_sbuffer_write);
     int rc = stage_init(&c.st, "correlate", 0,
                         "Waits for each request's response (\"Wait for "
                         "Response Packets\"), pairs them by\nconnection and "
@@ -374,27 +142,11 @@ int main(int argc, char **argv)
                         argc, argv);
     if (rc != 0) {
         stage_finish(&c.st, false);
-        msgpack_sbuffer_destroy(&c.raw);
         return rc < 0 ? 0 : rc;
     }
     struct config *cfg = c.st.cfg;
     stats_t *s = c.st.stats;
-    c.requests = stats_add(s, "requests");
-    c.responses = stats_add(s, "responses");
-    c.pairs = stats_add(s, "pairs");
-    c.timeouts = stats_add(s, "timeouts");
-    c.closed = stats_add(s, "closed");
-    c.eof_waits = stats_add(s, "eof_unanswered");
-    c.late = stats_add(s, "late");
-    c.orphans = stats_add(s, "orphans");
-    c.not_waited = stats_add(s, "not_waited");
-    c.records = stats_add(s, "records");
-    c.records_passed = stats_add(s, "records_passed");
-    c.policy_mismatch = stats_add(s, "policy_mismatch");
-    c.close_scan_capped = stats_add(s, "close_scan_capped");
-    c.frames_malformed = stats_add(s, "frames_malformed");
-    c.items_malformed = stats_add(s, "items_malformed");
-    c.frames_other = stats_add(s, "frames_other");
+    register_counters(&c, s);
 
     char in_ep[4200], out_ep[4200];
     bool ok = false;
@@ -404,38 +156,32 @@ int main(int argc, char **argv)
         goto out;
     }
     c.up = upstream_new(1, s);
-    c.pending = pending_new(cfg, cfg->correlate.max_pending, s);
+    c.wait = wait_new(cfg, s, &c.n, add_record, &c);
     c.reader = frame_reader_new();
-    c.raw_reader = frame_reader_new();
     c.logs = frame_writer_new(FRAME_LOG, c.st.id);
-    if (!c.up || !c.pending || !c.reader || !c.raw_reader || !c.logs) {
+    if (!c.up || !c.wait || !c.reader || !c.logs) {
         log_error("out of memory");
         goto out;
     }
-    c.in = bus_in_new(c.st.zmq, in_ep);
-    if (!c.in) {
-        log_error("cannot bind %s: %s", in_ep, zmq_strerror(errno));
+    c.in = input_new(&c.st, in_ep, c.reader, c.up, &correlate_ops, &c);
+    if (!c.in)
         goto out;
-    }
     c.out = bus_out_new(c.st.zmq, out_ep, c.st.id, c.st.tap);
     if (!c.out) {
         log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
         goto out;
     }
-    rc = pump_run(&c.st, c.in, c.reader, c.up, c.frames_malformed,
-                  &correlate_ops, &c);
+    rc = loop_run(c.st.loop);
     if (rc < 0)
         log_error("stopped: %s", zmq_strerror(-rc));
     ok = rc == 0;
 out:
     bus_out_destroy(&c.out);
-    bus_in_destroy(&c.in);
+    input_destroy(&c.in);
     frame_writer_destroy(&c.logs);
     frame_reader_destroy(&c.reader);
-    frame_reader_destroy(&c.raw_reader);
-    pending_destroy(&c.pending);
+    wait_destroy(&c.wait);
     upstream_destroy(&c.up);
-    msgpack_sbuffer_destroy(&c.raw);
     stage_finish(&c.st, ok);
     return ok ? 0 : 1;
 }

@@ -12,7 +12,7 @@
 #include "log.h"
 #include "policy.h"
 #include "route.h"
-#include "pump.h"
+#include "input.h"
 #include "stage.h"
 #include "upstream.h"
 
@@ -24,7 +24,7 @@ struct dispatch {
     struct stage st;
     router_t *router;
     upstream_t *up;
-    bus_in_t *in;
+    input_t *in;
     bus_out_t *out;
     frame_reader_t *reader;
     frame_writer_t *msgs;
@@ -33,7 +33,7 @@ struct dispatch {
     struct msg_header scratch[FRAME_MAX_HEADERS];
     struct log_limit bad_item;
     uint64_t *requests, *routed, *unrouted, *responses, *conn_events,
-        *records, *frames_malformed, *items_malformed, *frames_other;
+        *records, *items_malformed, *frames_other;
 };
 
 static int flush(struct dispatch *d, bool heartbeat)
@@ -146,20 +146,12 @@ static int on_end(void *ctx, const struct frame *f)
     return rc;
 }
 
-static bool on_pending(void *ctx)
-{
-    struct dispatch *d = ctx;
-    return frame_writer_items(d->msgs) || frame_writer_items(d->logs);
-}
-
-static int on_flush(void *ctx)
+static int on_idle(void *ctx)
 {
     return flush(ctx, false);
 }
 
-static const struct pump_ops dispatch_ops = {
-    on_frame, on_end, on_pending, on_flush,
-};
+static const struct input_ops dispatch_ops = { on_frame, on_end, on_idle };
 
 int main(int argc, char **argv)
 {
@@ -183,7 +175,6 @@ int main(int argc, char **argv)
     d.responses = stats_add(s, "responses");
     d.conn_events = stats_add(s, "conn_events");
     d.records = stats_add(s, "records");
-    d.frames_malformed = stats_add(s, "frames_malformed");
     d.items_malformed = stats_add(s, "items_malformed");
     d.frames_other = stats_add(s, "frames_other");
 
@@ -203,24 +194,21 @@ int main(int argc, char **argv)
         log_error("out of memory");
         goto out;
     }
-    d.in = bus_in_new(d.st.zmq, in_ep);
-    if (!d.in) {
-        log_error("cannot bind %s: %s", in_ep, zmq_strerror(errno));
+    d.in = input_new(&d.st, in_ep, d.reader, d.up, &dispatch_ops, &d);
+    if (!d.in)
         goto out;
-    }
     d.out = bus_out_new(d.st.zmq, out_ep, d.st.id, d.st.tap);
     if (!d.out) {
         log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
         goto out;
     }
-    rc = pump_run(&d.st, d.in, d.reader, d.up, d.frames_malformed,
-                  &dispatch_ops, &d);
+    rc = loop_run(d.st.loop);
     if (rc < 0)
         log_error("stopped: %s", zmq_strerror(-rc));
     ok = rc == 0;
 out:
     bus_out_destroy(&d.out);
-    bus_in_destroy(&d.in);
+    input_destroy(&d.in);
     frame_writer_destroy(&d.msgs);
     frame_writer_destroy(&d.logs);
     frame_reader_destroy(&d.reader);

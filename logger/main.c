@@ -14,6 +14,7 @@
  * of losing records.
  */
 #include "clock.h"
+#include "input.h"
 #include "log.h"
 #include "stage.h"
 #include "store.h"
@@ -22,28 +23,25 @@
 #include <errno.h>
 #include <string.h>
 
-#define FRAMES_PER_TURN 64
 #define IDLE_COMMIT_MS 100
 #define MAX_AGE_MS 1000
-#define STOP_QUIET_MS 200
 #define RETRY_MS 1000
 
 struct logger {
     struct stage st;
     upstream_t *up;
     store_t *store;
-    bus_in_t *in;
+    input_t *in;
+    int commit_timer;
     void *rep;
     frame_reader_t *reader;
     msgpack_sbuffer reply;
     uint32_t batch;
-    uint64_t last_input_ns;       /* monotonic: last frame received */
     uint64_t first_pending_ns;    /* monotonic: oldest uncommitted record */
-    uint64_t retry_ns;            /* when failing: next commit attempt */
     bool failing;
-    struct log_limit bad_frame, bad_record, write_error;
+    struct log_limit bad_record, write_error;
     uint64_t *records, *requests, *responses, *batches, *bytes_written,
-        *frames_malformed, *records_malformed, *records_other,
+        *records_malformed, *records_other,
         *records_failed, *commit_errors, *queries;
 };
 
@@ -60,10 +58,14 @@ static int commit(struct logger *l, bool sync)
                     "cannot write the audit trail %s: %s (%u records "
                     "pending; retrying)",
                     l->st.cfg->logger.db, err, store_pending(l->store));
+        if (!l->failing)
+            input_pause(l->in, true); /* back up instead of losing */
         l->failing = true;
-        l->retry_ns = clock_mono_ns() + RETRY_MS * NS_PER_MS;
+        loop_timer_arm(l->st.loop, l->commit_timer, RETRY_MS, false);
         return rc;
     }
+    if (l->failing)
+        input_pause(l->in, false);
     l->failing = false;
     (*l->batches)++;
     *l->bytes_written = store_bytes_written(l->store);
@@ -89,8 +91,11 @@ static void on_records(struct logger *l, const struct frame *f)
                         strerror(-rc));
             continue;
         }
-        if (store_pending(l->store) == 1)
+        if (store_pending(l->store) == 1) {
             l->first_pending_ns = clock_mono_ns();
+            loop_timer_arm(l->st.loop, l->commit_timer, IDLE_COMMIT_MS,
+                           true);
+        }
         (*l->records)++;
         (*(r.kind == RECORD_REQUEST ? l->requests : l->responses))++;
         if (store_pending(l->store) >= l->batch)
@@ -98,42 +103,33 @@ static void on_records(struct logger *l, const struct frame *f)
     }
 }
 
-/* Returns true once every producer has sent eof. */
-static bool on_frame(struct logger *l, const void *topic, size_t tlen,
-                     const void *body, size_t blen)
+static int on_frame(void *ctx, const struct frame *f)
 {
-    struct frame f;
-    int rc = frame_read(l->reader, topic, tlen, body, blen, &f);
-    if (rc != 0) {
-        (*l->frames_malformed)++;
-        log_limited(&l->bad_frame, LOG_WARN, "dropped a bad frame: %s",
-                    rc == -EPROTONOSUPPORT ? "unsupported version"
-                    : rc == -ENOMSG        ? "unknown topic"
-                                           : "malformed");
-        return false;
-    }
-    if (!upstream_frame(l->up, &f))
-        return false;
-    switch (f.type) {
-    case FRAME_LOG:
-        on_records(l, &f);
-        return false;
-    case FRAME_EOF:
-        return upstream_eof(l->up, &f);
-    default:
+    struct logger *l = ctx;
+    if (f->type == FRAME_LOG)
+        on_records(l, f);
+    else
         (*l->records_other)++;
-        return false;
-    }
+    return 0;
 }
 
-/* One request on the query socket, one reply (REP must always answer). */
-static void serve_query(struct logger *l)
+/* The input ended; main() makes the last, synced commit. */
+static int on_end(void *ctx, const struct frame *f)
 {
+    return 0;
+}
+
+static const struct input_ops logger_ops = { on_frame, on_end, NULL };
+
+/* One request on the query socket, one reply (REP must always answer). */
+static int serve_query(loop_t *loop, void *ctx)
+{
+    struct logger *l = ctx;
     zmq_msg_t m;
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, l->rep, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
-        return;
+        return 0;
     }
     /* Only the first part is the request; take the rest off the socket. */
     int more = 0;
@@ -151,86 +147,29 @@ static void serve_query(struct logger *l)
     else
         zmq_send(l->rep, "", 0, ZMQ_DONTWAIT); /* still answer */
     zmq_msg_close(&m);
+    return 0;
 }
 
-/* The poll timeout: stats tick, idle commit, max age, retry, drain. */
-static int next_timeout(struct logger *l)
+/* Commits a batch once the input has been quiet for IDLE_COMMIT_MS or
+ * its oldest record is MAX_AGE_MS old (a live trail shows up quickly);
+ * while the trail cannot be written, retries every RETRY_MS. */
+static int on_commit_timer(loop_t *loop, void *ctx)
 {
-    int t = stage_tick(&l->st);
+    struct logger *l = ctx;
     if (l->failing) {
-        int r = stage_ms_until(l->retry_ns, RETRY_MS);
-        return r < t ? r : t;
+        commit(l, l->st.cfg->logger.sync);
+        return l->failing ? RETRY_MS : LOOP_TIMER_OFF;
     }
-    if (store_pending(l->store)) {
-        int idle = stage_ms_until(l->last_input_ns + IDLE_COMMIT_MS * NS_PER_MS,
-                                  IDLE_COMMIT_MS);
-        int age = stage_ms_until(l->first_pending_ns + MAX_AGE_MS * NS_PER_MS,
-                                 MAX_AGE_MS);
-        t = idle < t ? idle : t;
-        t = age < t ? age : t;
-    }
-    if (l->st.stop && t > STOP_QUIET_MS)
-        t = STOP_QUIET_MS;
-    return t;
-}
-
-/* Runs until eof from every producer, or a stop signal and a quiet
- * input. Returns 0, or -errno when polling fails. */
-static int run(struct logger *l)
-{
-    for (;;) {
-        zmq_pollitem_t items[3] = {
-            stage_pollitem(&l->st),
-            /* without a query socket, fd -1: poll() ignores the item */
-            { l->rep, l->rep ? 0 : -1, ZMQ_POLLIN, 0 },
-            { bus_in_socket(l->in), 0, ZMQ_POLLIN, 0 },
-        };
-        /* While a batch cannot be written, leave the input unread. */
-        int n_items = l->failing ? 2 : 3;
-        int n = zmq_poll(items, n_items, next_timeout(l));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (items[0].revents)
-            stage_handle_signal(&l->st);
-        if (items[1].revents)
-            serve_query(l);
-        uint64_t now = clock_mono_ns();
-        if (l->failing) {
-            if (now >= l->retry_ns)
-                commit(l, l->st.cfg->logger.sync);
-            if (l->st.stop)
-                return 0; /* the final commit tries once more */
-            continue;
-        }
-        bool got = false;
-        for (int i = 0; n_items == 3 && items[2].revents &&
-                        i < FRAMES_PER_TURN;
-             i++) {
-            const void *topic, *body;
-            size_t tlen, blen;
-            int rc = bus_in_recv(l->in, 0, &topic, &tlen, &body, &blen);
-            if (rc == 0)
-                break;
-            got = true;
-            l->last_input_ns = clock_mono_ns();
-            if (rc < 0) {
-                (*l->frames_malformed)++;
-                continue;
-            }
-            if (on_frame(l, topic, tlen, body, blen))
-                return 0;
-        }
-        now = clock_mono_ns();
-        if (store_pending(l->store) &&
-            (now >= l->last_input_ns + IDLE_COMMIT_MS * NS_PER_MS ||
-             now >= l->first_pending_ns + MAX_AGE_MS * NS_PER_MS))
-            commit(l, l->st.cfg->logger.sync);
-        if (l->st.stop && !got)
-            return 0; /* stopped without an eof, and the input is quiet */
-    }
+    if (!store_pending(l->store))
+        return LOOP_TIMER_OFF;
+    int idle = loop_ms_until(input_last_ns(l->in) + IDLE_COMMIT_MS *
+                             NS_PER_MS, IDLE_COMMIT_MS);
+    int age = loop_ms_until(l->first_pending_ns + MAX_AGE_MS * NS_PER_MS,
+                            MAX_AGE_MS);
+    if (idle > 0 && age > 0)
+        return idle < age ? idle : age;
+    commit(l, l->st.cfg->logger.sync);
+    return l->failing ? RETRY_MS : LOOP_TIMER_OFF;
 }
 
 static void *bind_query(struct logger *l)
@@ -277,7 +216,6 @@ int main(int argc, char **argv)
     l.responses = stats_add(s, "responses");
     l.batches = stats_add(s, "batches");
     l.bytes_written = stats_add(s, "bytes_written");
-    l.frames_malformed = stats_add(s, "frames_malformed");
     l.records_malformed = stats_add(s, "records_malformed");
     l.records_other = stats_add(s, "records_other");
     l.records_failed = stats_add(s, "records_failed");
@@ -305,16 +243,17 @@ int main(int argc, char **argv)
         log_error("out of memory");
         goto out;
     }
-    l.in = bus_in_new(l.st.zmq, in_ep);
-    if (!l.in) {
-        log_error("cannot bind %s: %s", in_ep, zmq_strerror(errno));
+    l.in = input_new(&l.st, in_ep, l.reader, l.up, &logger_ops, &l);
+    l.commit_timer = loop_add_timer(l.st.loop, LOOP_TIMER_OFF,
+                                    on_commit_timer, &l);
+    if (!l.in || l.commit_timer < 0)
         goto out;
-    }
     l.rep = bind_query(&l);
+    if (l.rep && loop_add_socket(l.st.loop, l.rep, serve_query, &l) < 0)
+        goto out;
     log_debug("trail %s: %llu records so far", cfg->logger.db,
               (unsigned long long)store_last_seq(l.store));
-    l.last_input_ns = clock_mono_ns();
-    rc = run(&l);
+    rc = loop_run(l.st.loop);
     if (rc < 0)
         log_error("stopped: %s", zmq_strerror(-rc));
     /* The last batch of a run is always synced. */
@@ -326,7 +265,7 @@ int main(int argc, char **argv)
 out:
     if (l.rep)
         zmq_close(l.rep);
-    bus_in_destroy(&l.in);
+    input_destroy(&l.in);
     store_close(&l.store);
     frame_reader_destroy(&l.reader);
     upstream_destroy(&l.up);

@@ -1,10 +1,10 @@
 /* main.c - hark-reassemble: `pkt` frames in, HTTP messages out.
  *
- * One process per shard of the flow hash. It binds its PULL input, pushes
- * `msg` batches to dispatch, and runs one loop: poll the input and the
- * signal fd, take up to FRAMES_PER_TURN frames, decode each packet and
- * hand its TCP segment to the connection tracker (conn.h), whose messages
- * are batched here. Rules a reader must know:
+ * One process per shard of the flow hash. Its input (input.h) hands it
+ * `pkt` frames; it decodes each packet and hands its TCP segment to the
+ * connection tracker (conn.h), whose messages are batched here and
+ * pushed to dispatch when a batch is full or the input runs dry. Rules a
+ * reader must know:
  *   - the clock is packet time: the largest packet timestamp (or upstream
  *     watermark) seen; idle expiry and the watermark sent downstream run
  *     on it. Live, when no packet came for LIVE_IDLE_NS of wall time, it
@@ -17,7 +17,9 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "defrag.h"
 #include "frame.h"
+#include "input.h"
 #include "log.h"
 #include "packet.h"
 #include "stage.h"
@@ -28,7 +30,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FRAMES_PER_TURN 64          /* input frames per loop turn */
 #define HEARTBEAT_NS NS_PER_SEC     /* watermark move that forces a send */
 #define EXPIRE_EVERY_NS NS_PER_SEC  /* idle expiry period, packet time */
 #define LIVE_IDLE_NS NS_PER_SEC     /* live: no packet for this long ... */
@@ -42,27 +43,23 @@ static const char summary[] =
 
 struct reasm {
     struct stage st;
-    bus_in_t *in;
+    input_t *in;
     bus_out_t *out;
     frame_reader_t *rd;
     frame_writer_t *wr;
     upstream_t *up;
     conn_tracker_t *conns;
+    defrag_t *defrag;
     uint64_t clock_ns;          /* packet time */
     uint64_t sent_wm_ns;        /* watermark of the last frame sent */
     uint64_t next_expire_ns;
     uint64_t last_pkt_mono_ns;  /* wall (monotonic) time of the last pkt */
     bool live;
+    enum flow_end why;          /* how the input ended */
     /* stats */
     uint64_t *packets, *bytes, *not_ip, *not_tcp, *truncated, *malformed;
-    uint64_t *unknown_link, *fragments, *frames_malformed;
-    uint64_t *frames_unexpected, *items_malformed, *msgs_out, *send_errors;
-    struct mirror {
-        const char *name;
-        const uint64_t *src;
-        uint64_t *dst;
-    } mirror[40];
-    unsigned n_mirror;
+    uint64_t *unknown_link, *frames_unexpected;
+    uint64_t *items_malformed, *msgs_out, *send_errors;
 };
 
 /* A counter that never fails: past STATS_MAX it points at a sink. */
@@ -77,23 +74,12 @@ static uint64_t *counter(struct reasm *r, const char *name)
     return p;
 }
 
-static void mirror_add(struct reasm *r, const char *name, const uint64_t *src)
+/* The tracker's modules count in their own structs; the stats read them
+ * there. */
+static void attach(struct reasm *r, const char *name, const uint64_t *src)
 {
-    if (r->n_mirror == sizeof(r->mirror) / sizeof(r->mirror[0])) {
-        log_warn("mirror table full: %s not reported", name);
-        return;
-    }
-    struct mirror *m = &r->mirror[r->n_mirror++];
-    m->name = name;
-    m->src = src;
-    m->dst = counter(r, name);
-}
-
-/* Copies the modules' counters into the stats before a snapshot. */
-static void mirror_stats(struct reasm *r)
-{
-    for (unsigned i = 0; i < r->n_mirror; i++)
-        *r->mirror[i].dst = *r->mirror[i].src;
+    if (stats_attach(r->st.stats, name, src) < 0)
+        log_warn("too many counters: %s not reported", name);
 }
 
 static void register_stats(struct reasm *r)
@@ -105,8 +91,6 @@ static void register_stats(struct reasm *r)
     r->truncated = counter(r, "truncated");
     r->malformed = counter(r, "malformed_pkts");
     r->unknown_link = counter(r, "unknown_link");
-    r->fragments = counter(r, "fragments");
-    r->frames_malformed = counter(r, "frames_malformed");
     r->frames_unexpected = counter(r, "frames_unexpected");
     r->items_malformed = counter(r, "items_malformed");
     r->msgs_out = counter(r, "msgs_out");
@@ -114,34 +98,45 @@ static void register_stats(struct reasm *r)
 
     struct conn_stats cs;
     conn_tracker_stats(r->conns, &cs);
-    mirror_add(r, "flows", &cs.flow->flows);
-    mirror_add(r, "flows_active", &cs.flow->flows_active);
-    mirror_add(r, "flows_refused", &cs.flow->flows_refused);
-    mirror_add(r, "flows_evicted", &cs.flow->flows_evicted);
-    mirror_add(r, "requests", &cs.conn->requests);
-    mirror_add(r, "responses", &cs.conn->responses);
-    mirror_add(r, "conn_closed", &cs.conn->conn_closed);
-    mirror_add(r, "responses_unsolicited", &cs.conn->unsolicited);
-    mirror_add(r, "pkts_no_flow", &cs.conn->pkts_no_flow);
-    mirror_add(r, "pkts_after_close", &cs.conn->pkts_after_close);
-    mirror_add(r, "alloc_failed", &cs.conn->alloc_failed);
-    mirror_add(r, "gaps", &cs.stream->gaps);
-    mirror_add(r, "gap_bytes", &cs.stream->gap_bytes);
-    mirror_add(r, "retransmit_bytes", &cs.stream->retransmit_bytes);
-    mirror_add(r, "out_of_order", &cs.stream->out_of_order);
-    mirror_add(r, "memcap_gaps", &cs.stream->memcap_gaps);
-    mirror_add(r, "buffer_gaps", &cs.stream->buffer_gaps);
-    mirror_add(r, "out_of_window", &cs.stream->out_of_window);
-    mirror_add(r, "segment_alloc_failed", &cs.stream->alloc_failed);
-    mirror_add(r, "reassembly_mem", &cs.stream->mem_used);
-    mirror_add(r, "http_interim", &cs.http->interim);
-    mirror_add(r, "http_malformed", &cs.http->malformed);
-    mirror_add(r, "http_incomplete", &cs.http->incomplete);
-    mirror_add(r, "http_header_overflow", &cs.http->header_overflow);
-    mirror_add(r, "http_headers_dropped", &cs.http->headers_dropped);
-    mirror_add(r, "http_body_truncated", &cs.http->body_truncated);
-    mirror_add(r, "http_resync_bytes", &cs.http->resync_bytes);
-    mirror_add(r, "http_upgrades", &cs.http->upgrades);
+    attach(r, "flows", &cs.flow->flows);
+    attach(r, "flows_active", &cs.flow->flows_active);
+    attach(r, "flows_refused", &cs.flow->flows_refused);
+    attach(r, "flows_evicted", &cs.flow->flows_evicted);
+    attach(r, "requests", &cs.conn->requests);
+    attach(r, "responses", &cs.conn->responses);
+    attach(r, "conn_closed", &cs.conn->conn_closed);
+    attach(r, "responses_unsolicited", &cs.conn->unsolicited);
+    attach(r, "pkts_no_flow", &cs.conn->pkts_no_flow);
+    attach(r, "pkts_after_close", &cs.conn->pkts_after_close);
+    attach(r, "alloc_failed", &cs.conn->alloc_failed);
+    attach(r, "gaps", &cs.stream->gaps);
+    attach(r, "gap_bytes", &cs.stream->gap_bytes);
+    attach(r, "retransmit_bytes", &cs.stream->retransmit_bytes);
+    attach(r, "out_of_order", &cs.stream->out_of_order);
+    attach(r, "memcap_gaps", &cs.stream->memcap_gaps);
+    attach(r, "buffer_gaps", &cs.stream->buffer_gaps);
+    attach(r, "out_of_window", &cs.stream->out_of_window);
+    attach(r, "segment_alloc_failed", &cs.stream->alloc_failed);
+    attach(r, "reassembly_mem", &cs.stream->mem_used);
+    attach(r, "http_interim", &cs.http->interim);
+    attach(r, "http_malformed", &cs.http->malformed);
+    attach(r, "http_incomplete", &cs.http->incomplete);
+    attach(r, "http_header_overflow", &cs.http->header_overflow);
+    attach(r, "http_headers_dropped", &cs.http->headers_dropped);
+    attach(r, "http_body_truncated", &cs.http->body_truncated);
+    attach(r, "http_resync_bytes", &cs.http->resync_bytes);
+    attach(r, "http_upgrades", &cs.http->upgrades);
+    const struct defrag_counters *dc = defrag_counters(r->defrag);
+    attach(r, "fragments", &dc->fragments);
+    attach(r, "frag_datagrams", &dc->datagrams);
+    attach(r, "frag_duplicates", &dc->duplicates);
+    attach(r, "frag_conflicts", &dc->conflicts);
+    attach(r, "frag_overlaps", &dc->overlaps);
+    attach(r, "frag_timeouts", &dc->timeouts);
+    attach(r, "frag_evicted", &dc->evicted);
+    attach(r, "frag_refused", &dc->refused);
+    attach(r, "frag_invalid", &dc->invalid);
+    attach(r, "frag_mem", &dc->mem_used);
 }
 
 /* ---- output -------------------------------------------------------- */
@@ -198,6 +193,7 @@ static void advance_clock(struct reasm *r, uint64_t t)
         r->clock_ns = t;
     if (r->clock_ns >= r->next_expire_ns) {
         conn_expire(r->conns, r->clock_ns);
+        defrag_expire(r->defrag, r->clock_ns);
         r->next_expire_ns = r->clock_ns + EXPIRE_EVERY_NS;
     }
 }
@@ -206,10 +202,7 @@ static void count_status(struct reasm *r, enum packet_status s)
 {
     switch (s) {
     case PACKET_OK: break;
-    /* IPv4/IPv6 fragments are counted and dropped for now; reassembling
-     * them is future work for reassemble/defrag.c (capture already sends
-     * every fragment of a datagram to the same shard). */
-    case PACKET_FRAGMENT: (*r->fragments)++; break;
+    case PACKET_FRAGMENT: break; /* defrag counts them */
     case PACKET_NOT_IP: (*r->not_ip)++; break;
     case PACKET_NOT_TCP: (*r->not_tcp)++; break;
     case PACKET_UNKNOWN_LINK: (*r->unknown_link)++; break;
@@ -243,137 +236,77 @@ static void handle_pkts(struct reasm *r, const struct frame *f)
         size_t cut = pi.ip_truncated && p.wirelen > p.data.n
                          ? p.wirelen - p.data.n
                          : 0;
-        if (s == PACKET_OK)
+        if (s == PACKET_FRAGMENT) {
+            /* capture sends every fragment of a datagram to one shard */
+            struct packet_info whole;
+            bool conflict;
+            if (defrag_add(r->defrag, &pi, p.ts_ns, &whole, &conflict) > 0)
+                conn_packet(r->conns, &whole, 0, p.ts_ns, r->clock_ns);
+        } else if (s == PACKET_OK) {
             conn_packet(r->conns, &pi, cut, p.ts_ns, r->clock_ns);
-        else
+        } else {
             count_status(r, s);
+        }
     }
 }
 
-/* Handles one received message; true once every producer sent eof. */
-static bool handle_frame(struct reasm *r, const void *topic, size_t tlen,
-                         const void *body, size_t blen)
+static int on_frame(void *ctx, const struct frame *f)
 {
-    struct frame f;
-    int rc = frame_read(r->rd, topic, tlen, body, blen, &f);
-    if (rc < 0) {
-        static struct log_limit lim;
-        (*r->frames_malformed)++;
-        log_limited(&lim, LOG_WARN, "dropped a frame: %s", strerror(-rc));
-        return false;
-    }
-    if (!upstream_frame(r->up, &f))
-        return false;
-    switch (f.type) {
-    case FRAME_PKT:
-        r->live = f.live;
-        handle_pkts(r, &f);
-        advance_clock(r, f.wm_ns);
-        if (f.live)
-            flush(r);
-        return false;
-    case FRAME_EOF:
-        advance_clock(r, f.wm_ns);
-        return upstream_eof(r->up, &f);
-    default: {
+    struct reasm *r = ctx;
+    if (f->type != FRAME_PKT) {
         static struct log_limit lim;
         (*r->frames_unexpected)++;
         log_limited(&lim, LOG_WARN, "dropped a %s frame from %.*s",
-                    frame_topic(f.type), (int)f.src.n, f.src.p);
-        return false;
+                    frame_topic(f->type), (int)f->src.n, f->src.p);
+        return 0;
     }
-    }
-}
-
-/* Nothing more queued: send what waits; live, let the clock follow the
- * wall when packets stopped, so idle flows expire and watermarks move. */
-static void idle(struct reasm *r)
-{
-    flush(r);
-    if (!r->live ||
-        clock_mono_ns() - r->last_pkt_mono_ns < LIVE_IDLE_NS)
-        return;
-    uint64_t wall = clock_wall_ns();
-    if (wall > LIVE_LAG_NS)
-        advance_clock(r, wall - LIVE_LAG_NS);
-}
-
-/* Reads input until it is empty or FRAMES_PER_TURN were taken.
- * Returns 1 at end of input, 0 when more may come, -1 on a socket error. */
-static int drain(struct reasm *r)
-{
-    int got = 0;
-    while (got < FRAMES_PER_TURN) {
-        const void *topic, *body;
-        size_t tlen, blen;
-        int rc = bus_in_recv(r->in, 0, &topic, &tlen, &body, &blen);
-        if (rc == 0)
-            break;
-        got++;
-        if (rc == -EBADMSG) {
-            static struct log_limit lim;
-            (*r->frames_malformed)++;
-            log_limited(&lim, LOG_WARN, "dropped a message that was not "
-                                        "topic + body");
-            continue;
-        }
-        if (rc < 0) {
-            log_error("receive: %s", zmq_strerror(-rc));
-            return -1;
-        }
-        if (handle_frame(r, topic, tlen, body, blen))
-            return 1;
-    }
-    if (got < FRAMES_PER_TURN)
-        idle(r);
+    r->live = f->live;
+    handle_pkts(r, f);
+    advance_clock(r, f->wm_ns);
+    if (f->live)
+        flush(r);
+    heartbeat(r);
     return 0;
 }
 
-static int run(struct reasm *r)
+/* The input ran dry: send what waits. */
+static int on_idle(void *ctx)
 {
-    enum flow_end why = FLOW_END_SIGNAL;
-    bool ok = true;
-    for (;;) {
-        mirror_stats(r);
-        int timeout = stage_tick(&r->st);
-        zmq_pollitem_t items[2] = {
-            { bus_in_socket(r->in), 0, ZMQ_POLLIN, 0 },
-            stage_pollitem(&r->st),
-        };
-        if (zmq_poll(items, 2, timeout) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_error("poll: %s", zmq_strerror(errno));
-            ok = false;
-            break;
-        }
-        if (items[1].revents & ZMQ_POLLIN)
-            stage_handle_signal(&r->st);
-        if (r->st.stop)
-            break;
-        int rc = drain(r);
-        if (rc < 0) {
-            ok = false;
-            break;
-        }
-        if (rc > 0) {
-            why = FLOW_END_EOF;
-            break;
-        }
+    flush(ctx);
+    return 0;
+}
+
+/* Every flow ends with the input: partial messages and close events go
+ * out before eof. */
+static int on_end(void *ctx, const struct frame *f)
+{
+    struct reasm *r = ctx;
+    if (f)
+        advance_clock(r, f->wm_ns);
+    r->why = f ? FLOW_END_EOF : FLOW_END_SIGNAL;
+    conn_close_all(r->conns, r->why);
+    flush(r);
+    int rc = bus_out_eof(r->out, r->clock_ns, flow_end_name(r->why));
+    if (rc < 0)
+        log_error("sending eof: %s", zmq_strerror(-rc));
+    return rc;
+}
+
+static const struct input_ops reassemble_ops = { on_frame, on_end, on_idle };
+
+/* Live, when packets stopped, the clock follows the wall so idle flows
+ * expire and watermarks move downstream. */
+static int on_live_tick(loop_t *l, void *ctx)
+{
+    struct reasm *r = ctx;
+    if (r->live && clock_mono_ns() - r->last_pkt_mono_ns >= LIVE_IDLE_NS) {
+        uint64_t wall = clock_wall_ns();
+        if (wall > LIVE_LAG_NS)
+            advance_clock(r, wall - LIVE_LAG_NS);
+        flush(r);
         heartbeat(r);
     }
-    conn_close_all(r->conns, why);
-    flush(r);
-    int rc = bus_out_eof(r->out, r->clock_ns, flow_end_name(why));
-    if (rc < 0) {
-        log_error("sending eof: %s", zmq_strerror(-rc));
-        ok = false;
-    }
-    mirror_stats(r);
-    log_info("%s: %llu packets, %llu messages", flow_end_name(why),
-             (unsigned long long)*r->packets,
-             (unsigned long long)*r->msgs_out);
-    return ok ? 0 : -1;
+    return (int)(LIVE_IDLE_NS / NS_PER_MS);
 }
 
 static int setup(struct reasm *r)
@@ -392,10 +325,18 @@ static int setup(struct reasm *r)
         },
     };
     r->conns = conn_tracker_new(&cc, on_emit, r);
+    /* Linux's defaults: ipfrag_time 30s, ipfrag_high_thresh 4 MiB (per
+     * namespace; a shard serves many hosts, so more). */
+    struct defrag_config dc = {
+        .memcap = 32u << 20,
+        .timeout_ns = 30 * NS_PER_SEC,
+        .max_datagrams = 8192,
+    };
+    r->defrag = defrag_new(&dc);
     r->rd = frame_reader_new();
     r->wr = frame_writer_new(FRAME_MSG, r->st.id);
     r->up = upstream_new(1, r->st.stats);
-    if (!r->conns || !r->rd || !r->wr || !r->up) {
+    if (!r->conns || !r->defrag || !r->rd || !r->wr || !r->up) {
         log_error("out of memory");
         return -1;
     }
@@ -408,11 +349,11 @@ static int setup(struct reasm *r)
         log_error("endpoint does not fit");
         return -1;
     }
-    r->in = bus_in_new(r->st.zmq, in_ep);
-    if (!r->in) {
-        log_error("cannot bind %s: %s", in_ep, zmq_strerror(errno));
+    r->in = input_new(&r->st, in_ep, r->rd, r->up, &reassemble_ops, r);
+    if (!r->in ||
+        loop_add_timer(r->st.loop, (int)(LIVE_IDLE_NS / NS_PER_MS),
+                       on_live_tick, r) < 0)
         return -1;
-    }
     r->out = bus_out_new(r->st.zmq, out_ep, r->st.id, r->st.tap);
     if (!r->out) {
         log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
@@ -422,11 +363,16 @@ static int setup(struct reasm *r)
     return 0;
 }
 
-static void teardown(struct reasm *r)
+/* The sockets close before stage_finish() (it ends the ZeroMQ context);
+ * the tracker goes after it, since its final stats read the tracker's
+ * counters. */
+static void teardown(struct reasm *r, bool ok)
 {
-    bus_in_destroy(&r->in);
+    input_destroy(&r->in);
     bus_out_destroy(&r->out);
+    stage_finish(&r->st, ok);
     conn_tracker_destroy(&r->conns);
+    defrag_destroy(&r->defrag);
     frame_writer_destroy(&r->wr);
     frame_reader_destroy(&r->rd);
     upstream_destroy(&r->up);
@@ -441,8 +387,16 @@ int main(int argc, char **argv)
         stage_finish(&r.st, false);
         return rc < 0 ? 0 : rc;
     }
-    bool ok = setup(&r) == 0 && run(&r) == 0;
-    teardown(&r);
-    stage_finish(&r.st, ok);
+    bool ok = setup(&r) == 0;
+    if (ok) {
+        rc = loop_run(r.st.loop);
+        ok = rc == 0;
+        if (rc < 0)
+            log_error("stopped: %s", zmq_strerror(-rc));
+        log_info("%s: %llu packets, %llu messages", flow_end_name(r.why),
+                 (unsigned long long)*r.packets,
+                 (unsigned long long)*r.msgs_out);
+    }
+    teardown(&r, ok);
     return ok ? 0 : 1;
 }

@@ -1,0 +1,78 @@
+/* wait.h - "Wait for Response Packets": the verdict on every wait, then
+ * the rest of the policy.
+ *
+ * Pairs the n-th response of a connection with its n-th request. A wait
+ * ends in one of: ok (the whole response arrived within the timeout),
+ * timeout, closed (the connection ended first), eof (the input ended
+ * first); a response after its wait timed out is late, one without a
+ * request (or after its wait was forgotten) an orphan. The decision uses
+ * packet time only: a response is in time when its last byte is no later
+ * than the request's last byte plus the timeout, whatever order shards'
+ * frames arrive in and wherever the watermark stands, so a replay gives
+ * the same trail. When a wait ends, the policy's log steps after it run
+ * and each record goes to the sink.
+ *
+ * The caller feeds messages as they come and the watermark (every packet
+ * up to it has been seen) when it moves; it owns the transport.
+ */
+#ifndef HARK_CORRELATE_WAIT_H
+#define HARK_CORRELATE_WAIT_H
+
+#include "config.h"
+#include "frame.h"
+#include "stats.h"
+
+#include <msgpack.h>
+#include <stdint.h>
+
+/* Requests of one connection looked up when it closes; the rest end by
+ * timeout instead (counted in close_scan_capped). */
+#define WAIT_CLOSE_SCAN_MAX 65536u
+
+/* What the table counts. Each points at a counter the caller registered
+ * (stats_add) and that outlives the table. */
+struct wait_counters {
+    uint64_t *requests, *responses;
+    uint64_t *pairs;              /* ok */
+    uint64_t *timeouts, *closed, *eof_unanswered, *late, *orphans;
+    uint64_t *not_waited;         /* responses to requests without a wait */
+    uint64_t *records;            /* records the sink took */
+    uint64_t *policy_mismatch;    /* route names another config's policy */
+    uint64_t *close_scan_capped;
+};
+
+/* Takes one record (borrowed for the call). 0, or -errno: the feeding
+ * call stops and returns it. */
+typedef int wait_sink_fn(void *ctx, const struct audit_record *r);
+
+typedef struct wait wait_t;
+
+/* cfg (policies, correlate.max_pending) and the counters must outlive the
+ * table; st receives the pending table's counters. NULL on ENOMEM. */
+wait_t *wait_new(const struct config *cfg, stats_t *st,
+                 const struct wait_counters *counters, wait_sink_fn *sink,
+                 void *sink_ctx);
+void wait_destroy(wait_t **w);
+
+/* A request from dispatch. item is the request as received; it is kept
+ * (borrowed for the call only) when a step after the wait logs the
+ * request itself. 0 or -errno. */
+int wait_request(wait_t *w, const struct http_msg *req,
+                 const msgpack_object *item);
+
+/* A response: ends its request's wait, or is recorded as an orphan. */
+int wait_response(wait_t *w, const struct http_msg *resp);
+
+/* A connection event: a close ends the waits of the connection's
+ * requests (closed, or eof when capture ended); others are ignored. */
+int wait_conn(wait_t *w, const struct http_msg *ev);
+
+/* The watermark reached wm: waits whose deadline is before it time out,
+ * tombstones and unwaited requests past it are forgotten. */
+int wait_expire(wait_t *w, uint64_t wm);
+
+/* The input ended at end_ns: every wait still open ends (timeout when
+ * its deadline is before end_ns, else eof) and the table is emptied. */
+int wait_drain(wait_t *w, uint64_t end_ns);
+
+#endif

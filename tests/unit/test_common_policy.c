@@ -1,0 +1,421 @@
+/* test_common_policy.c - what a log step keeps of a message.
+ *
+ * Table-driven: each case is a log step (headers on or off, body_max,
+ * redact list), the kind of record, the logged message and outcome, and
+ * the record it must give, written as text by describe(). Single-purpose
+ * tests below cover the request summary, header lookup, the header cap
+ * and the defaults shared with the config.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TEXT_MAX 1024
+
+/* ---- messages -------------------------------------------------------- */
+
+static const struct msg_header req_headers[] = {
+    { BYTES_LIT("Host"), BYTES_LIT("example.com") },
+    { BYTES_LIT("Authorization"), BYTES_LIT("Basic dTpw") },
+    { BYTES_LIT("proxy-authorization"), BYTES_LIT("Basic cDpw") },
+    { BYTES_LIT("COOKIE"), BYTES_LIT("sid=1") },
+    { BYTES_LIT("X-Api-Key"), BYTES_LIT("k1") },
+    { BYTES_LIT("Accept"), BYTES_LIT("*/*") },
+};
+
+static const struct msg_header resp_headers[] = {
+    { BYTES_LIT("Set-Cookie"), BYTES_LIT("sid=2") },
+    { BYTES_LIT("Content-Type"), BYTES_LIT("text/plain") },
+    { BYTES_LIT("x-api-key"), BYTES_LIT("k2") },
+};
+
+static const struct http_msg req = {
+    .kind = MSG_REQ,
+    .uid = BYTES_LIT("00000000000000ab"),
+    .idx = 3,
+    .ts_ns = 1000,
+    .ts_end_ns = 1200,
+    .addr = { BYTES_LIT("10.0.0.1"), 40000, BYTES_LIT("10.0.0.2"), 80 },
+    .method = BYTES_LIT("POST"),
+    .uri = BYTES_LIT("/a?x=1"),
+    .version = BYTES_LIT("1.1"),
+    .headers = req_headers,
+    .n_headers = 6,
+    .body = BYTES_LIT("hello world"),
+    .body_len = 11,
+    .routed = true,
+    .route = { BYTES_LIT("g"), BYTES_LIT("/a"), BYTES_LIT("audit"), 1 },
+};
+
+static const struct http_msg resp = {
+    .kind = MSG_RESP,
+    .uid = BYTES_LIT("00000000000000ab"),
+    .idx = 3,
+    .ts_ns = 1500,
+    .ts_end_ns = 1600,
+    .status = 201,
+    .reason = BYTES_LIT("Created"),
+    .version = BYTES_LIT("1.1"),
+    .headers = resp_headers,
+    .n_headers = 3,
+    .body = BYTES_LIT("0123456789"),
+    .body_len = 10,
+    .flags = MSG_F_CHUNKED,
+};
+
+/* Its first byte before the request's last: a server that answers early. */
+static const struct http_msg resp_early = {
+    .kind = MSG_RESP,
+    .ts_ns = 1100,
+    .ts_end_ns = 1300,
+    .status = 413,
+    .reason = BYTES_LIT("Too Large"),
+    .version = BYTES_LIT("1.1"),
+};
+
+/* The reassembler carried 3 of 5000 body bytes. */
+static const struct http_msg resp_cut = {
+    .kind = MSG_RESP,
+    .ts_ns = 1500,
+    .ts_end_ns = 1900,
+    .status = 200,
+    .reason = BYTES_LIT("OK"),
+    .version = BYTES_LIT("1.0"),
+    .body = BYTES_LIT("abc"),
+    .body_len = 5000,
+    .flags = MSG_F_TRUNCATED | MSG_F_CLOSE_DELIMITED,
+};
+
+/* ---- steps ----------------------------------------------------------- */
+
+static char *api_key[] = { "x-API-key" };
+
+#define STEP(lbl, hdr, max, names, n) \
+    { .kind = STEP_LOG, .label = (lbl), .headers = (hdr), \
+      .body_max = (max), .redact = (names), .n_redact = (n) }
+#define DEFAULT_REDACT (char **)policy_default_redact
+
+static const struct config_step step_default =
+    STEP("log", true, 65536, DEFAULT_REDACT, POLICY_DEFAULT_REDACT_COUNT);
+static const struct config_step step_api_key =
+    STEP("log", true, 65536, api_key, 1);
+static const struct config_step step_no_redact =
+    STEP("log", true, 65536, NULL, 0);
+static const struct config_step step_no_headers =
+    STEP("log", false, 65536, DEFAULT_REDACT, POLICY_DEFAULT_REDACT_COUNT);
+static const struct config_step step_body5 = STEP("log", true, 5, NULL, 0);
+static const struct config_step step_body11 = STEP("log", true, 11, NULL, 0);
+static const struct config_step step_body0 = STEP("log", true, 0, NULL, 0);
+
+/* ---- the table ------------------------------------------------------- */
+
+struct pcase {
+    const char *label;
+    const struct config_step *step;
+    enum record_kind kind;
+    const struct http_msg *msg;
+    const char *outcome;
+    uint64_t ts;
+    const char *want;
+};
+
+#define REQ_HDRS_KEPT "Host: example.com; Authorization: Basic dTpw; " \
+    "proxy-authorization: Basic cDpw; COOKIE: sid=1; X-Api-Key: k1; " \
+    "Accept: */*"
+
+static const struct pcase cases[] = {
+    { "request, default redaction (any case)", &step_default,
+      RECORD_REQUEST, &req, NULL, 1000,
+      "request t=1000 'log' v=1.1 status=0 '' lat=0 outcome=-; "
+      "Host: example.com; Authorization: [redacted]; "
+      "proxy-authorization: [redacted]; COOKIE: [redacted]; X-Api-Key: k1; "
+      "Accept: */*; body=11 'hello world' flags=" },
+    { "response, default redaction", &step_default, RECORD_RESPONSE, &resp,
+      OUTCOME_OK, 1500,
+      "response t=1500 'log' v=1.1 status=201 'Created' lat=300 outcome=ok; "
+      "Set-Cookie: [redacted]; Content-Type: text/plain; x-api-key: k2; "
+      "body=10 '0123456789' flags=chunked" },
+    { "request, custom list replaces the default", &step_api_key,
+      RECORD_REQUEST, &req, NULL, 1000,
+      "request t=1000 'log' v=1.1 status=0 '' lat=0 outcome=-; "
+      "Host: example.com; Authorization: Basic dTpw; "
+      "proxy-authorization: Basic cDpw; COOKIE: sid=1; "
+      "X-Api-Key: [redacted]; Accept: */*; body=11 'hello world' flags=" },
+    { "response, custom list", &step_api_key, RECORD_RESPONSE, &resp,
+      OUTCOME_LATE, 1500,
+      "response t=1500 'log' v=1.1 status=201 'Created' lat=300 outcome=late; "
+      "Set-Cookie: sid=2; Content-Type: text/plain; x-api-key: [redacted]; "
+      "body=10 '0123456789' flags=chunked" },
+    { "empty redact list keeps every value", &step_no_redact,
+      RECORD_REQUEST, &req, NULL, 1000,
+      "request t=1000 'log' v=1.1 status=0 '' lat=0 outcome=-; "
+      REQ_HDRS_KEPT "; body=11 'hello world' flags=" },
+    { "headers off", &step_no_headers, RECORD_RESPONSE, &resp, OUTCOME_OK,
+      1500,
+      "response t=1500 'log' v=1.1 status=201 'Created' lat=300 outcome=ok; "
+      "(no headers); body=10 '0123456789' flags=chunked" },
+    { "body cut at body_max", &step_body5, RECORD_REQUEST, &req, NULL, 1000,
+      "request t=1000 'log' v=1.1 status=0 '' lat=0 outcome=-; "
+      REQ_HDRS_KEPT "; body=11 'hello' flags=truncated" },
+    { "body exactly body_max", &step_body11, RECORD_REQUEST, &req, NULL,
+      1000,
+      "request t=1000 'log' v=1.1 status=0 '' lat=0 outcome=-; "
+      REQ_HDRS_KEPT "; body=11 'hello world' flags=" },
+    { "body_max 0 keeps no body", &step_body0, RECORD_RESPONSE, &resp,
+      OUTCOME_OK, 1500,
+      "response t=1500 'log' v=1.1 status=201 'Created' lat=300 outcome=ok; "
+      "Set-Cookie: sid=2; Content-Type: text/plain; x-api-key: k2; "
+      "body=10 '' flags=chunked,truncated" },
+    { "body cut upstream stays cut", &step_default, RECORD_RESPONSE,
+      &resp_cut, OUTCOME_OK, 1500,
+      "response t=1500 'log' v=1.0 status=200 'OK' lat=300 outcome=ok; "
+      "(no headers); body=5000 'abc' flags=truncated,close_delimited" },
+    { "response before the request ended: no latency", &step_default,
+      RECORD_RESPONSE, &resp_early, OUTCOME_OK, 1100,
+      "response t=1100 'log' v=1.1 status=413 'Too Large' lat=0 outcome=ok; "
+      "(no headers); body=0 '' flags=" },
+    { "no response: the wait's outcome only", &step_default,
+      RECORD_RESPONSE, NULL, OUTCOME_TIMEOUT, 31200,
+      "response t=31200 'log' v= status=0 '' lat=0 outcome=timeout; "
+      "(no headers); body=0 '' flags=" },
+    { "orphan step", &policy_orphan_step, RECORD_RESPONSE, &resp,
+      OUTCOME_ORPHAN, 1500,
+      "response t=1500 'Orphan Response' v=1.1 status=201 'Created' lat=300 "
+      "outcome=orphan; Set-Cookie: [redacted]; Content-Type: text/plain; "
+      "x-api-key: k2; body=10 '0123456789' flags=chunked" },
+};
+
+/* ---- running a case -------------------------------------------------- */
+
+static void put(char *out, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    if (*len >= cap)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+/* The logged message's part of a record (the request's facts are checked
+ * in test_record_carries_request). */
+static void describe(const struct audit_record *r, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    put(out, cap, &len, "%s t=%llu '%.*s' v=%.*s status=%u '%.*s' lat=%llu "
+        "outcome=%.*s;", r->kind == RECORD_REQUEST ? "request" : "response",
+        (unsigned long long)r->ts_ns, (int)r->step.n, r->step.p,
+        (int)r->version.n, r->version.p, r->status, (int)r->reason.n,
+        r->reason.p, (unsigned long long)r->latency_ns,
+        r->outcome.n ? (int)r->outcome.n : 1,
+        r->outcome.n ? r->outcome.p : "-");
+    if (r->n_headers == 0)
+        put(out, cap, &len, " (no headers);");
+    for (uint32_t i = 0; i < r->n_headers; i++)
+        put(out, cap, &len, " %.*s: %.*s;", (int)r->headers[i].name.n,
+            r->headers[i].name.p, (int)r->headers[i].value.n,
+            r->headers[i].value.p);
+    put(out, cap, &len, " body=%llu '%.*s' flags=",
+        (unsigned long long)r->body_len, (int)r->body.n, r->body.p);
+    const char *sep = "";
+    for (int i = 0; i < MSG_FLAG_COUNT; i++)
+        if (r->flags & (1u << i)) {
+            put(out, cap, &len, "%s%s", sep, msg_flag_names[i]);
+            sep = ",";
+        }
+}
+
+static void test_case(void **state)
+{
+    const struct pcase *tc = *state;
+    static struct msg_header scratch[FRAME_MAX_HEADERS];
+    struct req_summary sum;
+    struct audit_record rec;
+    char got[TEXT_MAX];
+    policy_summarize(&req, &sum);
+    policy_make_record(tc->step, tc->kind, &sum, tc->msg, tc->outcome,
+                       tc->ts, scratch, &rec);
+    describe(&rec, got, sizeof(got));
+    if (strcmp(got, tc->want) != 0)
+        fail_msg("%s\n  want: %s\n  got:  %s", tc->label, tc->want, got);
+}
+
+/* ---- single-purpose tests ------------------------------------------- */
+
+static void test_summarize(void **state)
+{
+    (void)state;
+    static const struct msg_header hosts[] = {
+        { BYTES_LIT("X-Host"), BYTES_LIT("not this") },
+        { BYTES_LIT("hOST"), BYTES_LIT("first.example") },
+        { BYTES_LIT("Host"), BYTES_LIT("second.example") },
+    };
+    struct http_msg m = req;
+    m.headers = hosts;
+    m.n_headers = 3;
+    struct req_summary s;
+    policy_summarize(&m, &s);
+    /* Borrowed, not copied. */
+    assert_ptr_equal(s.uid.p, m.uid.p);
+    assert_ptr_equal(s.method.p, m.method.p);
+    assert_ptr_equal(s.uri.p, m.uri.p);
+    assert_ptr_equal(s.route.policy.p, m.route.policy.p);
+    assert_ptr_equal(s.addr.src_ip.p, m.addr.src_ip.p);
+    assert_int_equal(s.idx, 3);
+    assert_int_equal(s.ts_ns, 1000);
+    assert_int_equal(s.ts_end_ns, 1200);
+    assert_int_equal(s.addr.src_port, 40000);
+    assert_int_equal(s.addr.dst_port, 80);
+    assert_int_equal(s.route.next_step, 1);
+    assert_ptr_equal(s.host.p, hosts[1].value.p);
+    assert_int_equal(s.host.n, hosts[1].value.n);
+
+    m.n_headers = 1;
+    policy_summarize(&m, &s);
+    assert_null(s.host.p);
+    assert_int_equal(s.host.n, 0);
+}
+
+static void test_header(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const char *want;    /* NULL: not found */
+    } t[] = {
+        { "authorization", "Basic dTpw" },
+        { "Cookie", "sid=1" },
+        { "PROXY-AUTHORIZATION", "Basic cDpw" },
+        { "Hos", NULL },
+        { "Hostname", NULL },
+        { "", NULL },
+        { "Content-Type", NULL },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct bytes v = policy_header(req_headers, 6, t[i].name);
+        if (!t[i].want) {
+            assert_null(v.p);
+            assert_int_equal(v.n, 0);
+            continue;
+        }
+        assert_int_equal(v.n, strlen(t[i].want));
+        assert_memory_equal(v.p, t[i].want, v.n);
+    }
+    assert_null(policy_header(req_headers, 0, "Host").p);
+}
+
+/* Both kinds carry the request's facts, whatever message they log. */
+static void test_record_carries_request(void **state)
+{
+    (void)state;
+    static struct msg_header scratch[FRAME_MAX_HEADERS];
+    const struct http_msg *msgs[] = { &req, &resp, NULL };
+    struct req_summary s;
+    policy_summarize(&req, &s);
+    for (size_t i = 0; i < 3; i++) {
+        struct audit_record r;
+        enum record_kind kind = i == 0 ? RECORD_REQUEST : RECORD_RESPONSE;
+        policy_make_record(&step_default, kind, &s, msgs[i],
+                           i ? OUTCOME_OK : NULL, 7, scratch, &r);
+        assert_int_equal(r.kind, kind);
+        assert_true(bytes_eq(r.uid, "00000000000000ab"));
+        assert_int_equal(r.idx, 3);
+        assert_int_equal(r.ts_ns, 7);
+        assert_int_equal(r.req_ts_ns, 1000);
+        assert_true(bytes_eq(r.addr.src_ip, "10.0.0.1"));
+        assert_true(bytes_eq(r.addr.dst_ip, "10.0.0.2"));
+        assert_int_equal(r.addr.src_port, 40000);
+        assert_true(bytes_eq(r.route.group, "g"));
+        assert_true(bytes_eq(r.route.path, "/a"));
+        assert_true(bytes_eq(r.route.policy, "audit"));
+        assert_true(bytes_eq(r.method, "POST"));
+        assert_true(bytes_eq(r.uri, "/a?x=1"));
+        assert_true(bytes_eq(r.host, "example.com"));
+        assert_true(bytes_eq(r.step, "log"));
+    }
+}
+
+/* More headers than a record holds: the first FRAME_MAX_HEADERS. */
+static void test_header_cap(void **state)
+{
+    (void)state;
+    static struct msg_header many[FRAME_MAX_HEADERS + 44];
+    static struct msg_header scratch[FRAME_MAX_HEADERS];
+    static char names[FRAME_MAX_HEADERS + 44][8];
+    for (size_t i = 0; i < FRAME_MAX_HEADERS + 44; i++) {
+        snprintf(names[i], sizeof(names[i]), "H%zu", i);
+        many[i].name = bytes_of(names[i]);
+        many[i].value = BYTES_LIT("v");
+    }
+    struct http_msg m = resp;
+    m.headers = many;
+    m.n_headers = FRAME_MAX_HEADERS + 44;
+    struct req_summary s;
+    struct audit_record r;
+    policy_summarize(&req, &s);
+    policy_make_record(&step_no_redact, RECORD_RESPONSE, &s, &m, OUTCOME_OK,
+                       1500, scratch, &r);
+    assert_int_equal(r.n_headers, FRAME_MAX_HEADERS);
+    assert_ptr_equal(r.headers, scratch);
+    assert_true(bytes_eq(r.headers[FRAME_MAX_HEADERS - 1].name, "H255"));
+}
+
+/* The default log step of the config redacts the shared names, and an
+ * orphan is logged like a default response step. */
+static void test_defaults_shared_with_config(void **state)
+{
+    (void)state;
+    struct config *c = config_default();
+    assert_non_null(c);
+    const struct config_policy *p = config_policy_find(c, "audit");
+    assert_non_null(p);
+    for (unsigned i = 0; i < p->n_steps; i++) {
+        const struct config_step *st = &p->steps[i];
+        if (st->kind != STEP_LOG)
+            continue;
+        assert_int_equal(st->n_redact, POLICY_DEFAULT_REDACT_COUNT);
+        for (unsigned k = 0; k < st->n_redact; k++)
+            assert_string_equal(st->redact[k], policy_default_redact[k]);
+        assert_true(st->headers);
+        assert_int_equal(st->body_max, policy_orphan_step.body_max);
+    }
+    assert_true(policy_orphan_step.headers);
+    assert_int_equal(policy_orphan_step.message, STEP_MSG_RESPONSE);
+    assert_ptr_equal(policy_orphan_step.redact, policy_default_redact);
+    assert_int_equal(policy_orphan_step.n_redact,
+                     POLICY_DEFAULT_REDACT_COUNT);
+    config_destroy(&c);
+}
+
+int main(void)
+{
+    size_t n_cases = sizeof(cases) / sizeof(cases[0]);
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 5];
+    size_t n = 0;
+    memset(tests, 0, sizeof(tests));
+    for (size_t i = 0; i < n_cases; i++) {
+        tests[n].name = cases[i].label;
+        tests[n].test_func = test_case;
+        tests[n].initial_state = (void *)&cases[i];
+        n++;
+    }
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_summarize);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_header);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        test_record_carries_request);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_header_cap);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        test_defaults_shared_with_config);
+    return _cmocka_run_group_tests("common_policy", tests, n, NULL, NULL);
+}
