@@ -142,9 +142,7 @@ int main(int argc, char **argv)
 {
     struct capture c;
     memset(&c, 0, sizeof(c));
-    int rc = stage_init(&c.st, "capture",
-                        STAGE_OPT_READ | STAGE_OPT_DEVICE | STAGE_OPT_FILTER |
-                            STAGE_OPT_PROMISC,
+    int rc = stage_init(&c.st, ROLE_CAPTURE,
                         "Reads packets off a network interface (libpcap) or "
                         "a pcap/pcapng file and\nsends them in batches to the "
                         "reassembler shards, by a symmetric flow hash.",

@@ -2,6 +2,7 @@
 #include "shard.h"
 #include "clock.h"
 #include "log.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ sharder_t *sharder_new(void *zmq, const struct config *cfg, const char *src,
         goto fail;
     for (unsigned i = 0; i < s->n; i++) {
         char ep[4200];
-        if (!config_endpoint(cfg, "reassemble", i, ep, sizeof(ep))) {
+        if (!topology_input(cfg, ROLE_REASSEMBLE, i, ep, sizeof(ep))) {
             errno = ENAMETOOLONG;
             goto fail;
         }

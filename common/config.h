@@ -7,7 +7,8 @@
  * errors, so a typo never silently falls back to a default.
  *
  * The config owns every string and array in it; config_destroy() frees
- * them. Nothing in it changes after config_load() returns.
+ * them. Nothing in it changes after config_load() returns. topology.h
+ * turns bus.* into each stage's endpoints.
  */
 #ifndef HARK_CONFIG_H
 #define HARK_CONFIG_H
@@ -104,8 +105,9 @@ struct config_bus {
     char *correlate;
     char *logger;
     char *query;              /* logger's query socket */
-    int tap_base_port;        /* taps on tcp port <port+k> (all interfaces) when > 0,
-                                 else ipc://<run_dir>/tap-<id> */
+    int tap_base_port;        /* taps on tcp port <port+k> (all
+                                 interfaces) when > 0, else
+                                 ipc://<run_dir>/tap-<id> */
 };
 
 struct config_supervisor {
@@ -144,14 +146,6 @@ void config_destroy(struct config **c);
 
 const struct config_policy *config_policy_find(const struct config *c,
                                                const char *name);
-
-/* Endpoint of a stage's input ("reassemble" with shard, "dispatch",
- * "correlate", "logger", "query") or a process's tap ("tap", with id),
- * written into buf. Returns buf, or NULL when it does not fit. */
-char *config_endpoint(const struct config *c, const char *what, unsigned shard,
-                      char *buf, size_t size);
-char *config_tap_endpoint(const struct config *c, const char *id, char *buf,
-                          size_t size);
 
 /* Replaces a string field (old value freed, new one copied). 0 or -ENOMEM.
  * For command-line overrides. */

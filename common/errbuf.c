@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 void errbuf_set(char *err, size_t len, const char *fmt, ...)
 {
@@ -12,4 +13,12 @@ void errbuf_set(char *err, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, len, fmt, ap);
     va_end(ap);
+}
+
+void errbuf_vappend(char *err, size_t len, const char *fmt, va_list ap)
+{
+    if (!err || !len)
+        return;
+    size_t used = strnlen(err, len - 1);
+    vsnprintf(err + used, len - used, fmt, ap);
 }

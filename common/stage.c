@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,36 +17,199 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define NO_FIELD SIZE_MAX
+
+/* A stage's own options: which stages take one is topology.h's. `field`
+ * is the config setting a value overrides (a string; a flag sets a bool). */
+static const struct stage_option {
+    struct option getopt;
+    unsigned opt;             /* enum stage_opt */
+    const char *help;
+    size_t field;             /* offsetof(struct config, ...) */
+} stage_options[] = {
+    { { "shard", required_argument, NULL, 'S' }, STAGE_OPT_SHARD,
+      "      --shard N         which shard of the flow hash this process "
+      "takes (0-based)\n", NO_FIELD },
+    { { "read", required_argument, NULL, 'r' }, STAGE_OPT_READ,
+      "  -r, --read FILE       read a pcap/pcapng file instead of an "
+      "interface\n", offsetof(struct config, capture.read) },
+    { { "interface", required_argument, NULL, 'i' }, STAGE_OPT_DEVICE,
+      "  -i, --interface DEV   interface to sniff (default: any)\n",
+      offsetof(struct config, capture.device) },
+    { { "filter", required_argument, NULL, 'f' }, STAGE_OPT_FILTER,
+      "  -f, --filter EXPR     libpcap filter (default: tcp)\n",
+      offsetof(struct config, capture.filter) },
+    { { "promisc", no_argument, NULL, 'p' }, STAGE_OPT_PROMISC,
+      "  -p, --promisc         promiscuous mode\n",
+      offsetof(struct config, capture.promiscuous) },
+    { { "db", required_argument, NULL, 'D' }, STAGE_OPT_DB,
+      "      --db DIR          LevelDB audit trail (default: logger.db)\n",
+      offsetof(struct config, logger.db) },
+};
+#define N_OPTIONS (sizeof(stage_options) / sizeof(stage_options[0]))
+
+/* What the command line asked for, applied once the config is loaded. */
+struct stage_args {
+    const char *config_path, *run_dir, *id;
+    const char *value[N_OPTIONS]; /* by stage_options index; "" for a flag */
+    bool have_shard;
+    int verbosity;
+};
+
 static int on_signal(loop_t *l, void *ctx);
 static int on_stats_timer(loop_t *l, void *ctx);
 
-static void print_help(const char *name, unsigned opts, const char *summary)
+static void print_help(const struct stage *st, const char *summary)
 {
-    printf("usage: hark-%s [options]\n\n%s\n\noptions:\n", name, summary);
+    unsigned opts = topology_stage(st->role)->opts;
+    printf("usage: hark-%s [options]\n\n%s\n\noptions:\n", st->name,
+           summary);
     printf("  -c, --config FILE     configuration (default: built-in, "
            "see hark.yaml)\n");
     printf("      --run-dir DIR     ipc endpoints and stats live here "
            "(default: bus.run_dir)\n");
     printf("      --id ID           this process's id on the bus "
            "(default: the stage name)\n");
-    if (opts & STAGE_OPT_SHARD)
-        printf("      --shard N         which shard of the flow hash this "
-               "process takes (0-based)\n");
-    if (opts & STAGE_OPT_READ)
-        printf("  -r, --read FILE       read a pcap/pcapng file instead of "
-               "an interface\n");
-    if (opts & STAGE_OPT_DEVICE)
-        printf("  -i, --interface DEV   interface to sniff (default: any)\n");
-    if (opts & STAGE_OPT_FILTER)
-        printf("  -f, --filter EXPR     libpcap filter (default: tcp)\n");
-    if (opts & STAGE_OPT_PROMISC)
-        printf("  -p, --promisc         promiscuous mode\n");
-    if (opts & STAGE_OPT_DB)
-        printf("      --db DIR          LevelDB audit trail (default: "
-               "logger.db)\n");
+    for (unsigned i = 0; i < N_OPTIONS; i++)
+        if (opts & stage_options[i].opt)
+            fputs(stage_options[i].help, stdout);
     printf("  -v, --verbose         more diagnostics (repeat for debug)\n");
     printf("  -q, --quiet           errors only\n");
     printf("  -h, --help            this help\n");
+}
+
+/* getopt's table: the common options around every stage's own ones. */
+static void build_longopts(struct option *o)
+{
+    static const struct option head[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "run-dir", required_argument, NULL, 'R' },
+        { "id", required_argument, NULL, 'I' },
+    };
+    static const struct option tail[] = {
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    memcpy(o, head, sizeof(head));
+    o += sizeof(head) / sizeof(head[0]);
+    for (unsigned i = 0; i < N_OPTIONS; i++)
+        *o++ = stage_options[i].getopt;
+    memcpy(o, tail, sizeof(tail));
+}
+
+static int parse_shard(struct stage *st, const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (errno || *end || end == arg || v >= CONFIG_MAX_SHARDS) {
+        fprintf(stderr, "hark-%s: --shard: expected a number below %d, "
+                        "got '%s'\n", st->name, CONFIG_MAX_SHARDS, arg);
+        return -1;
+    }
+    st->shard = (unsigned)v;
+    return 0;
+}
+
+/* One of the stage options (getopt's answer c). 0, or 2 after saying
+ * why the command line is wrong. */
+static int take_option(struct stage *st, struct stage_args *a, int c,
+                       const char *arg)
+{
+    unsigned i = 0;
+    while (i < N_OPTIONS && stage_options[i].getopt.val != c)
+        i++;
+    if (i == N_OPTIONS) {
+        fprintf(stderr, "hark-%s: try --help\n", st->name);
+        return 2;
+    }
+    const struct stage_option *o = &stage_options[i];
+    if (o->opt == STAGE_OPT_SHARD) {
+        if (parse_shard(st, arg) < 0)
+            return 2;
+        a->have_shard = true;
+    }
+    a->value[i] = o->getopt.has_arg == no_argument ? "" : arg;
+    if (!(topology_stage(st->role)->opts & o->opt)) {
+        fprintf(stderr, "hark-%s: option -%c does not apply to this "
+                        "stage (try --help)\n", st->name, c);
+        return 2;
+    }
+    return 0;
+}
+
+/* 0; -1 after --help; 2 after saying why the command line is wrong. */
+static int parse_args(struct stage *st, const char *summary,
+                      struct stage_args *a, int argc, char **argv)
+{
+    struct option longopts[3 + N_OPTIONS + 4];
+    build_longopts(longopts);
+    memset(a, 0, sizeof(*a));
+    a->verbosity = LOG_INFO;
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:r:i:f:pvqh", longopts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'c': a->config_path = optarg; break;
+        case 'R': a->run_dir = optarg; break;
+        case 'I': a->id = optarg; break;
+        case 'v': a->verbosity = LOG_DEBUG; break;
+        case 'q': a->verbosity = LOG_ERROR; break;
+        case 'h': print_help(st, summary); return -1;
+        default:
+            if ((rc = take_option(st, a, c, optarg)) != 0)
+                return rc;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hark-%s: unexpected argument '%s' (try --help)\n",
+                st->name, argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* The config file (or the defaults) with the command line over it. 0; 2
+ * for a bad file or shard; 1 when out of memory. */
+static int load_config(struct stage *st, const struct stage_args *a)
+{
+    char err[512];
+    if (a->config_path) {
+        if (config_load(a->config_path, &st->cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "hark-%s: %s\n", st->name, err);
+            return 2;
+        }
+    } else if (!(st->cfg = config_default())) {
+        fprintf(stderr, "hark-%s: out of memory\n", st->name);
+        return 1;
+    }
+    struct config *cfg = st->cfg;
+    bool nomem = a->run_dir && config_set_string(&cfg->bus.run_dir,
+                                                 a->run_dir);
+    for (unsigned i = 0; i < N_OPTIONS && !nomem; i++) {
+        const struct stage_option *o = &stage_options[i];
+        void *field = (char *)cfg + o->field;
+        if (!a->value[i] || o->field == NO_FIELD)
+            continue;
+        if (o->getopt.has_arg == no_argument)
+            *(bool *)field = true;
+        else
+            nomem = config_set_string(field, a->value[i]) < 0;
+    }
+    if (nomem) {
+        fprintf(stderr, "hark-%s: out of memory\n", st->name);
+        return 1;
+    }
+    if (a->have_shard && st->shard >= cfg->reassemble.shards) {
+        fprintf(stderr, "hark-%s: --shard %u, but the config has %u "
+                        "shard(s) (reassemble.shards)\n",
+                st->name, st->shard, cfg->reassemble.shards);
+        return 2;
+    }
+    return 0;
 }
 
 static int setup_signals(struct stage *st)
@@ -64,125 +229,39 @@ static int setup_signals(struct stage *st)
     return 0;
 }
 
-int stage_init(struct stage *st, const char *name, unsigned opts,
+int stage_init(struct stage *st, enum topology_role role,
                const char *summary, int argc, char **argv)
 {
     memset(st, 0, sizeof(*st));
-    st->name = name;
+    st->role = role;
+    st->name = topology_stage(role)->name;
     st->signal_fd = -1;
     st->started_ns = clock_mono_ns();
     msgpack_sbuffer_init(&st->stats_buf);
-    snprintf(st->id, sizeof(st->id), "%s", name);
+    snprintf(st->id, sizeof(st->id), "%s", st->name);
     log_init(st->id, LOG_INFO);
 
-    static const struct option longopts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "run-dir", required_argument, NULL, 'R' },
-        { "id", required_argument, NULL, 'I' },
-        { "shard", required_argument, NULL, 'S' },
-        { "read", required_argument, NULL, 'r' },
-        { "interface", required_argument, NULL, 'i' },
-        { "filter", required_argument, NULL, 'f' },
-        { "promisc", no_argument, NULL, 'p' },
-        { "db", required_argument, NULL, 'D' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *config_path = NULL, *run_dir = NULL, *id = NULL;
-    const char *read = NULL, *device = NULL, *filter = NULL, *db = NULL;
-    bool promisc = false, have_shard = false;
-    int verbosity = LOG_INFO;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:r:i:f:pvqh", longopts, NULL)) !=
-           -1) {
-        unsigned need = 0;
-        switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'R': run_dir = optarg; break;
-        case 'I': id = optarg; break;
-        case 'S': {
-            need = STAGE_OPT_SHARD;
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (errno || *end || end == optarg || v >= CONFIG_MAX_SHARDS) {
-                fprintf(stderr, "hark-%s: --shard: expected a number "
-                                "below %d, got '%s'\n",
-                        name, CONFIG_MAX_SHARDS, optarg);
-                return 2;
-            }
-            st->shard = (unsigned)v;
-            have_shard = true;
-            break;
-        }
-        case 'r': need = STAGE_OPT_READ; read = optarg; break;
-        case 'i': need = STAGE_OPT_DEVICE; device = optarg; break;
-        case 'f': need = STAGE_OPT_FILTER; filter = optarg; break;
-        case 'p': need = STAGE_OPT_PROMISC; promisc = true; break;
-        case 'D': need = STAGE_OPT_DB; db = optarg; break;
-        case 'v': verbosity = LOG_DEBUG; break;
-        case 'q': verbosity = LOG_ERROR; break;
-        case 'h': print_help(name, opts, summary); return -1;
-        default:
-            fprintf(stderr, "hark-%s: try --help\n", name);
-            return 2;
-        }
-        if (need && !(opts & need)) {
-            fprintf(stderr, "hark-%s: option -%c does not apply to this "
-                            "stage (try --help)\n", name, c);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "hark-%s: unexpected argument '%s' (try --help)\n",
-                name, argv[optind]);
-        return 2;
-    }
-    if (id)
-        snprintf(st->id, sizeof(st->id), "%s", id);
-    else if (have_shard)
-        snprintf(st->id, sizeof(st->id), "%s-%u", name, st->shard);
-    log_init(st->id, (enum log_level)verbosity);
-
-    char err[512];
-    if (config_path) {
-        if (config_load(config_path, &st->cfg, err, sizeof(err)) < 0) {
-            fprintf(stderr, "hark-%s: %s\n", name, err);
-            return 2;
-        }
-    } else if (!(st->cfg = config_default())) {
-        fprintf(stderr, "hark-%s: out of memory\n", name);
-        return 1;
-    }
+    struct stage_args a;
+    int rc = parse_args(st, summary, &a, argc, argv);
+    if (rc != 0)
+        return rc;
+    if (a.id)
+        snprintf(st->id, sizeof(st->id), "%s", a.id);
+    else if (a.have_shard)
+        topology_id(role, st->shard, st->id, sizeof(st->id));
+    log_init(st->id, (enum log_level)a.verbosity);
+    if ((rc = load_config(st, &a)) != 0)
+        return rc;
     struct config *cfg = st->cfg;
-    if ((run_dir && config_set_string(&cfg->bus.run_dir, run_dir)) ||
-        (read && config_set_string(&cfg->capture.read, read)) ||
-        (device && config_set_string(&cfg->capture.device, device)) ||
-        (filter && config_set_string(&cfg->capture.filter, filter)) ||
-        (db && config_set_string(&cfg->logger.db, db))) {
-        fprintf(stderr, "hark-%s: out of memory\n", name);
-        return 1;
-    }
-    if (promisc)
-        cfg->capture.promiscuous = true;
-    if (have_shard && st->shard >= cfg->reassemble.shards) {
-        fprintf(stderr, "hark-%s: --shard %u, but the config has %u "
-                        "shard(s) (reassemble.shards)\n",
-                name, st->shard, cfg->reassemble.shards);
-        return 2;
-    }
 
     snprintf(st->stats_dir, sizeof(st->stats_dir), "%s/stats",
              cfg->bus.run_dir);
-    int rc = fs_mkdir_p(st->stats_dir);
+    rc = fs_mkdir_p(st->stats_dir);
     if (rc < 0) {
         log_error("cannot create %s: %s", st->stats_dir, strerror(-rc));
         return 1;
     }
-    st->stats = stats_new(name, st->id);
+    st->stats = stats_new(st->name, st->id);
     st->zmq = zmq_ctx_new();
     if (!st->stats || !st->zmq) {
         log_error("out of memory");
@@ -192,7 +271,7 @@ int stage_init(struct stage *st, const char *name, unsigned opts,
     st->cpu_sys_ms = stats_add(st->stats, "cpu_sys_ms");
     st->max_rss_kb = stats_add(st->stats, "max_rss_kb");
     char tap[4200];
-    if (!config_tap_endpoint(cfg, st->id, tap, sizeof(tap))) {
+    if (!topology_tap(cfg, st->id, tap, sizeof(tap))) {
         log_error("tap endpoint for %s does not fit", st->id);
         return 1;
     }

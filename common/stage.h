@@ -15,22 +15,14 @@
 #include "config.h"
 #include "loop.h"
 #include "stats.h"
+#include "topology.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <zmq.h>
 
-/* Options a stage accepts beyond -c, --run-dir, --id, -v, -q, -h. */
-enum stage_opt {
-    STAGE_OPT_SHARD = 1u << 0,   /* --shard N */
-    STAGE_OPT_READ = 1u << 1,    /* -r/--read FILE */
-    STAGE_OPT_DEVICE = 1u << 2,  /* -i/--interface DEV */
-    STAGE_OPT_FILTER = 1u << 3,  /* -f/--filter EXPR */
-    STAGE_OPT_PROMISC = 1u << 4, /* -p/--promisc */
-    STAGE_OPT_DB = 1u << 5,      /* --db DIR */
-};
-
 struct stage {
+    enum topology_role role;
     const char *name;         /* "reassemble" */
     char id[48];              /* "reassemble-1": unique in the pipeline */
     unsigned shard;
@@ -51,12 +43,12 @@ struct stage {
     uint64_t *cpu_user_ms, *cpu_sys_ms, *max_rss_kb;
 };
 
-/* Parses the command line, loads the config, sets up logging, the ZeroMQ
- * context, the tap and the signal fd. `usage` is the stage's own help
- * text (options beyond the common ones). Returns 0; on a bad command line
- * or config it prints the reason and returns 2; on a setup failure 1. On
- * -h it prints help and returns -1 (exit 0). */
-int stage_init(struct stage *st, const char *name, unsigned opts,
+/* Parses the command line (the options of role in topology.h), loads the
+ * config, sets up logging, the ZeroMQ context, the tap and the signal fd.
+ * `summary` is what the stage does, for --help. Returns 0; on a bad
+ * command line or config it prints the reason and returns 2; on a setup
+ * failure 1. On -h it prints help and returns -1 (exit 0). */
+int stage_init(struct stage *st, enum topology_role role,
                const char *summary, int argc, char **argv);
 
 /* What a stop signal (SIGINT, SIGTERM, SIGHUP) does beyond setting

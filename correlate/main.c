@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 {
     struct correlate c;
     memset(&c, 0, sizeof(c));
-    int rc = stage_init(&c.st, "correlate", 0,
+    int rc = stage_init(&c.st, ROLE_CORRELATE,
                         "Waits for each request's response (\"Wait for "
                         "Response Packets\"), pairs them by\nconnection and "
                         "order, runs the policy's remaining steps and sends "
@@ -150,8 +150,8 @@ int main(int argc, char **argv)
 
     char in_ep[4200], out_ep[4200];
     bool ok = false;
-    if (!config_endpoint(cfg, "correlate", 0, in_ep, sizeof(in_ep)) ||
-        !config_endpoint(cfg, "logger", 0, out_ep, sizeof(out_ep))) {
+    if (!topology_input(cfg, ROLE_CORRELATE, 0, in_ep, sizeof(in_ep)) ||
+        !topology_input(cfg, ROLE_LOGGER, 0, out_ep, sizeof(out_ep))) {
         log_error("endpoint does not fit: shorten bus.run_dir");
         goto out;
     }

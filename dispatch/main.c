@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 {
     struct dispatch d;
     memset(&d, 0, sizeof(d));
-    int rc = stage_init(&d.st, "dispatch", 0,
+    int rc = stage_init(&d.st, ROLE_DISPATCH,
                         "Routes each assembled request by service group and "
                         "relative path to its policy,\nruns the policy's "
                         "steps before the wait for the response, and passes "
@@ -180,8 +180,8 @@ int main(int argc, char **argv)
 
     char in_ep[4200], out_ep[4200];
     bool ok = false;
-    if (!config_endpoint(cfg, "dispatch", 0, in_ep, sizeof(in_ep)) ||
-        !config_endpoint(cfg, "correlate", 0, out_ep, sizeof(out_ep))) {
+    if (!topology_input(cfg, ROLE_DISPATCH, 0, in_ep, sizeof(in_ep)) ||
+        !topology_input(cfg, ROLE_CORRELATE, 0, out_ep, sizeof(out_ep))) {
         log_error("endpoint does not fit: shorten bus.run_dir");
         goto out;
     }

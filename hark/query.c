@@ -3,7 +3,7 @@
  * Reads the LevelDB trail directly when it can. LevelDB has no read-only
  * mode (every open takes <db>/LOCK), so while the logger runs the open
  * fails as busy and the same range is asked of the logger over its query
- * socket (config_endpoint "query", a REQ/REP exchange of pages, see
+ * socket (topology_query(), a REQ/REP exchange of pages, see
  * store_query.h); the output is the same either way. Filters other than the
  * time range run here, on decoded records.
  */
@@ -12,6 +12,7 @@
 #include "record_json.h"
 #include "record_table.h"
 #include "store_query.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -275,7 +276,7 @@ static int query_remote(const struct config *cfg, uint64_t since,
                         struct printer *p)
 {
     char ep[4200];
-    if (!config_endpoint(cfg, "query", 0, ep, sizeof(ep))) {
+    if (!topology_query(cfg, ep, sizeof(ep))) {
         fprintf(stderr, "hark query: the query endpoint does not fit\n");
         return 1;
     }

@@ -1,12 +1,13 @@
 /* run.c - the supervisor behind `hark run`.
  *
- * Children are described by their place in the pipeline (level 0 capture,
- * 1 reassemblers, 2 dispatch, 3 correlate, 4 logger). A stage's input is
- * done when every stage one level up has finished; a stage whose input is
- * done but who lost its eof (its producer died, or it was restarted after
- * the eof went by) is told to stop with SIGTERM, which makes it drain
- * what is queued and pass eof on. Signals reach the supervisor through a
- * signalfd, so the loop is a plain poll with timers.
+ * Children are the rows of the topology table (topology.h), one per shard
+ * for the sharded stage, each at its level in the pipeline (0 capture ..
+ * 4 logger). A stage's input is done when every stage one level up has
+ * finished; a stage whose input is done but who lost its eof (its
+ * producer died, or it was restarted after the eof went by) is told to
+ * stop with SIGTERM, which makes it drain what is queued and pass eof on.
+ * Signals reach the supervisor through a signalfd, so the loop is a plain
+ * poll with timers.
  */
 #include "supervisor.h"
 #include "clock.h"
@@ -14,6 +15,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "stats.h"
+#include "topology.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,8 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define LEVELS 5
-#define MAX_CHILDREN (CONFIG_MAX_SHARDS + 4)
+#define MAX_CHILDREN (CONFIG_MAX_SHARDS + ROLE_COUNT - 1)
 #define RESTART_WINDOW_NS (60 * NS_PER_SEC)
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
@@ -48,9 +49,8 @@ enum child_state {
 };
 
 struct child {
-    const char *stage;
+    const struct topology_stage *ts; /* its row: name, level, options */
     char id[48];
-    int level;
     int shard;                    /* -1 when not sharded */
     pid_t pid;
     enum child_state state;
@@ -178,26 +178,58 @@ static bool finished(const struct child *c)
            c->state == CHILD_FAILED;
 }
 
-static void add_child(struct supervisor *s, const char *stage, int level,
-                      int shard)
+static void add_child(struct supervisor *s, enum topology_role role,
+                      unsigned shard)
 {
     struct child *c = &s->children[s->n++];
     memset(c, 0, sizeof(*c));
-    c->stage = stage;
-    c->level = level;
-    c->shard = shard;
+    c->ts = topology_stage(role);
+    c->shard = c->ts->sharded ? (int)shard : -1;
     c->state = CHILD_DEAD; /* until spawned */
     c->backoff_ms = BACKOFF_MIN_MS;
-    if (shard >= 0)
-        snprintf(c->id, sizeof(c->id), "%s-%d", stage, shard);
-    else
-        snprintf(c->id, sizeof(c->id), "%s", stage);
+    topology_id(role, shard, c->id, sizeof(c->id));
+}
+
+/* Downstream first, so each stage's input is bound before anyone sends
+ * to it (not required by ZeroMQ, but quieter). */
+static void add_children(struct supervisor *s)
+{
+    for (int r = ROLE_COUNT - 1; r >= 0; r--)
+        for (unsigned i = 0; i < topology_instances(s->cfg, r); i++)
+            add_child(s, (enum topology_role)r, i);
+}
+
+/* The stage options of c's role that `hark run` was given, appended to
+ * argv at n; returns the new n. */
+static int stage_options(const struct supervisor *s, const struct child *c,
+                         const char **argv, int n)
+{
+    const struct options *o = &s->opt;
+    const struct {
+        unsigned opt;
+        const char *flag, *value; /* value NULL: a flag without one */
+        bool given;
+    } forward[] = {
+        { STAGE_OPT_READ, "-r", o->read, o->read != NULL },
+        { STAGE_OPT_DEVICE, "-i", o->device, o->device != NULL },
+        { STAGE_OPT_FILTER, "-f", o->filter, o->filter != NULL },
+        { STAGE_OPT_PROMISC, "-p", NULL, o->promisc },
+        { STAGE_OPT_DB, "--db", o->db, o->db != NULL },
+    };
+    for (unsigned i = 0; i < sizeof(forward) / sizeof(forward[0]); i++) {
+        if (!(c->ts->opts & forward[i].opt) || !forward[i].given)
+            continue;
+        argv[n++] = forward[i].flag;
+        if (forward[i].value)
+            argv[n++] = forward[i].value;
+    }
+    return n;
 }
 
 static int spawn(struct supervisor *s, struct child *c)
 {
     char path[PATH_MAX + 32], shard[16];
-    snprintf(path, sizeof(path), "%s/hark-%s", s->bindir, c->stage);
+    snprintf(path, sizeof(path), "%s/hark-%s", s->bindir, c->ts->name);
     const char *argv[MAX_ARGS];
     int n = 0;
     argv[n++] = path;
@@ -214,26 +246,7 @@ static int spawn(struct supervisor *s, struct child *c)
         argv[n++] = "--shard";
         argv[n++] = shard;
     }
-    if (!strcmp(c->stage, "capture")) {
-        if (s->opt.read) {
-            argv[n++] = "-r";
-            argv[n++] = s->opt.read;
-        }
-        if (s->opt.device) {
-            argv[n++] = "-i";
-            argv[n++] = s->opt.device;
-        }
-        if (s->opt.filter) {
-            argv[n++] = "-f";
-            argv[n++] = s->opt.filter;
-        }
-        if (s->opt.promisc)
-            argv[n++] = "-p";
-    }
-    if (!strcmp(c->stage, "logger") && s->opt.db) {
-        argv[n++] = "--db";
-        argv[n++] = s->opt.db;
-    }
+    n = stage_options(s, c, argv, n);
     if (s->opt.verbosity > 0)
         argv[n++] = "-v";
     else if (s->opt.verbosity < 0)
@@ -273,11 +286,11 @@ static bool input_done(const struct supervisor *s, const struct child *c,
                        bool *all_clean)
 {
     *all_clean = true;
-    if (c->level == 0)
+    if (c->ts->level == 0)
         return false;
     for (unsigned i = 0; i < s->n; i++) {
         const struct child *u = &s->children[i];
-        if (u->level != c->level - 1)
+        if (u->ts->level != c->ts->level - 1)
             continue;
         if (!finished(u))
             return false;
@@ -307,7 +320,7 @@ static void begin_shutdown(struct supervisor *s, const char *why)
         struct child *c = &s->children[i];
         if (c->state == CHILD_BACKOFF)
             c->state = CHILD_DEAD;
-        if (c->level == 0)
+        if (c->ts->level == 0)
             send_term(c, clock_mono_ns(), why);
     }
 }
@@ -349,7 +362,7 @@ static void on_exit_status(struct supervisor *s, struct child *c, int status)
         begin_shutdown(s, "a stage refused its input");
         return;
     }
-    if (s->shutting_down || (c->level == 0 && s->offline) ||
+    if (s->shutting_down || (c->ts->level == 0 && s->offline) ||
         (c->term_sent && WIFSIGNALED(status) &&
          WTERMSIG(status) == SIGKILL)) {
         /* Offline, a new capture would read the file again from the
@@ -357,7 +370,7 @@ static void on_exit_status(struct supervisor *s, struct child *c, int status)
         log_error("%s %s", c->id, how);
         c->state = CHILD_DEAD;
         s->failed = true;
-        if (c->level == 0)
+        if (c->ts->level == 0)
             begin_shutdown(s, "capture failed");
         return;
     }
@@ -515,58 +528,111 @@ static int supervise(struct supervisor *s)
 
 /* ---- summary --------------------------------------------------------- */
 
-static uint64_t total(const struct supervisor *s, const char *stage,
-                      const char *counter, bool *missing)
+/* The summary's numbers, each a sum of counters. */
+enum total {
+    T_PACKETS, T_KDROP, T_FLOWS, T_GAPS, T_REQUESTS, T_RESPONSES, T_PAIRS,
+    T_UNMATCHED, T_RECORDS, T_REFUSED, T_MALFORMED, T_LOST, T_COUNT
+};
+
+/* Every counter the summary reads, named once, with the stage that
+ * registers it (`inputs`: every stage that reads the bus). A counter the
+ * final stats of a cleanly finished stage lack is misnamed here or was
+ * renamed there: the summary says so and the run fails, rather than
+ * printing 0 for it. */
+static const struct summary_counter {
+    enum total total;
+    enum topology_role role;
+    bool inputs;
+    const char *name;
+} summary_counters[] = {
+    { T_PACKETS, ROLE_CAPTURE, false, "packets" },
+    { T_KDROP, ROLE_CAPTURE, false, "kernel_dropped" },
+    { T_KDROP, ROLE_CAPTURE, false, "if_dropped" },
+    { T_FLOWS, ROLE_REASSEMBLE, false, "flows" },
+    { T_GAPS, ROLE_REASSEMBLE, false, "gaps" },
+    { T_REQUESTS, ROLE_REASSEMBLE, false, "requests" },
+    { T_RESPONSES, ROLE_REASSEMBLE, false, "responses" },
+    { T_REFUSED, ROLE_REASSEMBLE, false, "flows_refused" },
+    { T_PAIRS, ROLE_CORRELATE, false, "pairs" },
+    { T_UNMATCHED, ROLE_CORRELATE, false, "timeouts" },
+    { T_UNMATCHED, ROLE_CORRELATE, false, "closed" },
+    { T_UNMATCHED, ROLE_CORRELATE, false, "eof_unanswered" },
+    { T_UNMATCHED, ROLE_CORRELATE, false, "orphans" },
+    { T_REFUSED, ROLE_CORRELATE, false, "pending_refused" },
+    { T_RECORDS, ROLE_LOGGER, false, "records" },
+    { T_MALFORMED, ROLE_COUNT, true, "frames_malformed" },
+    { T_LOST, ROLE_COUNT, true, "frames_lost" },
+};
+#define N_SUMMARY_COUNTERS \
+    (sizeof(summary_counters) / sizeof(summary_counters[0]))
+
+struct summary {
+    uint64_t v[T_COUNT];
+    bool missing;             /* a stage left no stats file */
+    const char *unknown[N_SUMMARY_COUNTERS]; /* id of a stage lacking it */
+};
+
+static bool snapshot_value(const struct stats_snapshot *snap,
+                           const char *name, uint64_t *v)
 {
-    uint64_t v = 0;
+    for (unsigned i = 0; i < snap->n; i++)
+        if (!strcmp(snap->names[i], name)) {
+            *v = snap->values[i];
+            return true;
+        }
+    return false;
+}
+
+static void add_snapshot(struct summary *sum, const struct child *c,
+                         const struct stats_snapshot *snap)
+{
+    for (unsigned k = 0; k < N_SUMMARY_COUNTERS; k++) {
+        const struct summary_counter *sc = &summary_counters[k];
+        uint64_t v;
+        if (sc->inputs ? !c->ts->input : sc->role != c->ts->role)
+            continue;
+        if (snapshot_value(snap, sc->name, &v))
+            sum->v[sc->total] += v;
+        else if (c->state == CHILD_DONE && snap->final && !sum->unknown[k])
+            sum->unknown[k] = c->id;
+    }
+}
+
+static void add_up(const struct supervisor *s, struct summary *sum)
+{
+    memset(sum, 0, sizeof(*sum));
     for (unsigned i = 0; i < s->n; i++) {
         const struct child *c = &s->children[i];
-        if (strcmp(c->stage, stage))
-            continue;
         char path[PATH_MAX + 64];
         snprintf(path, sizeof(path), "%s/stats/%s.json", s->run_dir, c->id);
         struct stats_snapshot snap;
-        if (stats_snapshot_load(path, &snap) != 0) {
-            if (missing)
-                *missing = true;
-            continue;
-        }
-        v += stats_snapshot_get(&snap, counter);
+        if (stats_snapshot_load(path, &snap) != 0)
+            sum->missing = true;
+        else
+            add_snapshot(sum, c, &snap);
     }
-    return v;
 }
 
-static void print_summary(const struct supervisor *s)
+/* Prints what the run did; false when a counter it needs is unknown. */
+static bool print_summary(const struct supervisor *s)
 {
-    bool missing = false;
-#define T(stage, name) total(s, stage, name, &missing)
-    uint64_t packets = T("capture", "packets");
-    uint64_t kdrop = T("capture", "kernel_dropped") +
-                     T("capture", "if_dropped");
-    uint64_t flows = T("reassemble", "flows");
-    uint64_t reqs = T("reassemble", "requests");
-    uint64_t resps = T("reassemble", "responses");
-    uint64_t pairs = T("correlate", "pairs");
-    uint64_t unmatched = T("correlate", "timeouts") + T("correlate", "closed") +
-                         T("correlate", "eof_unanswered") +
-                         T("correlate", "orphans");
-    uint64_t records = T("logger", "records");
-    uint64_t gaps = T("reassemble", "gaps");
-    uint64_t refused = T("reassemble", "flows_refused") +
-                       T("correlate", "pending_refused");
-    uint64_t malformed =
-        T("reassemble", "frames_malformed") + T("dispatch", "frames_malformed") +
-        T("correlate", "frames_malformed") + T("logger", "frames_malformed");
-    uint64_t lost = T("reassemble", "frames_lost") +
-                    T("dispatch", "frames_lost") +
-                    T("correlate", "frames_lost") + T("logger", "frames_lost");
-#undef T
+    struct summary sum;
+    add_up(s, &sum);
+    bool known = true;
+    for (unsigned k = 0; k < N_SUMMARY_COUNTERS; k++)
+        known &= !sum.unknown[k];
+    uint64_t packets = sum.v[T_PACKETS], kdrop = sum.v[T_KDROP];
+    uint64_t flows = sum.v[T_FLOWS], gaps = sum.v[T_GAPS];
+    uint64_t reqs = sum.v[T_REQUESTS], resps = sum.v[T_RESPONSES];
+    uint64_t pairs = sum.v[T_PAIRS], unmatched = sum.v[T_UNMATCHED];
+    uint64_t records = sum.v[T_RECORDS], refused = sum.v[T_REFUSED];
+    uint64_t malformed = sum.v[T_MALFORMED], lost = sum.v[T_LOST];
     unsigned restarts = 0;
     for (unsigned i = 0; i < s->n; i++)
         restarts += s->children[i].restarts;
     double secs = (double)(clock_mono_ns() - s->started_ns) / 1e9;
     printf("hark: %s in %.1fs\n",
-           s->failed ? "run FAILED" : "run complete", secs);
+           s->failed || !known ? "run FAILED" : "run complete", secs);
     printf("  packets    %llu (kernel dropped %llu)\n",
            (unsigned long long)packets, (unsigned long long)kdrop);
     printf("  flows      %llu (gaps %llu)\n", (unsigned long long)flows,
@@ -589,10 +655,15 @@ static void print_summary(const struct supervisor *s)
         if (c->state != CHILD_DONE)
             printf("  stage %-14s %s\n", c->id, state_name(c->state));
     }
-    if (missing)
+    for (unsigned k = 0; k < N_SUMMARY_COUNTERS; k++)
+        if (sum.unknown[k])
+            printf("  BUG: %s has no counter '%s'; the summary cannot count "
+                   "it\n", sum.unknown[k], summary_counters[k].name);
+    if (sum.missing)
         printf("  (some stages left no stats; see %s/stats)\n", s->run_dir);
     printf("  details: hark stats --run-dir %s\n", s->run_dir);
     fflush(stdout);
+    return known;
 }
 
 /* ---- setup ----------------------------------------------------------- */
@@ -671,19 +742,10 @@ static int setup_signals(struct supervisor *s)
     return s->sigfd < 0 ? -errno : 0;
 }
 
-int hark_run_main(int argc, char **argv)
+/* The config and what the command line puts over it. 0, or the exit
+ * status: 2 for a bad file, 1 when out of memory. */
+static int load_config(struct supervisor *s)
 {
-    static struct supervisor sv;
-    struct supervisor *s = &sv;
-    memset(s, 0, sizeof(*s));
-    s->sigfd = -1;
-    s->started_ns = clock_mono_ns();
-    int rc = parse_options(&s->opt, argc, argv);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    log_init("hark", s->opt.verbosity > 0   ? LOG_DEBUG
-                     : s->opt.verbosity < 0 ? LOG_ERROR
-                                            : LOG_INFO);
     char err[512];
     if (s->opt.config_path) {
         if (config_load(s->opt.config_path, &s->cfg, err, sizeof(err)) < 0) {
@@ -700,6 +762,38 @@ int hark_run_main(int argc, char **argv)
     s->offline = s->cfg->capture.read != NULL;
     snprintf(s->run_dir, sizeof(s->run_dir), "%s",
              s->opt.run_dir ? s->opt.run_dir : s->cfg->bus.run_dir);
+    return 0;
+}
+
+static void start_children(struct supervisor *s)
+{
+    add_children(s);
+    for (unsigned i = 0; i < s->n && !s->failed; i++) {
+        int rc = spawn(s, &s->children[i]);
+        if (rc < 0) {
+            log_error("cannot start %s: %s", s->children[i].id,
+                      strerror(-rc));
+            s->failed = true;
+            begin_shutdown(s, "start failed");
+        }
+    }
+}
+
+int hark_run_main(int argc, char **argv)
+{
+    static struct supervisor sv;
+    struct supervisor *s = &sv;
+    memset(s, 0, sizeof(*s));
+    s->sigfd = -1;
+    s->started_ns = clock_mono_ns();
+    int rc = parse_options(&s->opt, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    log_init("hark", s->opt.verbosity > 0   ? LOG_DEBUG
+                     : s->opt.verbosity < 0 ? LOG_ERROR
+                                            : LOG_INFO);
+    if ((rc = load_config(s)) != 0)
+        return rc;
     int lockfd = -1;
     if ((rc = find_bindir(s->bindir, sizeof(s->bindir))) < 0 ||
         (rc = fs_mkdir_p(s->run_dir)) < 0) {
@@ -719,31 +813,17 @@ int hark_run_main(int argc, char **argv)
         config_destroy(&s->cfg);
         return 1;
     }
-
-    /* Downstream first, so each stage's input is bound before anyone
-     * sends to it (not required by ZeroMQ, but quieter). */
-    add_child(s, "logger", 4, -1);
-    add_child(s, "correlate", 3, -1);
-    add_child(s, "dispatch", 2, -1);
-    for (unsigned i = 0; i < s->cfg->reassemble.shards; i++)
-        add_child(s, "reassemble", 1, (int)i);
-    add_child(s, "capture", 0, -1);
-    for (unsigned i = 0; i < s->n && !s->failed; i++) {
-        if ((rc = spawn(s, &s->children[i])) < 0) {
-            log_error("cannot start %s: %s", s->children[i].id,
-                      strerror(-rc));
-            s->failed = true;
-            begin_shutdown(s, "start failed");
-        }
-    }
+    start_children(s);
     if (s->offline)
         log_info("reading %s into %s", s->cfg->capture.read,
                  s->cfg->logger.db);
     rc = supervise(s);
     if (rc < 0)
         log_error("supervisor: %s", strerror(-rc));
-    print_summary(s);
-    int status = s->input_error ? 2 : (s->failed || rc < 0) ? 1 : 0;
+    bool counted = print_summary(s);
+    int status = s->input_error                     ? 2
+                 : (s->failed || rc < 0 || !counted) ? 1
+                                                     : 0;
     close(s->sigfd);
     close(lockfd);
     config_destroy(&s->cfg);

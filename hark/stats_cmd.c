@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "config.h"
 #include "stats.h"
+#include "topology.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -19,16 +20,13 @@
 
 #define MAX_SNAPSHOTS 80
 
-static const char *const stage_order[] = {
-    "capture", "reassemble", "dispatch", "correlate", "logger",
-};
-
+/* Pipeline order; anything else last. */
 static int rank(const struct stats_snapshot *s)
 {
-    for (unsigned i = 0; i < 5; i++)
-        if (!strcmp(s->stage, stage_order[i]))
-            return (int)i;
-    return 5;
+    for (unsigned r = 0; r < ROLE_COUNT; r++)
+        if (!strcmp(s->stage, topology_stage(r)->name))
+            return topology_stage(r)->level;
+    return ROLE_COUNT;
 }
 
 static int by_pipeline(const void *a, const void *b)

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "frame.h"
 #include "record_json.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -137,12 +138,9 @@ int hark_tap_main(int argc, char **argv)
 
     char ids[TAP_MAX][48];
     unsigned n_ids = 0;
-    snprintf(ids[n_ids++], 48, "capture");
-    for (unsigned i = 0; i < cfg->reassemble.shards; i++)
-        snprintf(ids[n_ids++], 48, "reassemble-%u", i);
-    snprintf(ids[n_ids++], 48, "dispatch");
-    snprintf(ids[n_ids++], 48, "correlate");
-    snprintf(ids[n_ids++], 48, "logger");
+    for (unsigned r = 0; r < ROLE_COUNT; r++)
+        for (unsigned i = 0; i < topology_instances(cfg, r); i++)
+            topology_id(r, i, ids[n_ids++], sizeof(ids[0]));
 
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB);
@@ -152,7 +150,7 @@ int hark_tap_main(int argc, char **argv)
         for (unsigned k = 0; k < n_only; k++)
             wanted |= !strcmp(only[k], ids[i]);
         char ep[4200];
-        if (!wanted || !config_tap_endpoint(cfg, ids[i], ep, sizeof(ep)))
+        if (!wanted || !topology_tap(cfg, ids[i], ep, sizeof(ep)))
             continue;
         /* A tcp tap binds on every interface; a reader connects to it
          * locally (stages elsewhere: use their address and port). */

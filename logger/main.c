@@ -175,7 +175,7 @@ static int on_commit_timer(loop_t *loop, void *ctx)
 static void *bind_query(struct logger *l)
 {
     char ep[4200];
-    if (!config_endpoint(l->st.cfg, "query", 0, ep, sizeof(ep))) {
+    if (!topology_query(l->st.cfg, ep, sizeof(ep))) {
         log_warn("query endpoint does not fit: `hark query` cannot reach "
                  "this logger");
         return NULL;
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
     struct logger l;
     memset(&l, 0, sizeof(l));
     msgpack_sbuffer_init(&l.reply);
-    int rc = stage_init(&l.st, "logger", STAGE_OPT_DB,
+    int rc = stage_init(&l.st, ROLE_LOGGER,
                         "Writes the audit records it receives to the LevelDB "
                         "audit trail (logger.db),\nin batches, hash-chained; "
                         "answers `hark query` while it runs.",
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
                 cfg->logger.db, err[0] ? err : strerror(-rc));
         goto out;
     }
-    if (!config_endpoint(cfg, "logger", 0, in_ep, sizeof(in_ep))) {
+    if (!topology_input(cfg, ROLE_LOGGER, 0, in_ep, sizeof(in_ep))) {
         log_error("endpoint does not fit: shorten bus.run_dir");
         goto out;
     }

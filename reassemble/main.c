@@ -343,9 +343,9 @@ static int setup(struct reasm *r)
     register_stats(r);
 
     char in_ep[4200], out_ep[4200];
-    if (!config_endpoint(cfg, "reassemble", r->st.shard, in_ep,
-                         sizeof(in_ep)) ||
-        !config_endpoint(cfg, "dispatch", 0, out_ep, sizeof(out_ep))) {
+    if (!topology_input(cfg, ROLE_REASSEMBLE, r->st.shard, in_ep,
+                        sizeof(in_ep)) ||
+        !topology_input(cfg, ROLE_DISPATCH, 0, out_ep, sizeof(out_ep))) {
         log_error("endpoint does not fit");
         return -1;
     }
@@ -381,8 +381,7 @@ static void teardown(struct reasm *r, bool ok)
 int main(int argc, char **argv)
 {
     static struct reasm r;
-    int rc = stage_init(&r.st, "reassemble", STAGE_OPT_SHARD, summary, argc,
-                        argv);
+    int rc = stage_init(&r.st, ROLE_REASSEMBLE, summary, argc, argv);
     if (rc != 0) {
         stage_finish(&r.st, false);
         return rc < 0 ? 0 : rc;

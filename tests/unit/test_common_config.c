@@ -1,7 +1,7 @@
 /* test_common_config.c - the YAML config loader.
  *
  * Defaults, the shipped hark.yaml, every refusal rule (asserting the line
- * and dotted key of its message), sizes and durations, endpoints. Error
+ * and dotted key of its message), sizes and durations. Error
  * cases are one table: {label, yaml, line, key, fragment of the reason}.
  */
 #include <setjmp.h>
@@ -799,139 +799,6 @@ static void test_policy_forms(void **state)
     config_destroy(&c);
 }
 
-/* ---- endpoints ---- */
-
-static void expect_endpoint(const struct config *c, const char *what,
-                            unsigned shard, const char *want)
-{
-    char buf[256];
-    const char *got = config_endpoint(c, what, shard, buf, sizeof(buf));
-    if (!want) {
-        if (got)
-            fail_msg("%s/%u: expected NULL, got %s", what, shard, got);
-        return;
-    }
-    if (!got || strcmp(got, want))
-        fail_msg("%s/%u: expected %s, got %s", what, shard, want,
-                 got ? got : "NULL");
-    assert_ptr_equal(got, buf);
-}
-
-static void expect_tap(const struct config *c, const char *id,
-                       const char *want)
-{
-    char buf[256];
-    const char *got = config_tap_endpoint(c, id, buf, sizeof(buf));
-    if (!got || strcmp(got, want))
-        fail_msg("tap %s: expected %s, got %s", id, want, got ? got : "NULL");
-}
-
-static void test_endpoints_default(void **state)
-{
-    (void)state;
-    struct config *c = config_default();
-    assert_int_equal(config_set_string(&c->bus.run_dir, "/tmp/hx"), 0);
-    expect_endpoint(c, "reassemble", 0, "ipc:///tmp/hx/reassemble-0");
-    expect_endpoint(c, "reassemble", 1, "ipc:///tmp/hx/reassemble-1");
-    expect_endpoint(c, "reassemble", 2, NULL); /* only 2 shards */
-    expect_endpoint(c, "dispatch", 0, "ipc:///tmp/hx/dispatch");
-    expect_endpoint(c, "correlate", 0, "ipc:///tmp/hx/correlate");
-    expect_endpoint(c, "logger", 0, "ipc:///tmp/hx/logger");
-    expect_endpoint(c, "query", 0, "ipc:///tmp/hx/query");
-    expect_endpoint(c, "capture", 0, NULL); /* capture has no input */
-    expect_tap(c, "capture", "ipc:///tmp/hx/tap-capture");
-    expect_tap(c, "reassemble-1", "ipc:///tmp/hx/tap-reassemble-1");
-
-    char buf[64];
-    assert_null(config_endpoint(c, "dispatch", 0, buf, 22));
-    assert_non_null(config_endpoint(c, "dispatch", 0, buf, 23));
-    assert_null(config_tap_endpoint(c, "", buf, sizeof(buf)));
-
-    /* ipc paths stop at 107 bytes: "/dispatch" on a 98-byte dir fits. */
-    char dir[128];
-    memset(dir, 'd', sizeof(dir));
-    dir[0] = '/';
-    dir[98] = '\0';
-    char big[256];
-    assert_int_equal(config_set_string(&c->bus.run_dir, dir), 0);
-    assert_non_null(config_endpoint(c, "dispatch", 0, big, sizeof(big)));
-    assert_int_equal(strlen(big), strlen("ipc://") + 107);
-    dir[98] = 'd';
-    dir[99] = '\0';
-    assert_int_equal(config_set_string(&c->bus.run_dir, dir), 0);
-    assert_null(config_endpoint(c, "dispatch", 0, big, sizeof(big)));
-    assert_null(config_endpoint(c, "reassemble", 0, big, sizeof(big)));
-    assert_null(config_tap_endpoint(c, "logger", big, sizeof(big)));
-
-    assert_int_equal(config_set_string(&c->bus.run_dir, NULL), 0);
-    assert_null(c->bus.run_dir);
-    config_destroy(&c);
-}
-
-static void test_endpoints_explicit(void **state)
-{
-    (void)state;
-    struct config *c = load_ok(
-        "bus:\n"
-        "  run_dir: /run/hark\n"
-        "  reassemble: [tcp://10.0.0.2:5601, 'tcp://10.0.0.2:5602']\n"
-        "  dispatch: tcp://10.0.0.3:5610\n"
-        "  logger: ipc:///var/run/hark/logger\n"
-        "  query: inproc://query\n");
-    expect_endpoint(c, "reassemble", 0, "tcp://10.0.0.2:5601");
-    expect_endpoint(c, "reassemble", 1, "tcp://10.0.0.2:5602");
-    expect_endpoint(c, "dispatch", 0, "tcp://10.0.0.3:5610");
-    expect_endpoint(c, "correlate", 0, "ipc:///run/hark/correlate");
-    expect_endpoint(c, "logger", 0, "ipc:///var/run/hark/logger");
-    expect_endpoint(c, "query", 0, "inproc://query");
-    config_destroy(&c);
-
-    /* One shard may name its endpoint as a plain string. */
-    c = load_ok("reassemble: {shards: 1}\n"
-                "bus: {reassemble: 'tcp://[::1]:5601'}\n");
-    expect_endpoint(c, "reassemble", 0, "tcp://[::1]:5601");
-    expect_endpoint(c, "reassemble", 1, NULL);
-    config_destroy(&c);
-}
-
-static void test_endpoints_tcp_taps(void **state)
-{
-    (void)state;
-    struct config *c = load_ok("bus:\n  tap_base_port: 7000\n");
-    expect_tap(c, "capture", "tcp://*:7000");
-    expect_tap(c, "dispatch", "tcp://*:7001");
-    expect_tap(c, "correlate", "tcp://*:7002");
-    expect_tap(c, "logger", "tcp://*:7003");
-    expect_tap(c, "reassemble-0", "tcp://*:7010");
-    expect_tap(c, "reassemble-5", "tcp://*:7015");
-    expect_tap(c, "reassemble-63", "tcp://*:7073");
-    /* Input endpoints stay ipc: only the taps move to tcp. */
-    char want[128];
-    snprintf(want, sizeof(want), "ipc://%s/dispatch", c->bus.run_dir);
-    expect_endpoint(c, "dispatch", 0, want);
-    config_destroy(&c);
-}
-
-static void test_endpoints_tap_hash(void **state)
-{
-    (void)state;
-    struct config *c = load_ok("bus:\n  tap_base_port: 65436\n");
-    static const char *const ids[] = { "hark", "reassemble-64",
-                                       "reassemble-07", "reassemble-",
-                                       "my-capture" };
-    for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        char a[64], b[64];
-        assert_non_null(config_tap_endpoint(c, ids[i], a, sizeof(a)));
-        assert_non_null(config_tap_endpoint(c, ids[i], b, sizeof(b)));
-        assert_string_equal(a, b); /* stable */
-        assert_int_equal(strncmp(a, "tcp://*:", 8), 0);
-        int port = atoi(a + 8);
-        if (port < 65436 + 80 || port > 65535)
-            fail_msg("%s: port %d outside the hashed range", ids[i], port);
-    }
-    config_destroy(&c);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -946,10 +813,6 @@ int main(void)
         cmocka_unit_test(test_scalar_sections),
         cmocka_unit_test(test_groups_and_routes),
         cmocka_unit_test(test_policy_forms),
-        cmocka_unit_test(test_endpoints_default),
-        cmocka_unit_test(test_endpoints_explicit),
-        cmocka_unit_test(test_endpoints_tcp_taps),
-        cmocka_unit_test(test_endpoints_tap_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
