@@ -107,7 +107,8 @@ static void fifo_unlink(struct fifo *f, pending_entry_t *e)
     e->prev = e->next = NULL;
 }
 
-static unsigned policy_index(const pending_t *p, const struct config_policy *pol)
+static unsigned policy_index(const pending_t *p,
+                             const struct config_policy *pol)
 {
     return (unsigned)(pol - p->cfg->policies);
 }
