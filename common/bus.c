@@ -154,9 +154,6 @@ void bus_out_destroy(bus_out_t **o)
     *o = NULL;
 }
 
-uint64_t bus_out_next_seq(const bus_out_t *o) { return o->seq; }
-const char *bus_out_src(const bus_out_t *o) { return o->src; }
-
 int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
                  size_t len)
 {

@@ -63,9 +63,6 @@ int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
 /* Sends `eof` with the next sequence number. */
 int bus_out_eof(bus_out_t *o, uint64_t wm_ns, const char *reason);
 
-uint64_t bus_out_next_seq(const bus_out_t *o);
-const char *bus_out_src(const bus_out_t *o);
-
 /* Binds a PULL input at endpoint. NULL on failure (errno set). */
 bus_in_t *bus_in_new(void *ctx, const char *endpoint);
 void bus_in_destroy(bus_in_t **i);

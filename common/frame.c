@@ -3,12 +3,18 @@
  * Batch frames are written in place: the header goes first with
  * fixed-width placeholders for seq, watermark, live flag and item count,
  * items are packed behind it, and finish() patches the placeholders. No
- * copy of the items is made. Reading validates the whole body with a
- * cursor walk before msgpack-c builds objects, because msgpack-c sizes
- * arrays from the claimed count before reading their elements.
+ * copy of the items is made. Reading validates the whole body
+ * (mpcheck.h) before msgpack-c builds objects.
+ *
+ * Messages and records are described once, by a table of their fields
+ * (msg_fields, record_fields): the writer packs the rows that apply to
+ * an item's kind, in table order, and the reader decodes any row by its
+ * key. Adding a field is adding a row; map counts follow (mpout.h).
  */
 #include "frame.h"
-#include "cursor.h"
+#include "mpcheck.h"
+#include "mpobj.h"
+#include "mpout.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -29,24 +35,6 @@ static const char *const item_keys[FRAME_TYPE_COUNT] = {
     "pkts", "msgs", "records", NULL, NULL,
 };
 
-struct bytes bytes_of(const char *s)
-{
-    struct bytes b = { s, s ? (uint32_t)strlen(s) : 0 };
-    return b;
-}
-
-bool bytes_eq(struct bytes a, const char *s)
-{
-    size_t n = strlen(s);
-    return a.n == n && (n == 0 || memcmp(a.p, s, n) == 0);
-}
-
-bool bytes_case_eq(struct bytes a, const char *s)
-{
-    size_t n = strlen(s);
-    return a.n == n && (n == 0 || strncasecmp(a.p, s, n) == 0);
-}
-
 const char *frame_topic(enum frame_type t)
 {
     return (unsigned)t < FRAME_TYPE_COUNT ? topics[t] : "?";
@@ -60,7 +48,141 @@ int frame_type_of(const void *topic, size_t len)
     return -1;
 }
 
-/* ---- writer ---------------------------------------------------------- */
+/* ---- item schemas --------------------------------------------------- */
+
+/* How a field is held in its struct and written on the wire. */
+enum field_type {
+    FT_STR,     /* struct bytes, as str */
+    FT_BIN,     /* struct bytes, as bin */
+    FT_U16,     /* uint16_t */
+    FT_U32,     /* uint32_t */
+    FT_U64,     /* uint64_t */
+    FT_STEP,    /* int32_t policy step: -1 (none) to INT32_MAX */
+    FT_PAIR,    /* uint64_t[2], as a 2-array */
+    FT_HEADERS, /* const struct msg_header *; aux: its uint32_t count */
+    FT_FLAGS,   /* uint32_t of enum msg_flag, as an array of names */
+    FT_GROUP,   /* FT_STR that marks a message routed; aux: the bool */
+};
+
+/* Which items carry a field: the bit of the item's kind (MSG_* or
+ * RECORD_*: 1 request, 2 response, 3 connection event), and ON_ROUTED
+ * for a request that dispatch routed. */
+#define ON_REQ 1u
+#define ON_RESP 2u
+#define ON_CONN 4u
+#define ON_ROUTED 8u
+#define ON_ALL (ON_REQ | ON_RESP | ON_CONN)
+
+#define F_REQUIRED 1u  /* an item without it is malformed */
+#define F_PACK_ONLY 2u /* a second member written under an existing key */
+
+struct field {
+    const char *key;
+    uint8_t key_len;
+    uint8_t type;   /* enum field_type */
+    uint8_t on;     /* ON_* */
+    uint8_t flags;  /* F_* */
+    uint16_t off;   /* of the member in the item struct */
+    uint16_t aux;   /* of the second member (FT_HEADERS, FT_GROUP) */
+};
+
+#define FIELD(T, k, t, on, m, f, a) \
+    { k, sizeof(k) - 1, t, on, f, offsetof(T, m), offsetof(T, a) }
+#define MSG_FIELD(k, t, on, m) FIELD(struct http_msg, k, t, on, m, 0, m)
+#define RECORD_FIELD(k, t, on, m) FIELD(struct audit_record, k, t, on, m, 0, m)
+
+/* The parts messages and records share: the connection's addresses, and
+ * the logged message's headers and body. */
+#define ADDR_FIELDS(T)                                                  \
+    FIELD(T, "src_ip", FT_STR, ON_ALL, addr.src_ip, 0, addr),           \
+    FIELD(T, "src_port", FT_U16, ON_ALL, addr.src_port, 0, addr),       \
+    FIELD(T, "dst_ip", FT_STR, ON_ALL, addr.dst_ip, 0, addr),           \
+    FIELD(T, "dst_port", FT_U16, ON_ALL, addr.dst_port, 0, addr)
+#define BODY_FIELDS(T, on)                                              \
+    FIELD(T, "headers", FT_HEADERS, on, headers, 0, n_headers),         \
+    FIELD(T, "body", FT_BIN, on, body, 0, body),                        \
+    FIELD(T, "body_len", FT_U64, on, body_len, 0, body_len),            \
+    FIELD(T, "flags", FT_FLAGS, on, flags, 0, flags)
+
+/* "reason" is a response's status text and a connection event's close
+ * reason: one key, two members; the reader fills reason_text from it. */
+static const struct field msg_fields[] = {
+    FIELD(struct http_msg, "uid", FT_STR, ON_ALL, uid, F_REQUIRED, uid),
+    MSG_FIELD("idx", FT_U32, ON_ALL, idx),
+    MSG_FIELD("ts", FT_U64, ON_ALL, ts_ns),
+    MSG_FIELD("te", FT_U64, ON_ALL, ts_end_ns),
+    ADDR_FIELDS(struct http_msg),
+    MSG_FIELD("method", FT_STR, ON_REQ, method),
+    MSG_FIELD("uri", FT_STR, ON_REQ, uri),
+    MSG_FIELD("status", FT_U32, ON_RESP, status),
+    MSG_FIELD("reason", FT_STR, ON_RESP, reason),
+    MSG_FIELD("event", FT_STR, ON_CONN, event),
+    FIELD(struct http_msg, "reason", FT_STR, ON_CONN, reason_text,
+          F_PACK_ONLY, reason_text),
+    MSG_FIELD("version", FT_STR, ON_REQ | ON_RESP, version),
+    BODY_FIELDS(struct http_msg, ON_REQ | ON_RESP),
+    FIELD(struct http_msg, "group", FT_GROUP, ON_ROUTED, route.group, 0,
+          routed),
+    MSG_FIELD("route", FT_STR, ON_ROUTED, route.path),
+    MSG_FIELD("policy", FT_STR, ON_ROUTED, route.policy),
+    MSG_FIELD("step", FT_STEP, ON_ROUTED, route.next_step),
+    MSG_FIELD("pkts", FT_PAIR, ON_CONN, pkts),
+    MSG_FIELD("bytes", FT_PAIR, ON_CONN, bytes_seen),
+    MSG_FIELD("gaps", FT_U32, ON_CONN, gaps),
+    MSG_FIELD("requests", FT_U32, ON_CONN, requests),
+    MSG_FIELD("responses", FT_U32, ON_CONN, responses),
+};
+
+static const struct field record_fields[] = {
+    RECORD_FIELD("uid", FT_STR, ON_ALL, uid),
+    RECORD_FIELD("idx", FT_U32, ON_ALL, idx),
+    RECORD_FIELD("ts", FT_U64, ON_ALL, ts_ns),
+    ADDR_FIELDS(struct audit_record),
+    RECORD_FIELD("group", FT_STR, ON_ALL, route.group),
+    RECORD_FIELD("route", FT_STR, ON_ALL, route.path),
+    RECORD_FIELD("policy", FT_STR, ON_ALL, route.policy),
+    RECORD_FIELD("step", FT_STEP, ON_ALL, route.next_step),
+    RECORD_FIELD("step_label", FT_STR, ON_ALL, step),
+    RECORD_FIELD("method", FT_STR, ON_ALL, method),
+    RECORD_FIELD("uri", FT_STR, ON_ALL, uri),
+    RECORD_FIELD("host", FT_STR, ON_ALL, host),
+    RECORD_FIELD("req_ts", FT_U64, ON_ALL, req_ts_ns),
+    RECORD_FIELD("version", FT_STR, ON_ALL, version),
+    BODY_FIELDS(struct audit_record, ON_ALL),
+    RECORD_FIELD("status", FT_U32, ON_RESP, status),
+    RECORD_FIELD("reason", FT_STR, ON_RESP, reason),
+    RECORD_FIELD("outcome", FT_STR, ON_RESP, outcome),
+    RECORD_FIELD("latency_ns", FT_U64, ON_RESP, latency_ns),
+};
+
+/* An item type: its kind goes first, under kind_key, as a name. */
+struct schema {
+    const char *kind_key;
+    const char *const *kind_names; /* by kind; [0] unused */
+    unsigned n_kinds;              /* kinds are 1 .. n_kinds */
+    const struct field *fields;
+    size_t n_fields;
+};
+
+static const char *const msg_kind_names[] = { NULL, "req", "resp", "conn" };
+static const char *const record_kind_names[] = { NULL, "request",
+                                                 "response" };
+
+_Static_assert(sizeof(msg_fields) / sizeof(msg_fields[0]) <= 64 &&
+                   sizeof(record_fields) / sizeof(record_fields[0]) <= 64,
+               "decode_item() marks required rows in a uint64_t");
+
+static const struct schema msg_schema = {
+    "k", msg_kind_names, 3, msg_fields,
+    sizeof(msg_fields) / sizeof(msg_fields[0]),
+};
+
+static const struct schema record_schema = {
+    "kind", record_kind_names, 2, record_fields,
+    sizeof(record_fields) / sizeof(record_fields[0]),
+};
+
+/* ---- writer --------------------------------------------------------- */
 
 struct frame_writer {
     enum frame_type type;
@@ -72,21 +194,6 @@ struct frame_writer {
     size_t off_seq, off_wm, off_live, off_link, off_count;
 };
 
-static void pack_key(msgpack_packer *pk, const char *k)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-}
-
-static void pack_bytes_str(msgpack_packer *pk, struct bytes b)
-{
-    msgpack_pack_str_with_body(pk, b.p ? b.p : "", b.n);
-}
-
-static void pack_bytes_bin(msgpack_packer *pk, struct bytes b)
-{
-    msgpack_pack_bin_with_body(pk, b.p ? b.p : "", b.n);
-}
-
 static void put_be(char *dst, uint64_t v, int width)
 {
     for (int i = width - 1; i >= 0; i--) {
@@ -95,41 +202,40 @@ static void put_be(char *dst, uint64_t v, int width)
     }
 }
 
-/* Writes a fixed-width uint64 (0xcf) and returns its payload offset. */
-static size_t reserve_u64(frame_writer_t *w)
+/* Writes a fixed-width value (tag t, width payload bytes, v) and returns
+ * the payload's offset, for finish() to patch. */
+static size_t reserve(frame_writer_t *w, uint8_t t, int width, uint64_t v)
 {
-    char b[9] = { (char)0xcf };
-    msgpack_sbuffer_write(&w->sb, b, sizeof(b));
-    return w->sb.size - 8;
+    char b[9] = { (char)t };
+    put_be(b + 1, v, width);
+    msgpack_sbuffer_write(&w->sb, b, (size_t)width + 1);
+    return w->sb.size - (size_t)width;
 }
 
 static void writer_begin(frame_writer_t *w)
 {
+    struct mpout_map m;
     msgpack_sbuffer_clear(&w->sb);
     w->items = 0;
-    msgpack_pack_map(&w->pk, w->type == FRAME_PKT ? 7 : 6);
-    pack_key(&w->pk, "v");
+    mpout_map_open(&m, &w->sb, &w->pk, MPOUT_FIX);
+    mpout_key(&m, "v");
     msgpack_pack_uint32(&w->pk, FRAME_VERSION);
-    pack_key(&w->pk, "src");
-    msgpack_pack_str_with_body(&w->pk, w->src, strlen(w->src));
-    pack_key(&w->pk, "seq");
-    w->off_seq = reserve_u64(w);
-    pack_key(&w->pk, "wm");
-    w->off_wm = reserve_u64(w);
-    pack_key(&w->pk, "live");
+    mpout_key(&m, "src");
+    mpout_cstr(&w->pk, w->src);
+    mpout_key(&m, "seq");
+    w->off_seq = reserve(w, 0xcf, 8, 0);    /* uint64 */
+    mpout_key(&m, "wm");
+    w->off_wm = reserve(w, 0xcf, 8, 0);
+    mpout_key(&m, "live");
     w->off_live = w->sb.size;
     msgpack_pack_false(&w->pk);
     if (w->type == FRAME_PKT) {
-        pack_key(&w->pk, "link");
-        char b[5] = { (char)0xce };
-        put_be(b + 1, (uint64_t)(uint32_t)w->link, 4);
-        msgpack_sbuffer_write(&w->sb, b, sizeof(b));
-        w->off_link = w->sb.size - 4;
+        mpout_key(&m, "link");
+        w->off_link = reserve(w, 0xce, 4, (uint32_t)w->link); /* uint32 */
     }
-    pack_key(&w->pk, item_keys[w->type]);
-    char a[5] = { (char)0xdd };
-    msgpack_sbuffer_write(&w->sb, a, sizeof(a));
-    w->off_count = w->sb.size - 4;
+    mpout_key(&m, item_keys[w->type]);
+    w->off_count = reserve(w, 0xdd, 4, 0);  /* array32 */
+    mpout_map_close(&m);
 }
 
 frame_writer_t *frame_writer_new(enum frame_type type, const char *src)
@@ -205,7 +311,7 @@ int frame_add_pkt(frame_writer_t *w, uint64_t ts_ns, uint32_t wirelen,
     return 0;
 }
 
-void frame_pack_flags(msgpack_packer *pk, uint32_t flags)
+static void pack_flags(msgpack_packer *pk, uint32_t flags)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < MSG_FLAG_COUNT; i++)
@@ -214,7 +320,7 @@ void frame_pack_flags(msgpack_packer *pk, uint32_t flags)
     msgpack_pack_array(pk, n);
     for (unsigned i = 0; i < MSG_FLAG_COUNT; i++)
         if (flags & (1u << i))
-            pack_key(pk, msg_flag_names[i]);
+            mpout_cstr(pk, msg_flag_names[i]);
 }
 
 static void pack_headers(msgpack_packer *pk, const struct msg_header *h,
@@ -223,115 +329,65 @@ static void pack_headers(msgpack_packer *pk, const struct msg_header *h,
     msgpack_pack_array(pk, n);
     for (uint32_t i = 0; i < n; i++) {
         msgpack_pack_array(pk, 2);
-        pack_bytes_str(pk, h[i].name);
-        pack_bytes_str(pk, h[i].value);
+        mpout_str(pk, h[i].name);
+        mpout_str(pk, h[i].value);
     }
 }
 
-static void pack_addr(msgpack_packer *pk, const struct conn_addr *a)
+static void pack_field(msgpack_packer *pk, const struct field *f,
+                       const char *item)
 {
-    pack_key(pk, "src_ip");
-    pack_bytes_str(pk, a->src_ip);
-    pack_key(pk, "src_port");
-    msgpack_pack_uint16(pk, a->src_port);
-    pack_key(pk, "dst_ip");
-    pack_bytes_str(pk, a->dst_ip);
-    pack_key(pk, "dst_port");
-    msgpack_pack_uint16(pk, a->dst_port);
+    const void *m = item + f->off;
+    const uint64_t *pair = m;
+    switch ((enum field_type)f->type) {
+    case FT_STR:
+    case FT_GROUP: mpout_str(pk, *(const struct bytes *)m); break;
+    case FT_BIN: mpout_bin(pk, *(const struct bytes *)m); break;
+    case FT_U16: msgpack_pack_uint16(pk, *(const uint16_t *)m); break;
+    case FT_U32: msgpack_pack_uint32(pk, *(const uint32_t *)m); break;
+    case FT_U64: msgpack_pack_uint64(pk, *(const uint64_t *)m); break;
+    case FT_STEP: msgpack_pack_int32(pk, *(const int32_t *)m); break;
+    case FT_PAIR:
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_uint64(pk, pair[0]);
+        msgpack_pack_uint64(pk, pair[1]);
+        break;
+    case FT_HEADERS:
+        pack_headers(pk, *(const struct msg_header *const *)m,
+                     *(const uint32_t *)(item + f->aux));
+        break;
+    case FT_FLAGS: pack_flags(pk, *(const uint32_t *)m); break;
+    }
 }
 
-static void pack_route(msgpack_packer *pk, const struct msg_route *r)
+/* Packs the kind and the fields for `on`, as one map. */
+static void pack_item(frame_writer_t *w, const struct schema *s,
+                      unsigned kind, unsigned on, const void *item)
 {
-    pack_key(pk, "group");
-    pack_bytes_str(pk, r->group);
-    pack_key(pk, "route");
-    pack_bytes_str(pk, r->path);
-    pack_key(pk, "policy");
-    pack_bytes_str(pk, r->policy);
-    pack_key(pk, "step");
-    msgpack_pack_int32(pk, r->next_step);
-}
-
-static void pack_body(msgpack_packer *pk, const struct msg_header *h,
-                      uint32_t nh, struct bytes body, uint64_t body_len,
-                      uint32_t flags)
-{
-    pack_key(pk, "headers");
-    pack_headers(pk, h, nh);
-    pack_key(pk, "body");
-    pack_bytes_bin(pk, body);
-    pack_key(pk, "body_len");
-    msgpack_pack_uint64(pk, body_len);
-    pack_key(pk, "flags");
-    frame_pack_flags(pk, flags);
+    struct mpout_map m;
+    mpout_map_open(&m, &w->sb, &w->pk, MPOUT_16);
+    mpout_key(&m, s->kind_key);
+    mpout_cstr(&w->pk, s->kind_names[kind]);
+    for (size_t i = 0; i < s->n_fields; i++) {
+        if (!(s->fields[i].on & on))
+            continue;
+        mpout_keyn(&m, s->fields[i].key, s->fields[i].key_len);
+        pack_field(&w->pk, &s->fields[i], item);
+    }
+    mpout_map_close(&m);
+    w->items++;
 }
 
 int frame_add_msg(frame_writer_t *w, const struct http_msg *m)
 {
     if (w->type != FRAME_MSG)
         return -EINVAL;
-    msgpack_packer *pk = &w->pk;
-    uint32_t n = 9;
-    switch (m->kind) {
-    case MSG_REQ: n += 7 + (m->routed ? 4 : 0); break;
-    case MSG_RESP: n += 7; break;
-    case MSG_CONN: n += 7; break;
-    default: return -EINVAL;
-    }
-    msgpack_pack_map(pk, n);
-    pack_key(pk, "k");
-    pack_key(pk, m->kind == MSG_REQ ? "req" : m->kind == MSG_RESP ? "resp"
-                                                                  : "conn");
-    pack_key(pk, "uid");
-    pack_bytes_str(pk, m->uid);
-    pack_key(pk, "idx");
-    msgpack_pack_uint32(pk, m->idx);
-    pack_key(pk, "ts");
-    msgpack_pack_uint64(pk, m->ts_ns);
-    pack_key(pk, "te");
-    msgpack_pack_uint64(pk, m->ts_end_ns);
-    pack_addr(pk, &m->addr);
-    if (m->kind == MSG_REQ) {
-        pack_key(pk, "method");
-        pack_bytes_str(pk, m->method);
-        pack_key(pk, "uri");
-        pack_bytes_str(pk, m->uri);
-        pack_key(pk, "version");
-        pack_bytes_str(pk, m->version);
-        pack_body(pk, m->headers, m->n_headers, m->body, m->body_len,
-                  m->flags);
-        if (m->routed)
-            pack_route(pk, &m->route);
-    } else if (m->kind == MSG_RESP) {
-        pack_key(pk, "status");
-        msgpack_pack_uint32(pk, m->status);
-        pack_key(pk, "reason");
-        pack_bytes_str(pk, m->reason);
-        pack_key(pk, "version");
-        pack_bytes_str(pk, m->version);
-        pack_body(pk, m->headers, m->n_headers, m->body, m->body_len,
-                  m->flags);
-    } else {
-        pack_key(pk, "event");
-        pack_bytes_str(pk, m->event);
-        pack_key(pk, "reason");
-        pack_bytes_str(pk, m->reason_text);
-        pack_key(pk, "pkts");
-        msgpack_pack_array(pk, 2);
-        msgpack_pack_uint64(pk, m->pkts[0]);
-        msgpack_pack_uint64(pk, m->pkts[1]);
-        pack_key(pk, "bytes");
-        msgpack_pack_array(pk, 2);
-        msgpack_pack_uint64(pk, m->bytes_seen[0]);
-        msgpack_pack_uint64(pk, m->bytes_seen[1]);
-        pack_key(pk, "gaps");
-        msgpack_pack_uint32(pk, m->gaps);
-        pack_key(pk, "requests");
-        msgpack_pack_uint32(pk, m->requests);
-        pack_key(pk, "responses");
-        msgpack_pack_uint32(pk, m->responses);
-    }
-    w->items++;
+    if (m->kind != MSG_REQ && m->kind != MSG_RESP && m->kind != MSG_CONN)
+        return -EINVAL;
+    unsigned on = 1u << (m->kind - 1);
+    if (m->kind == MSG_REQ && m->routed)
+        on |= ON_ROUTED;
+    pack_item(w, &msg_schema, m->kind, on, m);
     return 0;
 }
 
@@ -341,43 +397,7 @@ int frame_add_record(frame_writer_t *w, const struct audit_record *r)
         return -EINVAL;
     if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE)
         return -EINVAL;
-    bool resp = r->kind == RECORD_RESPONSE;
-    msgpack_packer *pk = &w->pk;
-    msgpack_pack_map(pk, 22 + (resp ? 4 : 0));
-    pack_key(pk, "kind");
-    pack_key(pk, resp ? "response" : "request");
-    pack_key(pk, "uid");
-    pack_bytes_str(pk, r->uid);
-    pack_key(pk, "idx");
-    msgpack_pack_uint32(pk, r->idx);
-    pack_key(pk, "ts");
-    msgpack_pack_uint64(pk, r->ts_ns);
-    pack_addr(pk, &r->addr);
-    pack_route(pk, &r->route);
-    pack_key(pk, "step_label");
-    pack_bytes_str(pk, r->step);
-    pack_key(pk, "method");
-    pack_bytes_str(pk, r->method);
-    pack_key(pk, "uri");
-    pack_bytes_str(pk, r->uri);
-    pack_key(pk, "host");
-    pack_bytes_str(pk, r->host);
-    pack_key(pk, "req_ts");
-    msgpack_pack_uint64(pk, r->req_ts_ns);
-    pack_key(pk, "version");
-    pack_bytes_str(pk, r->version);
-    pack_body(pk, r->headers, r->n_headers, r->body, r->body_len, r->flags);
-    if (resp) {
-        pack_key(pk, "status");
-        msgpack_pack_uint32(pk, r->status);
-        pack_key(pk, "reason");
-        pack_bytes_str(pk, r->reason);
-        pack_key(pk, "outcome");
-        pack_bytes_str(pk, r->outcome);
-        pack_key(pk, "latency_ns");
-        msgpack_pack_uint64(pk, r->latency_ns);
-    }
-    w->items++;
+    pack_item(w, &record_schema, r->kind, 1u << (r->kind - 1), r);
     return 0;
 }
 
@@ -389,29 +409,32 @@ int frame_add_object(frame_writer_t *w, const msgpack_object *item)
     return 0;
 }
 
-static void pack_head(msgpack_packer *pk, const char *src, uint64_t seq,
+/* The keys every frame starts with, for frames packed in one go. */
+static void pack_head(struct mpout_map *m, const char *src, uint64_t seq,
                       uint64_t wm_ns)
 {
-    pack_key(pk, "v");
-    msgpack_pack_uint32(pk, FRAME_VERSION);
-    pack_key(pk, "src");
-    pack_key(pk, src);
-    pack_key(pk, "seq");
-    msgpack_pack_uint64(pk, seq);
-    pack_key(pk, "wm");
-    msgpack_pack_uint64(pk, wm_ns);
+    mpout_key(m, "v");
+    msgpack_pack_uint32(m->pk, FRAME_VERSION);
+    mpout_key(m, "src");
+    mpout_cstr(m->pk, src);
+    mpout_key(m, "seq");
+    msgpack_pack_uint64(m->pk, seq);
+    mpout_key(m, "wm");
+    msgpack_pack_uint64(m->pk, wm_ns);
 }
 
 int frame_encode_eof(msgpack_sbuffer *sb, const char *src, uint64_t seq,
                      uint64_t wm_ns, const char *reason)
 {
     msgpack_packer pk;
+    struct mpout_map m;
     msgpack_sbuffer_clear(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
-    pack_head(&pk, src, seq, wm_ns);
-    pack_key(&pk, "reason");
-    pack_key(&pk, reason);
+    mpout_map_open(&m, sb, &pk, MPOUT_FIX);
+    pack_head(&m, src, seq, wm_ns);
+    mpout_key(&m, "reason");
+    mpout_cstr(&pk, reason);
+    mpout_map_close(&m);
     return sb->data ? 0 : -ENOMEM;
 }
 
@@ -419,101 +442,24 @@ int frame_encode_stats(msgpack_sbuffer *sb, const char *src, uint64_t seq,
                        const struct stats *s)
 {
     msgpack_packer pk;
+    struct mpout_map m;
     msgpack_sbuffer_clear(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 6);
-    pack_head(&pk, src, seq, 0);
-    pack_key(&pk, "stage");
-    pack_key(&pk, stats_stage(s));
-    pack_key(&pk, "counters");
+    mpout_map_open(&m, sb, &pk, MPOUT_FIX);
+    pack_head(&m, src, seq, 0);
+    mpout_key(&m, "stage");
+    mpout_cstr(&pk, stats_stage(s));
+    mpout_key(&m, "counters");
     msgpack_pack_map(&pk, stats_count(s));
     for (unsigned i = 0; i < stats_count(s); i++) {
-        pack_key(&pk, stats_name(s, i));
+        mpout_cstr(&pk, stats_name(s, i));
         msgpack_pack_uint64(&pk, stats_value(s, i));
     }
+    mpout_map_close(&m);
     return sb->data ? 0 : -ENOMEM;
 }
 
-/* ---- validation ------------------------------------------------------ */
-
-static bool mp_walk(cursor_t *c, int depth);
-
-static bool mp_skip_n(cursor_t *c, uint64_t n)
-{
-    return n <= cur_left(c) && cur_skip(c, (size_t)n);
-}
-
-static bool mp_walk_items(cursor_t *c, uint64_t count, int depth)
-{
-    /* Every element takes at least one byte: a count beyond what is left
-     * is a lie, whatever the elements are. */
-    if (count > cur_left(c))
-        return false;
-    for (uint64_t i = 0; i < count; i++)
-        if (!mp_walk(c, depth))
-            return false;
-    return true;
-}
-
-static bool mp_len(cursor_t *c, int width, uint64_t *n)
-{
-    uint8_t b8;
-    uint16_t b16;
-    uint32_t b32;
-    switch (width) {
-    case 1: if (!cur_u8(c, &b8)) return false; *n = b8; return true;
-    case 2: if (!cur_be16(c, &b16)) return false; *n = b16; return true;
-    default: if (!cur_be32(c, &b32)) return false; *n = b32; return true;
-    }
-}
-
-static bool mp_walk(cursor_t *c, int depth)
-{
-    uint8_t t;
-    uint64_t n;
-    if (depth <= 0 || !cur_u8(c, &t))
-        return false;
-    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
-        return true;
-    if (t >= 0x80 && t <= 0x8f)
-        return mp_walk_items(c, (uint64_t)(t & 0x0f) * 2, depth - 1);
-    if (t >= 0x90 && t <= 0x9f)
-        return mp_walk_items(c, t & 0x0f, depth - 1);
-    if (t >= 0xa0 && t <= 0xbf)
-        return mp_skip_n(c, t & 0x1f);
-    switch (t) {
-    case 0xc4: case 0xd9: return mp_len(c, 1, &n) && mp_skip_n(c, n);
-    case 0xc5: case 0xda: return mp_len(c, 2, &n) && mp_skip_n(c, n);
-    case 0xc6: case 0xdb: return mp_len(c, 4, &n) && mp_skip_n(c, n);
-    case 0xc7: return mp_len(c, 1, &n) && mp_skip_n(c, n + 1);
-    case 0xc8: return mp_len(c, 2, &n) && mp_skip_n(c, n + 1);
-    case 0xc9: return mp_len(c, 4, &n) && mp_skip_n(c, n + 1);
-    case 0xca: case 0xce: case 0xd2: return cur_skip(c, 4);
-    case 0xcb: case 0xcf: case 0xd3: return cur_skip(c, 8);
-    case 0xcc: case 0xd0: return cur_skip(c, 1);
-    case 0xcd: case 0xd1: return cur_skip(c, 2);
-    case 0xd4: return cur_skip(c, 2);
-    case 0xd5: return cur_skip(c, 3);
-    case 0xd6: return cur_skip(c, 5);
-    case 0xd7: return cur_skip(c, 9);
-    case 0xd8: return cur_skip(c, 17);
-    case 0xdc: return mp_len(c, 2, &n) && mp_walk_items(c, n, depth - 1);
-    case 0xdd: return mp_len(c, 4, &n) && mp_walk_items(c, n, depth - 1);
-    case 0xde: return mp_len(c, 2, &n) && mp_walk_items(c, n * 2, depth - 1);
-    case 0xdf: return mp_len(c, 4, &n) && mp_walk_items(c, n * 2, depth - 1);
-    default: return false; /* 0xc1 is never used */
-    }
-}
-
-long frame_msgpack_check(const void *p, size_t n, int max_depth)
-{
-    cursor_t c = cur_make(p, n);
-    if (!mp_walk(&c, max_depth))
-        return -1;
-    return (long)(n - cur_left(&c));
-}
-
-/* ---- reader ---------------------------------------------------------- */
+/* ---- reader --------------------------------------------------------- */
 
 struct frame_reader {
     msgpack_zone zone;
@@ -541,86 +487,70 @@ void frame_reader_destroy(frame_reader_t **r)
     *r = NULL;
 }
 
-static bool obj_key(const msgpack_object *k, const char *s)
+/* Checks and unpacks a whole body into the reader's zone; the object is
+ * kept in the zone too, so views of it live as long as the zone. */
+static int unpack_kept(frame_reader_t *r, const void *data, size_t len,
+                       const msgpack_object **out)
 {
-    size_t n = strlen(s);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-           !memcmp(k->via.str.ptr, s, n);
-}
-
-static bool obj_uint(const msgpack_object *o, uint64_t *v)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool obj_int(const msgpack_object *o, int64_t *v)
-{
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > INT64_MAX)
-            return false;
-        *v = (int64_t)o->via.u64;
-        return true;
-    }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-        *v = o->via.i64;
-        return true;
-    }
-    return false;
-}
-
-static bool obj_bytes(const msgpack_object *o, struct bytes *b)
-{
-    if (o->type == MSGPACK_OBJECT_STR) {
-        b->p = o->via.str.ptr;
-        b->n = o->via.str.size;
-        return true;
-    }
-    if (o->type == MSGPACK_OBJECT_BIN) {
-        b->p = o->via.bin.ptr;
-        b->n = o->via.bin.size;
-        return true;
-    }
-    return false;
-}
-
-static bool obj_u32(const msgpack_object *o, uint32_t *v)
-{
-    uint64_t u;
-    if (!obj_uint(o, &u) || u > UINT32_MAX)
-        return false;
-    *v = (uint32_t)u;
-    return true;
-}
-
-static bool obj_u16(const msgpack_object *o, uint16_t *v)
-{
-    uint64_t u;
-    if (!obj_uint(o, &u) || u > UINT16_MAX)
-        return false;
-    *v = (uint16_t)u;
-    return true;
+    msgpack_object o;
+    if (len > FRAME_MAX_BYTES ||
+        mpcheck_unpack(&r->zone, data, len, FRAME_MAX_DEPTH, &o) < 0)
+        return -EBADMSG;
+    msgpack_object *keep = msgpack_zone_malloc(&r->zone, sizeof(o));
+    if (!keep)
+        return -ENOMEM;
+    *keep = o;
+    *out = keep;
+    return 0;
 }
 
 int frame_unpack(frame_reader_t *r, const void *data, size_t len,
                  const msgpack_object **out)
 {
-    if (len > FRAME_MAX_BYTES)
-        return -EBADMSG;
-    long used = frame_msgpack_check(data, len, FRAME_MAX_DEPTH);
-    if (used < 0 || (size_t)used != len)
-        return -EBADMSG;
-    msgpack_zone_clear(&r->zone);
-    msgpack_object *obj = msgpack_zone_malloc(&r->zone, sizeof(*obj));
-    if (!obj)
-        return -ENOMEM;
-    size_t off = 0;
-    if (msgpack_unpack(data, len, &off, &r->zone, obj) !=
-        MSGPACK_UNPACK_SUCCESS)
-        return -EBADMSG;
-    *out = obj;
+    return unpack_kept(r, data, len, out);
+}
+
+/* One key of a frame's header map: 0 (read or not a header key),
+ * -EBADMSG, or -EPROTONOSUPPORT. *seen gets 1 for "v", 2 for the items. */
+static int read_head_key(struct frame *f, const msgpack_object *k,
+                         const msgpack_object *v, unsigned *seen)
+{
+    uint64_t u;
+    const char *items = item_keys[f->type];
+    if (mpobj_key(k, "v")) {
+        if (!mpobj_uint(v, &u))
+            return -EBADMSG;
+        if (u != FRAME_VERSION)
+            return -EPROTONOSUPPORT;
+        f->version = (uint32_t)u;
+        *seen |= 1;
+    } else if (mpobj_key(k, "src")) {
+        return mpobj_bytes(v, &f->src) ? 0 : -EBADMSG;
+    } else if (mpobj_key(k, "seq")) {
+        return mpobj_uint(v, &f->seq) ? 0 : -EBADMSG;
+    } else if (mpobj_key(k, "wm")) {
+        return mpobj_uint(v, &f->wm_ns) ? 0 : -EBADMSG;
+    } else if (mpobj_key(k, "live")) {
+        if (v->type != MSGPACK_OBJECT_BOOLEAN)
+            return -EBADMSG;
+        f->live = v->via.boolean;
+    } else if (mpobj_key(k, "link")) {
+        if (!mpobj_uint(v, &u) || u > INT32_MAX)
+            return -EBADMSG;
+        f->link = (int)u;
+    } else if (mpobj_key(k, "reason")) {
+        return mpobj_bytes(v, &f->reason) ? 0 : -EBADMSG;
+    } else if (mpobj_key(k, "counters")) {
+        if (v->type != MSGPACK_OBJECT_MAP)
+            return -EBADMSG;
+        f->counters = v;
+    } else if (items && mpobj_key(k, items)) {
+        if (v->type != MSGPACK_OBJECT_ARRAY)
+            return -EBADMSG;
+        f->items = v->via.array.ptr;
+        f->n_items = v->via.array.size;
+        *seen |= 2;
+    }
     return 0;
 }
 
@@ -631,70 +561,22 @@ int frame_read(frame_reader_t *r, const void *topic, size_t tlen,
     int type = frame_type_of(topic, tlen);
     if (type < 0)
         return -ENOMSG;
-    if (blen > FRAME_MAX_BYTES)
+    const msgpack_object *root;
+    int rc = unpack_kept(r, body, blen, &root);
+    if (rc < 0)
+        return rc;
+    if (root->type != MSGPACK_OBJECT_MAP)
         return -EBADMSG;
-    long used = frame_msgpack_check(body, blen, FRAME_MAX_DEPTH);
-    if (used < 0 || (size_t)used != blen)
-        return -EBADMSG;
-    msgpack_zone_clear(&r->zone);
-    msgpack_object root;
-    size_t off = 0;
-    if (msgpack_unpack(body, blen, &off, &r->zone, &root) !=
-            MSGPACK_UNPACK_SUCCESS ||
-        root.type != MSGPACK_OBJECT_MAP)
-        return -EBADMSG;
-    /* The zone keeps `root` only by value here; hold it in the frame. */
-    msgpack_object *keep = msgpack_zone_malloc(&r->zone, sizeof(root));
-    if (!keep)
-        return -ENOMEM;
-    *keep = root;
-    f->root = keep;
+    f->root = root;
     f->type = (enum frame_type)type;
-    bool have_v = false, have_items = false;
-    const msgpack_object_map *m = &root.via.map;
+    unsigned seen = 0;
+    const msgpack_object_map *m = &root->via.map;
     for (uint32_t i = 0; i < m->size; i++) {
-        const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
-        uint64_t u;
-        if (obj_key(k, "v")) {
-            if (!obj_uint(v, &u))
-                return -EBADMSG;
-            if (u != FRAME_VERSION)
-                return -EPROTONOSUPPORT;
-            f->version = (uint32_t)u;
-            have_v = true;
-        } else if (obj_key(k, "src")) {
-            if (!obj_bytes(v, &f->src))
-                return -EBADMSG;
-        } else if (obj_key(k, "seq")) {
-            if (!obj_uint(v, &f->seq))
-                return -EBADMSG;
-        } else if (obj_key(k, "wm")) {
-            if (!obj_uint(v, &f->wm_ns))
-                return -EBADMSG;
-        } else if (obj_key(k, "live")) {
-            if (v->type != MSGPACK_OBJECT_BOOLEAN)
-                return -EBADMSG;
-            f->live = v->via.boolean;
-        } else if (obj_key(k, "link")) {
-            if (!obj_uint(v, &u) || u > INT32_MAX)
-                return -EBADMSG;
-            f->link = (int)u;
-        } else if (obj_key(k, "reason")) {
-            if (!obj_bytes(v, &f->reason))
-                return -EBADMSG;
-        } else if (obj_key(k, "counters")) {
-            if (v->type != MSGPACK_OBJECT_MAP)
-                return -EBADMSG;
-            f->counters = v;
-        } else if (item_keys[type] && obj_key(k, item_keys[type])) {
-            if (v->type != MSGPACK_OBJECT_ARRAY)
-                return -EBADMSG;
-            f->items = v->via.array.ptr;
-            f->n_items = v->via.array.size;
-            have_items = true;
-        }
+        rc = read_head_key(f, &m->ptr[i].key, &m->ptr[i].val, &seen);
+        if (rc < 0)
+            return rc;
     }
-    if (!have_v || (item_keys[type] && !have_items))
+    if (!(seen & 1) || (item_keys[type] && !(seen & 2)))
         return -EBADMSG;
     if (type == FRAME_STATS && !f->counters)
         return -EBADMSG;
@@ -709,7 +591,7 @@ int frame_item_pkt(const struct frame *f, uint32_t i, struct pkt *out)
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
         return -EBADMSG;
     const msgpack_object *a = o->via.array.ptr;
-    if (!obj_uint(&a[0], &out->ts_ns) || !obj_u32(&a[1], &out->wirelen) ||
+    if (!mpobj_uint(&a[0], &out->ts_ns) || !mpobj_u32(&a[1], &out->wirelen) ||
         a[2].type != MSGPACK_OBJECT_BIN)
         return -EBADMSG;
     out->data.p = a[2].via.bin.ptr;
@@ -717,22 +599,23 @@ int frame_item_pkt(const struct frame *f, uint32_t i, struct pkt *out)
     return 0;
 }
 
+/* Headers beyond FRAME_MAX_HEADERS are dropped and *cut set. */
 static bool read_headers(frame_reader_t *r, const msgpack_object *v,
                          const struct msg_header **out, uint32_t *n,
-                         uint32_t *flags)
+                         bool *cut)
 {
     if (v->type != MSGPACK_OBJECT_ARRAY)
         return false;
     uint32_t count = v->via.array.size;
     if (count > FRAME_MAX_HEADERS) {
         count = FRAME_MAX_HEADERS;
-        *flags |= MSG_F_HEADERS_TRUNCATED;
+        *cut = true;
     }
     for (uint32_t i = 0; i < count; i++) {
         const msgpack_object *h = &v->via.array.ptr[i];
         if (h->type != MSGPACK_OBJECT_ARRAY || h->via.array.size != 2 ||
-            !obj_bytes(&h->via.array.ptr[0], &r->headers[i].name) ||
-            !obj_bytes(&h->via.array.ptr[1], &r->headers[i].value))
+            !mpobj_bytes(&h->via.array.ptr[0], &r->headers[i].name) ||
+            !mpobj_bytes(&h->via.array.ptr[1], &r->headers[i].value))
             return false;
     }
     *out = r->headers;
@@ -746,7 +629,7 @@ static bool read_flags(const msgpack_object *v, uint32_t *flags)
         return false;
     for (uint32_t i = 0; i < v->via.array.size; i++) {
         struct bytes b;
-        if (!obj_bytes(&v->via.array.ptr[i], &b))
+        if (!mpobj_bytes(&v->via.array.ptr[i], &b))
             return false;
         /* Unknown names come from newer producers: ignore them. */
         for (unsigned j = 0; j < MSG_FLAG_COUNT; j++)
@@ -760,49 +643,106 @@ static bool read_pair(const msgpack_object *v, uint64_t out[2])
 {
     if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2)
         return false;
-    return obj_uint(&v->via.array.ptr[0], &out[0]) &&
-           obj_uint(&v->via.array.ptr[1], &out[1]);
+    return mpobj_uint(&v->via.array.ptr[0], &out[0]) &&
+           mpobj_uint(&v->via.array.ptr[1], &out[1]);
 }
 
-/* Fields shared by messages and records; returns -1 when the key is not
- * one of them, 0 when read, 1 when malformed. */
-static int read_common(frame_reader_t *r, const msgpack_object *k,
-                       const msgpack_object *v, struct conn_addr *a,
-                       struct msg_route *route, bool *routed,
-                       const struct msg_header **hdrs, uint32_t *nh,
-                       struct bytes *body, uint64_t *body_len,
+static bool read_step(const msgpack_object *v, int32_t *step)
+{
+    int64_t s;
+    if (!mpobj_int(v, &s) || s < -1 || s > INT32_MAX)
+        return false;
+    *step = (int32_t)s;
+    return true;
+}
+
+static bool read_field(frame_reader_t *r, const struct field *f,
+                       const msgpack_object *v, char *item, bool *cut)
+{
+    void *m = item + f->off;
+    switch ((enum field_type)f->type) {
+    case FT_STR:
+    case FT_BIN: return mpobj_bytes(v, m);
+    case FT_GROUP:
+        *(bool *)(item + f->aux) = true;
+        return mpobj_bytes(v, m);
+    case FT_U16: return mpobj_u16(v, m);
+    case FT_U32: return mpobj_u32(v, m);
+    case FT_U64: return mpobj_uint(v, m);
+    case FT_STEP: return read_step(v, m);
+    case FT_PAIR: return read_pair(v, m);
+    case FT_HEADERS:
+        return read_headers(r, v, m, (uint32_t *)(item + f->aux), cut);
+    case FT_FLAGS: return read_flags(v, m);
+    }
+    return false;
+}
+
+/* The row for key k, or NULL. Items usually arrive in table order, so
+ * the search starts after the row found last (*hint). */
+static const struct field *find_field(const struct schema *s,
+                                      const msgpack_object *k, size_t *hint)
+{
+    if (k->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    for (size_t i = 0; i < s->n_fields; i++) {
+        size_t j = (*hint + i) % s->n_fields;
+        const struct field *f = &s->fields[j];
+        if (!(f->flags & F_PACK_ONLY) && f->key_len == k->via.str.size &&
+            !memcmp(f->key, k->via.str.ptr, f->key_len)) {
+            *hint = j + 1;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static bool read_kind(const struct schema *s, const msgpack_object *v,
+                      unsigned *kind)
+{
+    struct bytes b;
+    if (!mpobj_bytes(v, &b))
+        return false;
+    for (unsigned i = 1; i <= s->n_kinds; i++)
+        if (bytes_eq(b, s->kind_names[i])) {
+            *kind = i;
+            return true;
+        }
+    return false;
+}
+
+/* Decodes the map o into item (zeroed by the caller) by s's rows; keys
+ * it does not know are ignored. 0 with *kind, or -EBADMSG. */
+static int decode_item(frame_reader_t *r, const msgpack_object *o,
+                       const struct schema *s, void *item, unsigned *kind,
                        uint32_t *flags)
 {
-    int64_t step;
-    bool ok;
-    if (obj_key(k, "src_ip"))
-        ok = obj_bytes(v, &a->src_ip);
-    else if (obj_key(k, "src_port"))
-        ok = obj_u16(v, &a->src_port);
-    else if (obj_key(k, "dst_ip"))
-        ok = obj_bytes(v, &a->dst_ip);
-    else if (obj_key(k, "dst_port"))
-        ok = obj_u16(v, &a->dst_port);
-    else if (obj_key(k, "group"))
-        ok = obj_bytes(v, &route->group) && (*routed = true);
-    else if (obj_key(k, "route"))
-        ok = obj_bytes(v, &route->path);
-    else if (obj_key(k, "policy"))
-        ok = obj_bytes(v, &route->policy);
-    else if (obj_key(k, "step"))
-        ok = obj_int(v, &step) && step >= -1 && step <= INT32_MAX &&
-             ((route->next_step = (int32_t)step), true);
-    else if (obj_key(k, "headers"))
-        ok = read_headers(r, v, hdrs, nh, flags);
-    else if (obj_key(k, "body"))
-        ok = obj_bytes(v, body);
-    else if (obj_key(k, "body_len"))
-        ok = obj_uint(v, body_len);
-    else if (obj_key(k, "flags"))
-        ok = read_flags(v, flags);
-    else
-        return -1;
-    return ok ? 0 : 1;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return -EBADMSG;
+    uint64_t required = 0; /* by row index */
+    size_t hint = 0;
+    bool cut = false;
+    *kind = 0;
+    for (uint32_t j = 0; j < o->via.map.size; j++) {
+        const msgpack_object *k = &o->via.map.ptr[j].key;
+        const msgpack_object *v = &o->via.map.ptr[j].val;
+        if (mpobj_key(k, s->kind_key)) {
+            if (!read_kind(s, v, kind))
+                return -EBADMSG;
+            continue;
+        }
+        const struct field *f = find_field(s, k, &hint);
+        if (f && !read_field(r, f, v, item, &cut))
+            return -EBADMSG;
+        if (f && (f->flags & F_REQUIRED))
+            required |= 1ull << (f - s->fields);
+    }
+    for (size_t i = 0; i < s->n_fields; i++)
+        if ((s->fields[i].flags & F_REQUIRED) && !(required & (1ull << i)))
+            return -EBADMSG;
+    if (cut)
+        *flags |= MSG_F_HEADERS_TRUNCATED;
+    return *kind ? 0 : -EBADMSG;
 }
 
 int frame_item_msg(frame_reader_t *r, const struct frame *f, uint32_t i,
@@ -816,76 +756,13 @@ int frame_item_msg(frame_reader_t *r, const struct frame *f, uint32_t i,
 int frame_decode_msg(frame_reader_t *r, const msgpack_object *o,
                      struct http_msg *out)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return -EBADMSG;
+    unsigned kind;
     memset(out, 0, sizeof(*out));
     out->route.next_step = -1;
-    bool have_kind = false, have_uid = false;
-    for (uint32_t j = 0; j < o->via.map.size; j++) {
-        const msgpack_object *k = &o->via.map.ptr[j].key;
-        const msgpack_object *v = &o->via.map.ptr[j].val;
-        int c = read_common(r, k, v, &out->addr, &out->route, &out->routed,
-                            &out->headers, &out->n_headers, &out->body,
-                            &out->body_len, &out->flags);
-        if (c == 1)
-            return -EBADMSG;
-        if (c == 0)
-            continue;
-        bool ok = true;
-        uint64_t pair[2] = { 0, 0 };
-        if (obj_key(k, "k")) {
-            struct bytes b;
-            ok = obj_bytes(v, &b);
-            if (ok && bytes_eq(b, "req"))
-                out->kind = MSG_REQ;
-            else if (ok && bytes_eq(b, "resp"))
-                out->kind = MSG_RESP;
-            else if (ok && bytes_eq(b, "conn"))
-                out->kind = MSG_CONN;
-            else
-                ok = false;
-            have_kind = ok;
-        } else if (obj_key(k, "uid")) {
-            ok = obj_bytes(v, &out->uid);
-            have_uid = ok;
-        } else if (obj_key(k, "idx")) {
-            ok = obj_u32(v, &out->idx);
-        } else if (obj_key(k, "ts")) {
-            ok = obj_uint(v, &out->ts_ns);
-        } else if (obj_key(k, "te")) {
-            ok = obj_uint(v, &out->ts_end_ns);
-        } else if (obj_key(k, "method")) {
-            ok = obj_bytes(v, &out->method);
-        } else if (obj_key(k, "uri")) {
-            ok = obj_bytes(v, &out->uri);
-        } else if (obj_key(k, "version")) {
-            ok = obj_bytes(v, &out->version);
-        } else if (obj_key(k, "status")) {
-            ok = obj_u32(v, &out->status);
-        } else if (obj_key(k, "reason")) {
-            /* "reason" is the status text of a response and the close
-             * reason of a connection event. */
-            ok = obj_bytes(v, &out->reason);
-            out->reason_text = out->reason;
-        } else if (obj_key(k, "event")) {
-            ok = obj_bytes(v, &out->event);
-        } else if (obj_key(k, "pkts")) {
-            ok = read_pair(v, out->pkts);
-        } else if (obj_key(k, "bytes")) {
-            ok = read_pair(v, pair);
-            out->bytes_seen[0] = pair[0];
-            out->bytes_seen[1] = pair[1];
-        } else if (obj_key(k, "gaps")) {
-            ok = obj_u32(v, &out->gaps);
-        } else if (obj_key(k, "requests")) {
-            ok = obj_u32(v, &out->requests);
-        } else if (obj_key(k, "responses")) {
-            ok = obj_u32(v, &out->responses);
-        }
-        if (!ok)
-            return -EBADMSG;
-    }
-    return have_kind && have_uid ? 0 : -EBADMSG;
+    int rc = decode_item(r, o, &msg_schema, out, &kind, &out->flags);
+    out->kind = (enum msg_kind)kind;
+    out->reason_text = out->reason;
+    return rc;
 }
 
 int frame_item_record(frame_reader_t *r, const struct frame *f, uint32_t i,
@@ -899,61 +776,10 @@ int frame_item_record(frame_reader_t *r, const struct frame *f, uint32_t i,
 int frame_decode_record(frame_reader_t *r, const msgpack_object *o,
                         struct audit_record *out)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return -EBADMSG;
+    unsigned kind;
     memset(out, 0, sizeof(*out));
     out->route.next_step = -1;
-    bool routed = false, have_kind = false;
-    for (uint32_t j = 0; j < o->via.map.size; j++) {
-        const msgpack_object *k = &o->via.map.ptr[j].key;
-        const msgpack_object *v = &o->via.map.ptr[j].val;
-        int c = read_common(r, k, v, &out->addr, &out->route, &routed,
-                            &out->headers, &out->n_headers, &out->body,
-                            &out->body_len, &out->flags);
-        if (c == 1)
-            return -EBADMSG;
-        if (c == 0)
-            continue;
-        bool ok = true;
-        if (obj_key(k, "kind")) {
-            struct bytes b;
-            ok = obj_bytes(v, &b);
-            if (ok && bytes_eq(b, "request"))
-                out->kind = RECORD_REQUEST;
-            else if (ok && bytes_eq(b, "response"))
-                out->kind = RECORD_RESPONSE;
-            else
-                ok = false;
-            have_kind = ok;
-        } else if (obj_key(k, "uid")) {
-            ok = obj_bytes(v, &out->uid);
-        } else if (obj_key(k, "idx")) {
-            ok = obj_u32(v, &out->idx);
-        } else if (obj_key(k, "ts")) {
-            ok = obj_uint(v, &out->ts_ns);
-        } else if (obj_key(k, "step_label")) {
-            ok = obj_bytes(v, &out->step);
-        } else if (obj_key(k, "method")) {
-            ok = obj_bytes(v, &out->method);
-        } else if (obj_key(k, "uri")) {
-            ok = obj_bytes(v, &out->uri);
-        } else if (obj_key(k, "host")) {
-            ok = obj_bytes(v, &out->host);
-        } else if (obj_key(k, "req_ts")) {
-            ok = obj_uint(v, &out->req_ts_ns);
-        } else if (obj_key(k, "version")) {
-            ok = obj_bytes(v, &out->version);
-        } else if (obj_key(k, "status")) {
-            ok = obj_u32(v, &out->status);
-        } else if (obj_key(k, "reason")) {
-            ok = obj_bytes(v, &out->reason);
-        } else if (obj_key(k, "outcome")) {
-            ok = obj_bytes(v, &out->outcome);
-        } else if (obj_key(k, "latency_ns")) {
-            ok = obj_uint(v, &out->latency_ns);
-        }
-        if (!ok)
-            return -EBADMSG;
-    }
-    return have_kind ? 0 : -EBADMSG;
+    int rc = decode_item(r, o, &record_schema, out, &kind, &out->flags);
+    out->kind = (enum record_kind)kind;
+    return rc;
 }

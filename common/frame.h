@@ -16,6 +16,8 @@
 #ifndef HARK_FRAME_H
 #define HARK_FRAME_H
 
+#include "bytes.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,17 +39,6 @@ enum frame_type {
     FRAME_EOF,   /* end of input: every stage flushes, then forwards it */
     FRAME_TYPE_COUNT
 };
-
-/* Borrowed bytes; not NUL-terminated. */
-struct bytes {
-    const char *p;
-    uint32_t n;
-};
-
-#define BYTES_LIT(s) ((struct bytes){ (s), (uint32_t)(sizeof(s) - 1) })
-struct bytes bytes_of(const char *s);
-bool bytes_eq(struct bytes a, const char *s);
-bool bytes_case_eq(struct bytes a, const char *s);
 
 const char *frame_topic(enum frame_type t);
 /* Returns the type for a topic, or -1 when unknown. */
@@ -124,7 +115,9 @@ struct http_msg {
     struct msg_route route;
     /* MSG_CONN */
     struct bytes event;    /* "open" | "close" */
-    struct bytes reason_text; /* close: "fin" | "rst" | "idle" | "eof" | "evicted" */
+    /* close: "fin", "rst", "idle", "eof", "signal" or "evicted" (the
+     * reassembler's flow_end_name(); docs/bus.md lists them too) */
+    struct bytes reason_text;
     uint64_t pkts[2], bytes_seen[2]; /* [0] client->server, [1] back */
     uint32_t gaps, requests, responses;
 };
@@ -259,13 +252,5 @@ int frame_decode_record(frame_reader_t *r, const msgpack_object *o,
  * valid until the next frame_read/frame_unpack on this reader. */
 int frame_unpack(frame_reader_t *r, const void *data, size_t len,
                  const msgpack_object **out);
-
-/* Walks a MessagePack value in [p, p+n) without building it. Returns the
- * bytes it occupies, or -1 when a length runs past n or nesting exceeds
- * max_depth. Exposed for the fuzz target. */
-long frame_msgpack_check(const void *p, size_t n, int max_depth);
-
-/* Appends the flags as an array of names. */
-void frame_pack_flags(msgpack_packer *pk, uint32_t flags);
 
 #endif

@@ -17,11 +17,6 @@ void log_init(const char *tag, enum log_level level)
     log_max = level;
 }
 
-void log_set_level(enum log_level level)
-{
-    log_max = level;
-}
-
 bool log_enabled(enum log_level level)
 {
     return level <= log_max;

@@ -14,7 +14,6 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Sets the tag printed on each line (copied) and the most verbose level. */
 void log_init(const char *tag, enum log_level level);
-void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)

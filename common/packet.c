@@ -1,6 +1,7 @@
 /* packet.c - link, IP and TCP header decoding through cursors. */
 #include "packet.h"
 #include "cursor.h"
+#include "hash.h"
 
 #include <arpa/inet.h>
 #include <pcap/dlt.h>
@@ -279,16 +280,6 @@ enum packet_status packet_decode_tcp(const uint8_t *data, size_t len,
     return decode_tcp(&c, pi);
 }
 
-/* FNV-1a over bytes. */
-static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static uint32_t mix(uint32_t h)
 {
     h ^= h >> 16;
@@ -302,8 +293,8 @@ static uint32_t mix(uint32_t h)
 uint32_t packet_addr_hash(const struct packet_info *pi)
 {
     size_t n = pi->family == 6 ? 16 : 4;
-    uint32_t a = fnv(2166136261u, pi->src, n);
-    uint32_t b = fnv(2166136261u, pi->dst, n);
+    uint32_t a = hash_fnv1a32(HASH_FNV32_INIT, pi->src, n);
+    uint32_t b = hash_fnv1a32(HASH_FNV32_INIT, pi->dst, n);
     /* Order-free combination keeps both directions equal. */
     return mix((a ^ b) + (a < b ? a : b) * 31u);
 }
@@ -318,8 +309,8 @@ uint32_t packet_flow_hash(const struct packet_info *pi)
     memcpy(d, pi->dst, n);
     d[n] = (uint8_t)(pi->dport >> 8);
     d[n + 1] = (uint8_t)pi->dport;
-    uint32_t a = fnv(2166136261u, s, n + 2);
-    uint32_t b = fnv(2166136261u, d, n + 2);
+    uint32_t a = hash_fnv1a32(HASH_FNV32_INIT, s, n + 2);
+    uint32_t b = hash_fnv1a32(HASH_FNV32_INIT, d, n + 2);
     return mix((a ^ b) + (a < b ? a : b) * 31u + pi->proto);
 }
 

@@ -78,7 +78,6 @@ uint64_t stats_get(const stats_t *s, const char *name)
 unsigned stats_count(const stats_t *s) { return s->n; }
 const char *stats_name(const stats_t *s, unsigned i) { return s->names[i]; }
 uint64_t stats_value(const stats_t *s, unsigned i) { return *s->where[i]; }
-const char *stats_id(const stats_t *s) { return s->id; }
 const char *stats_stage(const stats_t *s) { return s->stage; }
 
 int stats_write_file(const stats_t *s, const char *dir, bool final)

@@ -39,7 +39,6 @@ uint64_t stats_get(const stats_t *s, const char *name);
 unsigned stats_count(const stats_t *s);
 const char *stats_name(const stats_t *s, unsigned i);
 uint64_t stats_value(const stats_t *s, unsigned i);
-const char *stats_id(const stats_t *s);
 const char *stats_stage(const stats_t *s);
 
 /* Writes <dir>/<id>.json atomically (temp file and rename).

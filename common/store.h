@@ -8,7 +8,7 @@
  *   "s" seq:8                              -> [bin key, bin sha256]
  *   "m"                                    -> {"v":1, "last_seq", "last_hash"}
  *
- * uid is the connection id's 16 hex digits as a number. `dup` is only
+ * uid is uid_value() of the connection id (uid.h). `dup` is only
  * present when distinct records share the first 22 bytes (two log steps
  * of one kind in a policy); it is the smallest free n >= 1.
  * The chain: entry seq (from 1, in write order) holds the record's key and
@@ -17,14 +17,14 @@
  * and the new meta go in one write batch. The chain stays out of the
  * records, so the same capture gives the same records (and the same
  * `hark query --json`) however shards interleaved; the chain follows
- * write order, so its head may differ between two such runs. Secondary keys (path prefix, service, status) would take
- * prefixes "p", "g", "c" and be added to the same batch in store_put();
- * none exist yet: filters run over the time range.
+ * write order, so its head may differ between two such runs. There are
+ * no secondary keys: readers filter (service, path, status) over a time
+ * range of "t" keys.
  *
  * LevelDB has no read-only mode: every open takes <db>/LOCK. While the
  * logger runs, store_open() fails with -EBUSY; `hark query` then asks the
- * logger over its query socket (store_query_serve / store_reply_read),
- * export and verify ask the user to stop it.
+ * logger over its query socket (store_query.h), export and verify
+ * (store_verify.h) ask the user to stop it.
  *
  * Ownership: records given to store_put() are only read during the call;
  * records and bytes returned by iterators and decoders borrow LevelDB's
@@ -43,9 +43,6 @@
 
 #define STORE_HASH_BYTES 32
 #define STORE_KEY_MAX 32          /* "t" key with its dup suffix: 26 */
-#define STORE_QUERY_VERSION 1
-#define STORE_REPLY_MAX_RECORDS 1000u  /* per query reply */
-#define STORE_REPLY_MAX_BYTES (8u << 20)
 
 typedef struct store store_t;
 typedef struct store_iter store_iter_t;
@@ -102,51 +99,8 @@ int store_decode(store_decoder_t *d, const void *value, size_t len,
 /* Writes the ts, uid, idx and kind of a "t" key as text, for messages. */
 char *store_key_describe(const void *key, size_t len, char *buf, size_t size);
 
-/* ---- verify ------------------------------------------------------- */
-
-struct store_verify {
-    uint64_t records;             /* chain entries checked */
-    uint8_t head[STORE_HASH_BYTES];
-    uint64_t bad_seq;             /* first bad entry; 0 when not one */
-    char why[256];                /* what is wrong, for the user */
-};
-
-/* Walks the chain: every entry present and in sequence, every record
- * present with the hash the chain holds, meta equal to the last entry,
- * and no record outside the chain. 0 (intact), -EBADMSG (out->why says
- * what is wrong), -ENOMEM, -EIO. Detects edits that did not also rewrite
- * the chain after them; compare the head with a copy kept elsewhere to
- * catch those. */
-int store_verify(store_t *s, struct store_verify *out);
-
-/* ---- query socket (the logger answers while it holds the lock) ----- */
-
-/* Request: {"v":1, "since":ns, "until":ns, "limit":n, "after":bin?}.
- * Reply:   {"v":1, "records":[stored values...], "next":bin|nil}
- *       or {"v":1, "error":"text"}.
- * "next" is the key to pass as "after" for the following page; nil when
- * the range is done. A reply holds at most STORE_REPLY_MAX_RECORDS and
- * about STORE_REPLY_MAX_BYTES, and at most `limit` when it is not 0. */
-struct store_query {
-    uint64_t since_ns, until_ns;
-    uint32_t limit;
-    const void *after;
-    size_t after_len;
-};
-
-int store_query_encode(msgpack_sbuffer *sb, const struct store_query *q);
-/* Answers one request into reply (cleared first); always produces a
- * reply, an error reply when the request is bad. 0 or -ENOMEM. */
-int store_query_serve(store_t *s, const void *req, size_t len,
-                      msgpack_sbuffer *reply);
-/* Parses a reply into d: 0 with the record count and the next key (NULL
- * when done), -EBADMSG, or -EREMOTEIO with the logger's error text in
- * err. Valid until the next call on d. */
-int store_reply_read(store_decoder_t *d, const void *reply, size_t len,
-                     uint32_t *n, const void **next, size_t *next_len,
-                     char *err, size_t errlen);
-/* Record i of the last reply read: 0 or -EBADMSG. */
-int store_reply_record(store_decoder_t *d, uint32_t i,
-                       struct audit_record *out);
+/* The query protocol was declared here; logger/main.c still expects it
+ * from this header. Drop this once it includes store_query.h itself. */
+#include "store_query.h"
 
 #endif

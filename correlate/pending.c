@@ -1,5 +1,6 @@
 /* pending.c - waits keyed by (uid, index), in per-policy deadline FIFOs. */
 #include "pending.h"
+#include "uid.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +33,6 @@ struct pending {
     struct fifo *fifos;
     uint64_t *gauge, *refused, *duplicate;
 };
-
-uint64_t pending_uid_value(struct bytes uid)
-{
-    if (uid.n != 16)
-        return 0;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < 16; i++) {
-        char c = uid.p[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return 0;
-        v = v << 4 | (uint64_t)d;
-    }
-    return v;
-}
 
 pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st)
 {
@@ -123,7 +107,8 @@ static void fifo_unlink(struct fifo *f, pending_entry_t *e)
     e->prev = e->next = NULL;
 }
 
-static unsigned policy_index(const pending_t *p, const struct config_policy *pol)
+static unsigned policy_index(const pending_t *p,
+                             const struct config_policy *pol)
 {
     return (unsigned)(pol - p->cfg->policies);
 }
@@ -143,7 +128,7 @@ pending_entry_t *pending_add(pending_t *p, const struct http_msg *req,
                              const struct config_policy *policy,
                              const void *raw, size_t raw_len)
 {
-    uint64_t uid = pending_uid_value(req->uid);
+    uint64_t uid = uid_value(req->uid);
     if (pending_find(p, req->uid, req->idx)) {
         (*p->duplicate)++;
         return NULL;
@@ -201,7 +186,7 @@ pending_entry_t *pending_add(pending_t *p, const struct http_msg *req,
 
 pending_entry_t *pending_find(pending_t *p, struct bytes uid, uint32_t idx)
 {
-    uint64_t v = pending_uid_value(uid);
+    uint64_t v = uid_value(uid);
     for (pending_entry_t *e = p->buckets[bucket_of(p, v, idx)]; e;
          e = e->hnext)
         if (e->uid == v && e->idx == idx)
@@ -288,4 +273,3 @@ const void *pending_raw(const pending_entry_t *e, size_t *len)
     return e->raw;
 }
 
-uint32_t pending_count(const pending_t *p) { return p->count; }

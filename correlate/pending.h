@@ -3,15 +3,17 @@
  *
  * A request waits under the key (connection uid, request index): the
  * reassembler numbers requests and responses of a connection in order, so
- * the n-th response answers the n-th request. Waits sit in one FIFO per
- * policy; each policy has one timeout, so a FIFO is already in deadline
- * order and expiry only looks at heads (nearly: shards interleave, so an
- * entry can outlive its deadline behind a later one; correlate judges by
- * packet time, not by what is still here). An expired wait stays as a
- * tombstone for one more timeout, so a late response is still recognised
- * as late (and logged as such) rather than as a response without request.
- * Requests that wait for nothing (no route, or a policy without a wait)
- * are kept briefly too, so their responses are not mistaken for orphans.
+ * the n-th response answers the n-th request. The uid is keyed as
+ * uid_value() (uid.h), which keeps ids that are not hex apart too.
+ * Waits sit in one FIFO per policy; each policy has one timeout, so a
+ * FIFO is already in deadline order and expiry only looks at heads
+ * (nearly: shards interleave, so an entry can outlive its deadline behind
+ * a later one; correlate judges by packet time, not by what is still
+ * here). An expired wait stays as a tombstone for one more timeout, so a
+ * late response is still recognised as late (and logged as such) rather
+ * than as a response without request. Requests that wait for nothing (no
+ * route, or a policy without a wait) are kept briefly too, so their
+ * responses are not mistaken for orphans.
  *
  * Capped at max entries; beyond, requests are refused and counted.
  */
@@ -66,10 +68,5 @@ bool pending_is_tombstone(const pending_entry_t *e);
 bool pending_waits(const pending_entry_t *e);
 /* The raw request kept at add, or NULL. */
 const void *pending_raw(const pending_entry_t *e, size_t *len);
-
-uint32_t pending_count(const pending_t *p);
-
-/* 64-bit value of a 16-hex-digit uid; 0 for anything else. */
-uint64_t pending_uid_value(struct bytes uid);
 
 #endif

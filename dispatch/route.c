@@ -1,5 +1,6 @@
 /* route.c - longest-prefix routing of requests to policies. */
 #include "route.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -86,17 +87,6 @@ void router_destroy(router_t **r)
     *r = NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool unreserved(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -143,13 +133,11 @@ size_t route_normalize(struct bytes uri, char *buf, size_t size)
     size_t seg_start = len;
     while (p < end && *p != '?' && *p != '#') {
         int c = (unsigned char)*p++;
-        if (c == '%' && end - p >= 2 && hexval(p[0]) >= 0 &&
-            hexval(p[1]) >= 0) {
-            int d = hexval(p[0]) * 16 + hexval(p[1]);
-            if (unreserved(d)) {
-                c = d;
-                p += 2;
-            }
+        uint64_t d;
+        if (c == '%' && end - p >= 2 && hex_u64(p, 2, &d) &&
+            unreserved((int)d)) {
+            c = (int)d;
+            p += 2;
         }
         if (c == '/') {
             size_t seg = len - seg_start;

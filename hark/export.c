@@ -15,6 +15,7 @@
  */
 #include "commands.h"
 #include "clock.h"
+#include "hash.h"
 #include "record_json.h"
 
 #include <errno.h>
@@ -134,7 +135,7 @@ static void har_text(struct json_out *j, const struct audit_record *r,
 {
     if (!r->body.n)
         return;
-    bool text = json_is_text(r->body.p, r->body.n);
+    bool text = json_out_is_text(r->body.p, r->body.n);
     json_out_key(j, "text");
     if (text)
         json_out_bytes(j, r->body);
@@ -299,10 +300,7 @@ static void har_response(struct json_out *j, const struct audit_record *r)
 
 static unsigned bucket_of(struct bytes uid, uint32_t idx)
 {
-    uint32_t h = 2166136261u ^ idx;
-    for (uint32_t i = 0; i < uid.n; i++)
-        h = (h ^ (uint8_t)uid.p[i]) * 16777619u;
-    return h % HAR_BUCKETS;
+    return hash_fnv1a32(HASH_FNV32_INIT ^ idx, uid.p, uid.n) % HAR_BUCKETS;
 }
 
 /* The open entry of (uid, idx), without a response yet. */
@@ -538,7 +536,14 @@ done:
     return status;
 }
 
-int hark_export_main(int argc, char **argv)
+struct export_opts {
+    const char *config_path, *db, *output;
+    bool har;
+    uint64_t since, until;
+};
+
+/* Reads the command line into o: -1 to go on, else the exit status. */
+static int parse_opts(int argc, char **argv, struct export_opts *o)
 {
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -550,28 +555,26 @@ int hark_export_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *db = NULL, *output = NULL;
-    bool har = false;
-    uint64_t since = 0, until = UINT64_MAX;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:f:o:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'D': db = optarg; break;
+        case 'c': o->config_path = optarg; break;
+        case 'D': o->db = optarg; break;
         case 'f':
             if (!strcmp(optarg, "har")) {
-                har = true;
+                o->har = true;
             } else if (strcmp(optarg, "json")) {
                 fprintf(stderr, "hark export: --format: json or har, not "
                                 "'%s'\n", optarg);
                 return 2;
             }
             break;
-        case 'o': output = optarg; break;
+        case 'o': o->output = optarg; break;
         case 'S':
         case 'U':
-            if (clock_parse_time(optarg, c == 'S' ? &since : &until) < 0) {
+            if (clock_parse_time(optarg, c == 'S' ? &o->since
+                                                  : &o->until) < 0) {
                 fprintf(stderr, "hark export: --%s: expected RFC 3339 time "
                                 "or seconds since the epoch, got '%s'\n",
                         c == 'S' ? "since" : "until", optarg);
@@ -589,35 +592,29 @@ int hark_export_main(int argc, char **argv)
                         "--help)\n", argv[optind]);
         return 2;
     }
-    struct config *cfg;
-    int rc = trail_config("export", config_path, db, NULL, &cfg);
-    if (rc)
-        return rc;
-    store_t *s = NULL;
-    if (trail_open("export", cfg->logger.db, false, &s) < 0) {
-        config_destroy(&cfg);
-        return 1;
-    }
-    config_destroy(&cfg);
+    return -1;
+}
 
+/* Exports to stdout, or to o->output through a temporary file renamed
+ * once complete. Returns the exit status. */
+static int export_to(store_t *s, const struct export_opts *o)
+{
     FILE *out = stdout;
+    const char *output = o->output;
     char tmp[4096];
     if (output) {
         if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", output) >=
             sizeof(tmp)) {
             fprintf(stderr, "hark export: -o: path too long\n");
-            store_close(&s);
             return 2;
         }
         if (!(out = fopen(tmp, "w"))) {
             fprintf(stderr, "hark export: cannot write %s: %s\n", tmp,
                     strerror(errno));
-            store_close(&s);
             return 1;
         }
     }
-    int status = export_records(s, since, until, har, out);
-    store_close(&s);
+    int status = export_records(s, o->since, o->until, o->har, out);
     bool write_failed = fflush(out) != 0 || ferror(out);
     int werr = errno;
     if (output && fclose(out) != 0)
@@ -634,5 +631,26 @@ int hark_export_main(int argc, char **argv)
     }
     if (output && status != 0)
         unlink(tmp);
+    return status;
+}
+
+int hark_export_main(int argc, char **argv)
+{
+    struct export_opts o = { .until = UINT64_MAX };
+    int rc = parse_opts(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    struct config *cfg;
+    rc = trail_config("export", o.config_path, o.db, NULL, &cfg);
+    if (rc)
+        return rc;
+    store_t *s = NULL;
+    if (trail_open("export", cfg->logger.db, false, &s) < 0) {
+        config_destroy(&cfg);
+        return 1;
+    }
+    config_destroy(&cfg);
+    int status = export_to(s, &o);
+    store_close(&s);
     return status;
 }

@@ -4,12 +4,14 @@
  * mode (every open takes <db>/LOCK), so while the logger runs the open
  * fails as busy and the same range is asked of the logger over its query
  * socket (topology_query(), a REQ/REP exchange of pages, see
- * store.h); the output is the same either way. Filters other than the
+ * store_query.h); the output is the same either way. Filters other than the
  * time range run here, on decoded records.
  */
 #include "commands.h"
 #include "clock.h"
 #include "record_json.h"
+#include "record_table.h"
+#include "store_query.h"
 #include "topology.h"
 
 #include <errno.h>
@@ -189,84 +191,113 @@ static int query_local(store_t *s, uint64_t since, uint64_t until,
     return 0;
 }
 
+/* A REQ socket connected to the logger's query endpoint ep, with
+ * timeouts. 0, or 1 with the reason printed. */
+static int connect_logger(void *ctx, const char *ep, void **sock)
+{
+    int linger = 0, tmo = QUERY_TIMEOUT_MS;
+    *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    if (!*sock) {
+        fprintf(stderr, "hark query: out of memory\n");
+        return 1;
+    }
+    if (zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
+        zmq_setsockopt(*sock, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) ||
+        zmq_setsockopt(*sock, ZMQ_SNDTIMEO, &tmo, sizeof(tmo)) ||
+        zmq_connect(*sock, ep)) {
+        fprintf(stderr, "hark query: cannot connect to the logger at %s: "
+                        "%s\n", ep, zmq_strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* Sends q and receives the reply into m (initialised here; the caller
+ * closes it). 0, or 1 with the reason printed. */
+static int ask(void *sock, const struct config *cfg, const char *ep,
+               msgpack_sbuffer *sb, const struct store_query *q,
+               zmq_msg_t *m)
+{
+    zmq_msg_init(m);
+    if (store_query_encode(sb, q) < 0 ||
+        zmq_send(sock, sb->data, sb->size, 0) < 0) {
+        fprintf(stderr, "hark query: the trail %s is locked by the "
+                        "logger, and sending to its query socket %s "
+                        "failed: %s\n",
+                cfg->logger.db, ep, zmq_strerror(errno));
+        return 1;
+    }
+    if (zmq_msg_recv(m, sock, 0) < 0) {
+        fprintf(stderr, "hark query: the trail %s is locked (is the "
+                        "logger running?), and nothing answered on %s "
+                        "within %ds; pass the logger's config with -c "
+                        "or --run-dir\n",
+                cfg->logger.db, ep, QUERY_TIMEOUT_MS / 1000);
+        return 1;
+    }
+    return 0;
+}
+
+/* Prints the records of reply m. 0, or 1 with the reason printed; *more
+ * turns false at the limit or the last page, else after holds the key
+ * to continue from. */
+static int print_page(store_decoder_t *d, zmq_msg_t *m, const char *ep,
+                      const struct filter *f, struct printer *p,
+                      uint8_t after[STORE_KEY_MAX], size_t *after_len,
+                      bool *more)
+{
+    char err[256];
+    uint32_t n;
+    const void *next;
+    size_t next_len;
+    if (store_reply_read(d, zmq_msg_data(m), zmq_msg_size(m), &n, &next,
+                         &next_len, err, sizeof(err)) < 0) {
+        fprintf(stderr, "hark query: the logger at %s answered: %s\n", ep,
+                err);
+        return 1;
+    }
+    for (uint32_t i = 0; i < n && *more; i++) {
+        struct audit_record r;
+        if (store_reply_record(d, i, &r) < 0)
+            unreadable(p, NULL, 0);
+        else
+            *more = emit(p, f, &r);
+    }
+    if (!next || next_len > STORE_KEY_MAX)
+        *more = false;
+    else
+        memcpy(after, next, *after_len = next_len);
+    return 0;
+}
+
 /* The logger holds the trail: page through its query socket. */
 static int query_remote(const struct config *cfg, uint64_t since,
                         uint64_t until, const struct filter *f,
                         struct printer *p)
 {
-    char ep[4200], err[256];
+    char ep[4200];
     if (!topology_query(cfg, ep, sizeof(ep))) {
         fprintf(stderr, "hark query: the query endpoint does not fit\n");
         return 1;
     }
-    int status = 1;
-    void *ctx = zmq_ctx_new();
-    void *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
+    void *ctx = zmq_ctx_new(), *sock = NULL;
     store_decoder_t *d = store_decoder_new();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int linger = 0, tmo = QUERY_TIMEOUT_MS;
-    if (!sock || !d) {
+    int status = d ? connect_logger(ctx, ep, &sock) : 1;
+    if (!d)
         fprintf(stderr, "hark query: out of memory\n");
-        goto out;
-    }
-    if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
-        zmq_setsockopt(sock, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) ||
-        zmq_setsockopt(sock, ZMQ_SNDTIMEO, &tmo, sizeof(tmo)) ||
-        zmq_connect(sock, ep)) {
-        fprintf(stderr, "hark query: cannot connect to the logger at %s: "
-                        "%s\n", ep, zmq_strerror(errno));
-        goto out;
-    }
     uint8_t after[STORE_KEY_MAX];
     size_t after_len = 0;
-    for (bool more = true; more;) {
+    for (bool more = true; status == 0 && more;) {
         struct store_query q = { since, until, 0, after_len ? after : NULL,
                                  after_len };
         zmq_msg_t m;
-        if (store_query_encode(&sb, &q) < 0 ||
-            zmq_send(sock, sb.data, sb.size, 0) < 0) {
-            fprintf(stderr, "hark query: the trail %s is locked by the "
-                            "logger, and sending to its query socket %s "
-                            "failed: %s\n",
-                    cfg->logger.db, ep, zmq_strerror(errno));
-            goto out;
-        }
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, 0) < 0) {
-            fprintf(stderr, "hark query: the trail %s is locked (is the "
-                            "logger running?), and nothing answered on %s "
-                            "within %ds; pass the logger's config with -c "
-                            "or --run-dir\n",
-                    cfg->logger.db, ep, QUERY_TIMEOUT_MS / 1000);
-            zmq_msg_close(&m);
-            goto out;
-        }
-        uint32_t n;
-        const void *next;
-        size_t next_len;
-        if (store_reply_read(d, zmq_msg_data(&m), zmq_msg_size(&m), &n,
-                             &next, &next_len, err, sizeof(err)) < 0) {
-            fprintf(stderr, "hark query: the logger at %s answered: %s\n",
-                    ep, err);
-            zmq_msg_close(&m);
-            goto out;
-        }
-        for (uint32_t i = 0; i < n && more; i++) {
-            struct audit_record r;
-            if (store_reply_record(d, i, &r) < 0)
-                unreadable(p, NULL, 0);
-            else
-                more = emit(p, f, &r);
-        }
-        if (!next || next_len > sizeof(after))
-            more = false;
-        else
-            memcpy(after, next, after_len = next_len);
+        status = ask(sock, cfg, ep, &sb, &q, &m);
+        if (status == 0)
+            status = print_page(d, &m, ep, f, p, after, &after_len, &more);
         zmq_msg_close(&m);
     }
-    status = 0;
-out:
     msgpack_sbuffer_destroy(&sb);
     store_decoder_destroy(&d);
     if (sock)
@@ -287,7 +318,44 @@ static bool parse_u64(const char *s, uint64_t *v)
     return true;
 }
 
-int hark_query_main(int argc, char **argv)
+struct query_opts {
+    const char *config_path, *db, *run_dir;
+    uint64_t since, until;
+    struct filter f;
+    bool json;
+};
+
+/* One filter option (--kind, --status, --limit): 0, or 2 with the
+ * complaint printed. */
+static int filter_opt(int c, const char *arg, struct filter *f)
+{
+    uint64_t v;
+    if (c == 'k' && !strcmp(arg, "request")) {
+        f->kind = RECORD_REQUEST;
+    } else if (c == 'k' && !strcmp(arg, "response")) {
+        f->kind = RECORD_RESPONSE;
+    } else if (c == 'k') {
+        fprintf(stderr, "hark query: --kind: request or response, not "
+                        "'%s'\n", arg);
+        return 2;
+    } else if (c == 's') {
+        if (!parse_u64(arg, &v) || v < 100 || v > 999) {
+            fprintf(stderr, "hark query: --status: expected an HTTP "
+                            "status (100-999), got '%s'\n", arg);
+            return 2;
+        }
+        f->has_status = true;
+        f->status = (uint32_t)v;
+    } else if (c == 'n' && (!parse_u64(arg, &f->limit) || !f->limit)) {
+        fprintf(stderr, "hark query: --limit: expected a positive number, "
+                        "got '%s'\n", arg);
+        return 2;
+    }
+    return 0;
+}
+
+/* Reads the command line into o: -1 to go on, else the exit status. */
+static int parse_opts(int argc, char **argv, struct query_opts *o)
 {
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -304,21 +372,20 @@ int hark_query_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *db = NULL, *run_dir = NULL;
-    struct filter f = { 0 };
-    struct printer p = { 0 };
-    uint64_t since = 0, until = UINT64_MAX, v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:n:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'D': db = optarg; break;
-        case 'R': run_dir = optarg; break;
-        case 'j': p.json = true; break;
+        case 'c': o->config_path = optarg; break;
+        case 'D': o->db = optarg; break;
+        case 'R': o->run_dir = optarg; break;
+        case 'j': o->json = true; break;
+        case 'P': o->f.path = optarg; break;
+        case 'u': o->f.uid = optarg; break;
         case 'S':
         case 'U':
-            if (clock_parse_time(optarg, c == 'S' ? &since : &until) < 0) {
+            if (clock_parse_time(optarg, c == 'S' ? &o->since
+                                                  : &o->until) < 0) {
                 fprintf(stderr, "hark query: --%s: expected RFC 3339 time "
                                 "or seconds since the epoch, got '%s'\n",
                         c == 'S' ? "since" : "until", optarg);
@@ -326,33 +393,10 @@ int hark_query_main(int argc, char **argv)
             }
             break;
         case 'k':
-            if (!strcmp(optarg, "request")) {
-                f.kind = RECORD_REQUEST;
-            } else if (!strcmp(optarg, "response")) {
-                f.kind = RECORD_RESPONSE;
-            } else {
-                fprintf(stderr, "hark query: --kind: request or response, "
-                                "not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'P': f.path = optarg; break;
         case 's':
-            if (!parse_u64(optarg, &v) || v < 100 || v > 999) {
-                fprintf(stderr, "hark query: --status: expected an HTTP "
-                                "status (100-999), got '%s'\n", optarg);
-                return 2;
-            }
-            f.has_status = true;
-            f.status = (uint32_t)v;
-            break;
-        case 'u': f.uid = optarg; break;
         case 'n':
-            if (!parse_u64(optarg, &f.limit) || !f.limit) {
-                fprintf(stderr, "hark query: --limit: expected a positive "
-                                "number, got '%s'\n", optarg);
+            if (filter_opt(c, optarg, &o->f))
                 return 2;
-            }
             break;
         case 'h': usage(stdout); return 0;
         default:
@@ -365,8 +409,19 @@ int hark_query_main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
+    return -1;
+}
+
+int hark_query_main(int argc, char **argv)
+{
+    struct query_opts o = { .until = UINT64_MAX };
+    struct printer p = { 0 };
+    int rc = parse_opts(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    p.json = o.json;
     struct config *cfg;
-    int rc = trail_config("query", config_path, db, run_dir, &cfg);
+    rc = trail_config("query", o.config_path, o.db, o.run_dir, &cfg);
     if (rc)
         return rc;
     store_t *s = NULL;
@@ -381,8 +436,8 @@ int hark_query_main(int argc, char **argv)
         record_table_header(head, sizeof(head));
         fputs(head, stdout);
     }
-    int status = s ? query_local(s, since, until, &f, &p)
-                   : query_remote(cfg, since, until, &f, &p);
+    int status = s ? query_local(s, o.since, o.until, &o.f, &p)
+                   : query_remote(cfg, o.since, o.until, &o.f, &p);
     store_close(&s);
     config_destroy(&cfg);
     json_out_free(&p.j);

@@ -6,6 +6,7 @@
  * log of the run) is what makes a rewrite of the whole chain detectable.
  */
 #include "commands.h"
+#include "store_verify.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -7,6 +7,7 @@
  * every flow of a shard.
  */
 #include "flow.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +72,7 @@ void flow_key_make(const struct packet_info *pi, struct flow_key *k,
 /* FNV-1a 64 over the key, then a finaliser (splitmix64). */
 static uint64_t key_hash(const struct flow_key *k, uint64_t seed)
 {
-    const uint8_t *p = (const uint8_t *)k;
-    uint64_t h = 14695981039346656037ull ^ seed;
-    for (size_t i = 0; i < sizeof(*k); i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
+    uint64_t h = hash_fnv1a64(HASH_FNV64_INIT ^ seed, k, sizeof(*k));
     h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ull;
     h ^= h >> 27;

@@ -19,6 +19,7 @@
  */
 #include "http.h"
 #include "cursor.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -155,17 +156,6 @@ static bool is_digit(uint8_t c)
 static bool is_ows(uint8_t c)
 {
     return c == ' ' || c == '\t';
-}
-
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static struct span span_of(size_t off, size_t len)
@@ -1059,7 +1049,7 @@ static size_t on_chunk_size(http_parser_t *p, const uint8_t *d, size_t n,
 {
     size_t i = 0;
     while (i < n) {
-        int v = hex_value(d[i]);
+        int v = hex_digit(d[i]);
         if (v < 0) {
             if (p->digits == 0)
                 return bad_chunk(p, i, true, ts); /* at a line start */

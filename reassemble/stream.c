@@ -42,11 +42,6 @@ bool stream_ended(const struct stream *s)
     return s->state == STREAM_ENDED;
 }
 
-bool stream_started(const struct stream *s)
-{
-    return s->state != STREAM_NEW;
-}
-
 static void seg_unlink(struct stream *s, struct stream_seg *g)
 {
     if (g->prev)

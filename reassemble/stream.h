@@ -133,9 +133,6 @@ void stream_release(struct stream *s);
 /* True once the sink was ended (FIN delivered or stream_end). */
 bool stream_ended(const struct stream *s);
 
-/* True once the stream has a sequence number (SYN or first segment). */
-bool stream_started(const struct stream *s);
-
 /* Checks the invariants (list sorted, non-overlapping, after next_seq,
  * within the caps, memory accounted); for tests and fuzzing. */
 bool stream_invariants_ok(const struct stream *s);

@@ -1,5 +1,6 @@
 /* fuzz_frame.c - libFuzzer target for the bus codec (common/frame.c) and
- * what reads records back (common/store.c decode, common/record_json.c).
+ * what reads records back (common/store.c decode, common/store_query.c
+ * replies, hark/record_json.c and hark/record_table.c).
  *
  * Input: 1 selector byte, then a body.
  *   selector % 8: 0 pkt, 1 msg, 2 log, 3 stats, 4 eof, 5 an unknown
@@ -13,8 +14,11 @@
  * record (a decoder/encoder disagreement traps).
  */
 #include "frame.h"
+#include "hash.h"
 #include "record_json.h"
+#include "record_table.h"
 #include "store.h"
+#include "store_query.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,19 +31,11 @@ static frame_writer_t *writer;
 static store_decoder_t *decoder;
 static struct json_out json;
 
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static uint64_t mix_bytes(uint64_t h, struct bytes b)
 {
     if (b.n && !b.p)
         __builtin_trap();
-    return b.n ? mix(h, b.p, b.n) : h;
+    return b.n ? hash_fnv1a64(h, b.p, b.n) : h;
 }
 
 static bool same(struct bytes a, struct bytes b)
@@ -219,7 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (store_reply_read(decoder, body, blen, &n, &next, &next_len, err,
                              sizeof(err)) == 0) {
             if (next)
-                sink += mix(0, next, next_len);
+                sink += hash_fnv1a64(0, next, next_len);
             for (uint32_t i = 0; i < n; i++) {
                 struct audit_record r;
                 if (store_reply_record(decoder, i, &r) == 0)

@@ -12,9 +12,11 @@
 #include <cmocka.h>
 
 #include "frame.h"
+#include "mpcheck.h"
 #include "stats.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,9 +123,10 @@ static struct http_msg sample_req(void)
     return m;
 }
 
-static void test_msg_roundtrip(void **state)
+/* A msg frame holding the sample request, routed and not, a response
+ * and a connection event; the caller frees it. */
+static void *sample_msg_frame(size_t *len)
 {
-    (void)state;
     frame_writer_t *w = frame_writer_new(FRAME_MSG, "reassemble-1");
     struct http_msg req = sample_req();
     assert_int_equal(frame_add_msg(w, &req), 0);
@@ -159,9 +162,16 @@ static void test_msg_roundtrip(void **state)
     conn.requests = 4;
     conn.responses = 3;
     assert_int_equal(frame_add_msg(w, &conn), 0);
+    void *body = finish(w, 0, 5, false, len);
+    frame_writer_destroy(&w);
+    return body;
+}
 
+static void test_msg_roundtrip(void **state)
+{
+    (void)state;
     size_t len;
-    void *body = finish(w, 0, 5, false, &len);
+    void *body = sample_msg_frame(&len);
     frame_reader_t *r = frame_reader_new();
     struct frame f;
     assert_int_equal(frame_read(r, "msg", 3, body, len, &f), 0);
@@ -214,24 +224,31 @@ static void test_msg_roundtrip(void **state)
     assert_int_equal(m.gaps, 2);
     assert_int_equal(m.requests, 4);
     assert_int_equal(m.responses, 3);
+    free(body);
+    frame_reader_destroy(&r);
+}
 
-    /* Pass-through keeps the item byte for byte. */
+/* Pass-through keeps the item byte for byte. */
+static void test_pass_through(void **state)
+{
+    (void)state;
+    size_t len, len2;
+    void *body = sample_msg_frame(&len);
+    frame_reader_t *r = frame_reader_new(), *r2 = frame_reader_new();
+    struct frame f, f2;
+    assert_int_equal(frame_read(r, "msg", 3, body, len, &f), 0);
     frame_writer_t *w2 = frame_writer_new(FRAME_MSG, "dispatch");
     assert_int_equal(frame_add_object(w2, &f.items[0]), 0);
-    size_t len2;
     void *body2 = finish(w2, 1, 5, false, &len2);
-    struct frame f2;
-    frame_reader_t *r2 = frame_reader_new();
     assert_int_equal(frame_read(r2, "msg", 3, body2, len2, &f2), 0);
+    struct http_msg m;
     assert_int_equal(frame_item_msg(r2, &f2, 0, &m), 0);
     assert_bytes(m.uri, "/a/b?x=1");
     assert_bytes(f2.src, "dispatch");
-
     free(body);
     free(body2);
     frame_reader_destroy(&r);
     frame_reader_destroy(&r2);
-    frame_writer_destroy(&w);
     frame_writer_destroy(&w2);
 }
 
@@ -306,6 +323,118 @@ static void test_record_roundtrip(void **state)
     free(body);
     frame_reader_destroy(&r);
     frame_writer_destroy(&w);
+}
+
+/* The keys of each item, in order: docs/bus.md's schema, and the bytes
+ * stored in the trail (which the hash chain covers) must not drift.
+ * Checks the items of w's frame against want[0..n). */
+static void expect_keys(frame_writer_t *w, const char *const *want,
+                        uint32_t n)
+{
+    frame_reader_t *r = frame_reader_new();
+    struct frame f;
+    size_t len;
+    void *body = finish(w, 0, 0, false, &len);
+    const char *topic = frame_topic(frame_writer_type(w));
+    assert_int_equal(frame_read(r, topic, strlen(topic), body, len, &f), 0);
+    assert_int_equal(f.n_items, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *o = &f.items[i];
+        char keys[512];
+        size_t at = 0;
+        keys[0] = '\0';
+        assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+        for (uint32_t k = 0; k < o->via.map.size; k++) {
+            const msgpack_object *key = &o->via.map.ptr[k].key;
+            assert_int_equal(key->type, MSGPACK_OBJECT_STR);
+            at += (size_t)snprintf(keys + at, sizeof(keys) - at, "%s%.*s",
+                                   k ? "," : "", (int)key->via.str.size,
+                                   key->via.str.ptr);
+            assert_true(at < sizeof(keys));
+        }
+        assert_string_equal(keys, want[i]);
+    }
+    free(body);
+    frame_reader_destroy(&r);
+}
+
+static void test_wire_keys(void **state)
+{
+    static const char *const want[] = {
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,method,uri,"
+        "version,headers,body,body_len,flags",
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,method,uri,"
+        "version,headers,body,body_len,flags,group,route,policy,step",
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,status,reason,"
+        "version,headers,body,body_len,flags",
+        "k,uid,idx,ts,te,src_ip,src_port,dst_ip,dst_port,event,reason,pkts,"
+        "bytes,gaps,requests,responses",
+        "kind,uid,idx,ts,src_ip,src_port,dst_ip,dst_port,group,route,policy,"
+        "step,step_label,method,uri,host,req_ts,version,headers,body,"
+        "body_len,flags",
+        "kind,uid,idx,ts,src_ip,src_port,dst_ip,dst_port,group,route,policy,"
+        "step,step_label,method,uri,host,req_ts,version,headers,body,"
+        "body_len,flags,status,reason,outcome,latency_ns",
+    };
+    frame_writer_t *msgs = frame_writer_new(FRAME_MSG, "t");
+    frame_writer_t *logs = frame_writer_new(FRAME_LOG, "t");
+    struct http_msg m = sample_req();
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    m.routed = true;
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    m.kind = MSG_RESP; /* routed matters for requests only */
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    m.kind = MSG_CONN;
+    assert_int_equal(frame_add_msg(msgs, &m), 0);
+    struct audit_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = RECORD_REQUEST;
+    assert_int_equal(frame_add_record(logs, &rec), 0);
+    rec.kind = RECORD_RESPONSE;
+    assert_int_equal(frame_add_record(logs, &rec), 0);
+
+    expect_keys(msgs, want, 4);
+    expect_keys(logs, want + 4, 2);
+    frame_writer_destroy(&msgs);
+    frame_writer_destroy(&logs);
+}
+
+/* An item is refused whole: without its kind, with an unknown kind, a
+ * message without uid, a field of the wrong type. Unknown keys pass. */
+#define MP(s) s, sizeof(s) - 1 /* bytes of a literal, NULs included */
+
+static void test_item_rejects(void **state)
+{
+    static const struct {
+        const char *bytes;
+        size_t n;
+        int msg, record;  /* frame_decode_msg / _record results */
+        const char *label;
+    } cases[] = {
+        { MP("\x82\xa1k\xa3req\xa3uid\xa1x"), 0, -EBADMSG, "minimal msg" },
+        { MP("\x81\xa1k\xa3req"), -EBADMSG, -EBADMSG, "msg without uid" },
+        { MP("\x81\xa3uid\xa1x"), -EBADMSG, -EBADMSG, "no kind" },
+        { MP("\x82\xa1k\xa3get\xa3uid\xa1x"), -EBADMSG, -EBADMSG,
+          "unknown kind" },
+        { MP("\x81\xa4kind\xa7request"), -EBADMSG, 0, "minimal record" },
+        { MP("\x82\xa4kind\xa7request\xa3idx\xa1" "1"), -EBADMSG,
+          -EBADMSG, "idx as a string" },
+        { MP("\x82\xa4kind\xa7request\xa4step\xfe"), -EBADMSG, -EBADMSG,
+          "step below -1" },
+        { MP("\x82\xa4kind\xa7request\xa3new\x01"), -EBADMSG, 0,
+          "unknown key" },
+    };
+    frame_reader_t *r = frame_reader_new();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const msgpack_object *o;
+        struct http_msg m;
+        struct audit_record rec;
+        assert_int_equal(frame_unpack(r, cases[i].bytes, cases[i].n, &o), 0);
+        if (frame_decode_msg(r, o, &m) != cases[i].msg ||
+            frame_decode_record(r, o, &rec) != cases[i].record)
+            fail_msg("%s", cases[i].label);
+    }
+    frame_reader_destroy(&r);
 }
 
 static void test_eof_and_stats(void **state)
@@ -385,12 +514,12 @@ static void test_rejects(void **state)
         { "empty", "", 0 },
     };
     for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
-        assert_true(frame_msgpack_check(lies[i].bytes, lies[i].n,
+        assert_true(mpcheck_size(lies[i].bytes, lies[i].n,
                                         FRAME_MAX_DEPTH) < 0);
         assert_int_equal(frame_read(r, "eof", 3, lies[i].bytes, lies[i].n,
                                     &f), -EBADMSG);
     }
-    assert_int_equal(frame_msgpack_check("\x92\x01\xa1x", 4, 4), 4);
+    assert_int_equal(mpcheck_size("\x92\x01\xa1x", 4, 4), 4);
     msgpack_sbuffer_destroy(&sb);
     frame_reader_destroy(&r);
 }
@@ -412,7 +541,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pkt_roundtrip),
         cmocka_unit_test(test_msg_roundtrip),
+        cmocka_unit_test(test_pass_through),
         cmocka_unit_test(test_record_roundtrip),
+        cmocka_unit_test(test_wire_keys),
+        cmocka_unit_test(test_item_rejects),
         cmocka_unit_test(test_eof_and_stats),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_bytes_helpers),

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_query.h"
+#include "store_verify.h"
 
 #include <errno.h>
 #include <ftw.h>

@@ -56,10 +56,11 @@ static const char yaml[] =
 
 enum ev_kind { EV_REQ, EV_RESP, EV_CONN, EV_WM, EV_EOF };
 
-/* conn 'a' is uid 00000000000000aa. t0/t1: first and last byte (ms); a
- * watermark or the end of input is at t1. A request is routed to policy
- * at next_step (policy NULL: not routed); a connection event is `event`
- * with `reason` after idx requests. */
+/* conn 'a' is uid 00000000000000aa ('x' gives 00000000000000xx, not hex).
+ * t0/t1: first and last byte (ms); a watermark or the end of input is at
+ * t1. A request is routed to policy at next_step (policy NULL: not
+ * routed); a connection event is `event` with `reason` after idx
+ * requests. */
 struct event {
     enum ev_kind kind;
     char conn;
@@ -172,6 +173,14 @@ static const struct wcase cases[] = {
       .counters = "requests=2 responses=1 timeouts=1 orphans=1 records=2 "
       "pending_refused=1",
       .max_pending = 1 },
+    /* Ids that are not hex digits (a bad producer; conns 'x' and 'y')
+     * are still told apart: one does not answer the other's request. */
+    { "orphan: a response on another id that is not hex",
+      { REQ('x', 0, 900, 1000), RESP('y', 0, 1400, 1500), END(5000) },
+      { "resp y#0 orphan t=1400 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok']",
+        "resp x#0 timeout t=2000 'logged'" },
+      .counters = "requests=1 responses=1 timeouts=1 orphans=1 records=2" },
 
     /* ---- connection and input end ---- */
     { "closed before the response",

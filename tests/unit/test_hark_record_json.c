@@ -1,4 +1,4 @@
-/* test_common_record_json.c - the JSON line and table row of records.
+/* test_hark_record_json.c - the JSON line of records (ECS names).
  *
  * Expected outputs are written out in full: a change of key order,
  * escaping or field choice must show up here as a diff.
@@ -180,42 +180,6 @@ static void test_event_outcome(void **state)
     }
 }
 
-static void test_escape(void **state)
-{
-    static const struct {
-        const char *in;
-        size_t n;
-        const char *want;
-        const char *label;
-    } cases[] = {
-        { "plain", 5, "\"plain\"", "ascii" },
-        { "a\"b\\c", 5, "\"a\\\"b\\\\c\"", "quote and backslash" },
-        { "\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\"", "short escapes" },
-        { "\x01\x1f\x7f", 3, "\"\\u0001\\u001f\\u007f\"", "control, DEL" },
-        { "a\0b", 3, "\"a\\u0000b\"", "NUL" },
-        { "caf\xc3\xa9", 5, "\"caf\xc3\xa9\"", "valid 2-byte UTF-8" },
-        { "\xe2\x82\xac\xf0\x9f\x98\x80", 7, "\"\xe2\x82\xac\xf0\x9f\x98\x80\"",
-          "valid 3- and 4-byte UTF-8" },
-        { "a\xff" "b", 3, "\"a\\ufffdb\"", "invalid byte" },
-        { "\xc3", 1, "\"\\ufffd\"", "truncated sequence at the end" },
-        { "\xc3(", 2, "\"\\ufffd(\"", "bad continuation" },
-        { "\xc0\xaf", 2, "\"\\ufffd\\ufffd\"", "overlong slash" },
-        { "\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"", "surrogate" },
-        { "\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"",
-          "past U+10FFFF" },
-    };
-    struct json_out j;
-    json_out_init(&j);
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_out_reset(&j);
-        json_out_str(&j, cases[i].in, cases[i].n);
-        if (strcmp(j.p, cases[i].want))
-            fail_msg("%s: got %s want %s", cases[i].label, j.p,
-                     cases[i].want);
-    }
-    json_out_free(&j);
-}
-
 /* Escaping inside a record, and a binary body as base64. */
 static void test_record_escaping(void **state)
 {
@@ -236,42 +200,6 @@ static void test_record_escaping(void **state)
                                 "\\ufffd ok\"]]"));
     assert_non_null(strstr(j.p, "\"body\":{\"captured\":3,"
                                 "\"base64\":\"AAH/\"}"));
-    /* A body with NUL is not text even if it is valid UTF-8. */
-    assert_false(json_is_text("a\0b", 3));
-    assert_true(json_is_text("caf\xc3\xa9", 5));
-    assert_false(json_is_text("\xc3", 1));
-    json_out_free(&j);
-}
-
-static void test_writer_commas(void **state)
-{
-    struct json_out j;
-    json_out_init(&j);
-    json_out_obj(&j);
-    json_out_key(&j, "a");
-    json_out_arr(&j);
-    json_out_u64(&j, 1);
-    json_out_i64(&j, -2);
-    json_out_obj(&j);
-    json_out_obj_end(&j);
-    json_out_arr(&j);
-    json_out_arr_end(&j);
-    json_out_bool(&j, true);
-    json_out_arr_end(&j);
-    json_out_key(&j, "t");
-    json_out_ms(&j, 1234567);
-    json_out_key(&j, "b64");
-    json_out_base64(&j, "hello", 5);
-    json_out_obj_end(&j);
-    assert_string_equal(j.p, "{\"a\":[1,-2,{},[],true],\"t\":1.234,"
-                             "\"b64\":\"aGVsbG8=\"}");
-    /* grows past the first allocation */
-    json_out_reset(&j);
-    char big[5000];
-    memset(big, 'x', sizeof(big));
-    json_out_str(&j, big, sizeof(big));
-    assert_int_equal(j.len, sizeof(big) + 2);
-    assert_false(j.failed);
     json_out_free(&j);
 }
 
@@ -336,41 +264,6 @@ static void test_host(void **state)
     json_out_free(&j);
 }
 
-static void test_table(void **state)
-{
-    char buf[512];
-    struct audit_record r = response_record();
-    int n = record_table_row(buf, sizeof(buf), &r);
-    assert_int_equal(n, (int)strlen(buf));
-    assert_string_equal(buf,
-        "2026-11-26 05:29:38.125  00000000000000ab:2      resp  "
-        "10.0.0.1:51000        -> 10.0.0.2:8080          "
-        "POST    /a/b?x=1&y=2                                 200"
-        "         11  ok\n");
-    record_table_header(buf, sizeof(buf));
-    assert_string_equal(buf,
-        "TIME (UTC)               UID:IDX                 KIND  "
-        "CLIENT                   SERVER                 "
-        "METHOD  URI                                       STATUS"
-        "      BYTES  OUTCOME\n");
-
-    /* request: no status, no outcome; hostile bytes and a long URI */
-    r = request_record();
-    r.addr.src_ip = BYTES_LIT("2001:db8::1");
-    r.uri = BYTES_LIT("/\x1b[2Jabcdefghijklmnopqrstuvwxyz0123456789ABCDEF");
-    record_table_row(buf, sizeof(buf), &r);
-    assert_non_null(
-        strstr(buf, "POST    /\\x1b[2Jabcdefghijklmnopqrstuvwxyz012...  "));
-    /* an escape that does not fit whole is not cut in half */
-    r.uri = BYTES_LIT("/abcdefghijklmnopqrstuvwxyz0123456\x01\x02zzzzzz");
-    record_table_row(buf, sizeof(buf), &r);
-    assert_string_equal(buf,
-        "2026-11-26 05:29:38.123  00000000000000ab:2      req   "
-        "[2001:db8::1]:51000   -> 10.0.0.2:8080          "
-        "POST    /abcdefghijklmnopqrstuvwxyz0123456...          -"
-        "          3  -\n");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,12 +271,9 @@ int main(void)
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_event_outcome),
-        cmocka_unit_test(test_escape),
         cmocka_unit_test(test_record_escaping),
-        cmocka_unit_test(test_writer_commas),
         cmocka_unit_test(test_url_split),
         cmocka_unit_test(test_host),
-        cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,66 @@
+/* store_private.h - what the trail's three files share: the key layout
+ * (store.h describes it), the state of an open trail and the chain's
+ * hash. Only store.c, store_verify.c and store_query.c include it.
+ */
+#ifndef HARK_STORE_PRIVATE_H
+#define HARK_STORE_PRIVATE_H
+
+#include "fpset.h"
+#include "store.h"
+
+#include <leveldb/c.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_KEY_BASE_LEN 22     /* "t" ts:8 uid:8 idx:4 kind:1 */
+#define STORE_KEY_DUP_LEN 26      /* + dup:4 */
+#define STORE_SEQ_KEY_LEN 9       /* "s" seq:8 */
+
+struct store {
+    leveldb_t *db;
+    leveldb_options_t *opt;
+    leveldb_filterpolicy_t *bloom;
+    leveldb_readoptions_t *ro;
+    leveldb_writeoptions_t *wo;
+    leveldb_writebatch_t *batch;
+    frame_writer_t *enc;
+    msgpack_sbuffer sb;
+    /* Keys of the pending batch, so a record colliding with one not yet
+     * written gets a dup suffix too (LevelDB cannot read its batch). */
+    fpset_t *pending_keys;
+    uint32_t pending;
+    uint64_t pending_bytes;
+    uint64_t bytes_written;
+    /* chain head including the pending batch, and as last committed */
+    uint64_t seq, committed_seq;
+    uint8_t hash[STORE_HASH_BYTES], committed_hash[STORE_HASH_BYTES];
+    /* chain entries, meta and query requests are unpacked here */
+    msgpack_zone zone;
+    msgpack_sbuffer records;      /* a query reply's records */
+};
+
+struct store_decoder {
+    frame_reader_t *reader;       /* its zone holds the last value */
+    const msgpack_object *records; /* of the last reply read */
+    uint32_t n_records;
+};
+
+/* The big-endian number in p[0..width). */
+uint64_t store_get_be(const uint8_t *p, int width);
+
+/* A chain entry's hash: sha256(prev || key || value). */
+void store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], const void *key,
+                      size_t klen, const void *value, size_t vlen,
+                      uint8_t out[STORE_HASH_BYTES]);
+
+/* Reads a chain entry, [bin key, bin hash], unpacked into z. */
+bool store_chain_entry(msgpack_zone *z, const void *v, size_t n,
+                       struct bytes *key, const uint8_t **hash);
+
+/* Checks and unpacks one whole value into d (forgetting the last reply).
+ * 0 or -EBADMSG. */
+int store_decoder_unpack(store_decoder_t *d, const void *p, size_t n,
+                         const msgpack_object **out);
+
+#endif

@@ -1,0 +1,35 @@
+/* record_json.h - an audit record as one JSON line (ECS names).
+ *
+ * The JSON of a record is a nested object with Elastic Common Schema
+ * names, keys always in the same order, so the same trail gives the same
+ * bytes (the full key list is at record_json() in record_json.c).
+ * Names, URIs and header values are JSON strings (json_out.h says what
+ * becomes of bytes that are not UTF-8). Bodies are lossless: "content"
+ * when the captured bytes are valid UTF-8 without NUL, else "base64".
+ */
+#ifndef HARK_RECORD_JSON_H
+#define HARK_RECORD_JSON_H
+
+#include "frame.h"
+#include "json_out.h"
+
+#include <stdbool.h>
+
+/* A request target split the ECS way: path up to '?' or '#', query
+ * between them without the '?', fragment after '#'. The absolute form
+ * ("http://host/p?q") is split after its authority; the authority form
+ * of CONNECT has no path. All borrow uri. */
+struct url_parts {
+    struct bytes path, query, fragment;
+    bool has_query, has_fragment;
+};
+void record_url_split(struct bytes uri, struct url_parts *out);
+
+/* Appends r as one JSON object (no newline). 0, or -ENOMEM. */
+int record_json(struct json_out *j, const struct audit_record *r);
+
+/* "success" (2xx/3xx), "failure" (4xx/5xx or no response: timeout,
+ * closed, eof), "unknown" (requests, 1xx): ECS event.outcome. */
+const char *record_event_outcome(const struct audit_record *r);
+
+#endif
