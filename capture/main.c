@@ -147,14 +147,12 @@ int main(int argc, char **argv)
                         "a pcap/pcapng file and\nsends them in batches to the "
                         "reassembler shards, by a symmetric flow hash.",
                         argc, argv);
-    if (rc != 0) {
-        stage_finish(&c.st, false);
-        return rc < 0 ? 0 : rc;
-    }
+    if (rc != 0)
+        return rc - 1;
     struct config *cfg = c.st.cfg;
-    c.kernel_dropped = stats_add(c.st.stats, "kernel_dropped");
-    c.if_dropped = stats_add(c.st.stats, "if_dropped");
-    c.file_truncated = stats_add(c.st.stats, "file_truncated");
+    STAGE_COUNTERS(&c.st, { "kernel_dropped", &c.kernel_dropped },
+                   { "if_dropped", &c.if_dropped },
+                   { "file_truncated", &c.file_truncated });
 
     char err[PCAP_ERRBUF_SIZE + 512];
     c.src = source_open(&cfg->capture, err, sizeof(err));

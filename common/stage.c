@@ -229,8 +229,9 @@ static int setup_signals(struct stage *st)
     return 0;
 }
 
-int stage_init(struct stage *st, enum topology_role role,
-               const char *summary, int argc, char **argv)
+/* 0, -1 after --help, 2 for bad input, 1 for a setup failure. */
+static int setup(struct stage *st, enum topology_role role,
+                 const char *summary, int argc, char **argv)
 {
     memset(st, 0, sizeof(*st));
     st->role = role;
@@ -293,6 +294,59 @@ int stage_init(struct stage *st, enum topology_role role,
         return 1;
     }
     return 0;
+}
+
+int stage_init(struct stage *st, enum topology_role role,
+               const char *summary, int argc, char **argv)
+{
+    int rc = setup(st, role, summary, argc, argv);
+    if (rc == 0)
+        return 0;
+    stage_finish(st, false);
+    return rc < 0 ? 1 : rc + 1;
+}
+
+bus_out_t *stage_output(struct stage *st, enum topology_role to)
+{
+    char ep[4200];
+    if (!topology_input(st->cfg, to, 0, ep, sizeof(ep))) {
+        log_error("the %s endpoint does not fit: shorten bus.run_dir",
+                  topology_stage(to)->name);
+        return NULL;
+    }
+    bus_out_t *out = bus_out_new(st->zmq, ep, st->id, st->tap);
+    if (!out)
+        log_error("cannot connect %s: %s", ep, zmq_strerror(errno));
+    return out;
+}
+
+char *stage_input_endpoint(struct stage *st, char *buf, size_t size)
+{
+    if (topology_input(st->cfg, st->role, st->shard, buf, size))
+        return buf;
+    log_error("the input endpoint does not fit: shorten bus.run_dir");
+    return NULL;
+}
+
+bool stage_run(struct stage *st)
+{
+    int rc = loop_run(st->loop);
+    if (rc < 0)
+        log_error("stopped: %s", zmq_strerror(-rc));
+    return rc == 0;
+}
+
+void stage_counters(struct stage *st, const struct stage_counter *c,
+                    unsigned n)
+{
+    static uint64_t sink;
+    for (unsigned i = 0; i < n; i++) {
+        *c[i].slot = stats_add(st->stats, c[i].name);
+        if (!*c[i].slot) {
+            log_warn("too many counters: %s not reported", c[i].name);
+            *c[i].slot = &sink;
+        }
+    }
 }
 
 void stage_on_stop(struct stage *st,
@@ -372,6 +426,7 @@ void stage_finish(struct stage *st, bool ok)
     loop_destroy(&st->loop);
     config_destroy(&st->cfg);
     msgpack_sbuffer_destroy(&st->stats_buf);
+    msgpack_sbuffer_init(&st->stats_buf); /* a second call is harmless */
     if (st->signal_fd >= 0)
         close(st->signal_fd);
     st->signal_fd = -1;

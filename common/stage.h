@@ -45,9 +45,10 @@ struct stage {
 
 /* Parses the command line (the options of role in topology.h), loads the
  * config, sets up logging, the ZeroMQ context, the tap and the signal fd.
- * `summary` is what the stage does, for --help. Returns 0; on a bad
- * command line or config it prints the reason and returns 2; on a setup
- * failure 1. On -h it prints help and returns -1 (exit 0). */
+ * `summary` is what the stage does, for --help. Returns 0 to go on.
+ * Otherwise the stage is already finished and the return value is the
+ * process's exit status plus one: 1 after --help (exit 0), 3 for a bad
+ * command line or config (exit 2), 2 for a setup failure (exit 1). */
 int stage_init(struct stage *st, enum topology_role role,
                const char *summary, int argc, char **argv);
 
@@ -56,6 +57,33 @@ int stage_init(struct stage *st, enum topology_role role,
  * The last call wins. */
 void stage_on_stop(struct stage *st,
                    void (*fn)(struct stage *st, void *ctx), void *ctx);
+
+/* Connects this stage's output to the input of `to` (shard 0). NULL,
+ * with the reason logged, on failure. */
+bus_out_t *stage_output(struct stage *st, enum topology_role to);
+
+/* This stage's own input endpoint, into buf. NULL (logged) when it does
+ * not fit. */
+char *stage_input_endpoint(struct stage *st, char *buf, size_t size);
+
+/* Runs the loop; true when it ended cleanly (the reason is logged when
+ * not). */
+bool stage_run(struct stage *st);
+
+/* Registers counters in the order given, each into *slot; past STATS_MAX
+ * a counter points at a sink (and is logged as not reported). */
+struct stage_counter {
+    const char *name;
+    uint64_t **slot;
+};
+void stage_counters(struct stage *st, const struct stage_counter *c,
+                    unsigned n);
+#define STAGE_COUNTERS(st, ...)                                          \
+    do {                                                                 \
+        const struct stage_counter stage_counters_[] = { __VA_ARGS__ };  \
+        stage_counters((st), stage_counters_,                            \
+                       sizeof(stage_counters_) / sizeof(stage_counters_[0])); \
+    } while (0)
 
 /* Final stats snapshot (marked final), tap and context closed, config
  * freed. `ok` says whether the stage ends cleanly (logged). */

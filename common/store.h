@@ -99,8 +99,5 @@ int store_decode(store_decoder_t *d, const void *value, size_t len,
 /* Writes the ts, uid, idx and kind of a "t" key as text, for messages. */
 char *store_key_describe(const void *key, size_t len, char *buf, size_t size);
 
-/* The query protocol was declared here; logger/main.c still expects it
- * from this header. Drop this once it includes store_query.h itself. */
-#include "store_query.h"
 
 #endif

@@ -1,5 +1,6 @@
 /* topology.c - the five stages, where each sits and where it listens. */
 #include "topology.h"
+#include "hash.h"
 
 #include "endpoint.h"
 
@@ -137,9 +138,7 @@ static unsigned tap_offset(const char *id)
     int fixed = stage_tap_offset(id);
     if (fixed >= 0)
         return (unsigned)fixed;
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 16777619u;
+    uint32_t h = hash_fnv1a32(HASH_FNV32_INIT, id, strlen(id));
     return TAP_HASH_BASE + h % TAP_HASH_SPAN;
 }
 

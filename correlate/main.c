@@ -110,24 +110,21 @@ static int on_idle(void *ctx)
 static const struct input_ops correlate_ops = { on_frame, on_end, on_idle };
 
 /* In the order `hark stats` has always shown them. */
-static void register_counters(struct correlate *c, stats_t *s)
+static void register_counters(struct correlate *c)
 {
     struct wait_counters *n = &c->n;
-    n->requests = stats_add(s, "requests");
-    n->responses = stats_add(s, "responses");
-    n->pairs = stats_add(s, "pairs");
-    n->timeouts = stats_add(s, "timeouts");
-    n->closed = stats_add(s, "closed");
-    n->eof_unanswered = stats_add(s, "eof_unanswered");
-    n->late = stats_add(s, "late");
-    n->orphans = stats_add(s, "orphans");
-    n->not_waited = stats_add(s, "not_waited");
-    n->records = stats_add(s, "records");
-    c->records_passed = stats_add(s, "records_passed");
-    n->policy_mismatch = stats_add(s, "policy_mismatch");
-    n->close_scan_capped = stats_add(s, "close_scan_capped");
-    c->items_malformed = stats_add(s, "items_malformed");
-    c->frames_other = stats_add(s, "frames_other");
+    STAGE_COUNTERS(&c->st, { "requests", &n->requests },
+                   { "responses", &n->responses }, { "pairs", &n->pairs },
+                   { "timeouts", &n->timeouts }, { "closed", &n->closed },
+                   { "eof_unanswered", &n->eof_unanswered },
+                   { "late", &n->late }, { "orphans", &n->orphans },
+                   { "not_waited", &n->not_waited },
+                   { "records", &n->records },
+                   { "records_passed", &c->records_passed },
+                   { "policy_mismatch", &n->policy_mismatch },
+                   { "close_scan_capped", &n->close_scan_capped },
+                   { "items_malformed", &c->items_malformed },
+                   { "frames_other", &c->frames_other });
 }
 
 int main(int argc, char **argv)
@@ -140,23 +137,16 @@ int main(int argc, char **argv)
                         "order, runs the policy's remaining steps and sends "
                         "the audit\nrecords to the logger.",
                         argc, argv);
-    if (rc != 0) {
-        stage_finish(&c.st, false);
-        return rc < 0 ? 0 : rc;
-    }
+    if (rc != 0)
+        return rc - 1;
     struct config *cfg = c.st.cfg;
-    stats_t *s = c.st.stats;
-    register_counters(&c, s);
-
-    char in_ep[4200], out_ep[4200];
+    register_counters(&c);
+    char in_ep[4200];
     bool ok = false;
-    if (!topology_input(cfg, ROLE_CORRELATE, 0, in_ep, sizeof(in_ep)) ||
-        !topology_input(cfg, ROLE_LOGGER, 0, out_ep, sizeof(out_ep))) {
-        log_error("endpoint does not fit: shorten bus.run_dir");
+    if (!stage_input_endpoint(&c.st, in_ep, sizeof(in_ep)))
         goto out;
-    }
-    c.up = upstream_new(1, s);
-    c.wait = wait_new(cfg, s, &c.n, add_record, &c);
+    c.up = upstream_new(1, c.st.stats);
+    c.wait = wait_new(cfg, c.st.stats, &c.n, add_record, &c);
     c.reader = frame_reader_new();
     c.logs = frame_writer_new(FRAME_LOG, c.st.id);
     if (!c.up || !c.wait || !c.reader || !c.logs) {
@@ -166,15 +156,8 @@ int main(int argc, char **argv)
     c.in = input_new(&c.st, in_ep, c.reader, c.up, &correlate_ops, &c);
     if (!c.in)
         goto out;
-    c.out = bus_out_new(c.st.zmq, out_ep, c.st.id, c.st.tap);
-    if (!c.out) {
-        log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
-        goto out;
-    }
-    rc = loop_run(c.st.loop);
-    if (rc < 0)
-        log_error("stopped: %s", zmq_strerror(-rc));
-    ok = rc == 0;
+    c.out = stage_output(&c.st, ROLE_LOGGER);
+    ok = c.out && stage_run(&c.st);
 out:
     bus_out_destroy(&c.out);
     input_destroy(&c.in);

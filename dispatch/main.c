@@ -163,30 +163,22 @@ int main(int argc, char **argv)
                         "steps before the wait for the response, and passes "
                         "the\nmessages on to correlate.",
                         argc, argv);
-    if (rc != 0) {
-        stage_finish(&d.st, false);
-        return rc < 0 ? 0 : rc;
-    }
+    if (rc != 0)
+        return rc - 1;
     struct config *cfg = d.st.cfg;
-    stats_t *s = d.st.stats;
-    d.requests = stats_add(s, "requests");
-    d.routed = stats_add(s, "routed");
-    d.unrouted = stats_add(s, "unrouted");
-    d.responses = stats_add(s, "responses");
-    d.conn_events = stats_add(s, "conn_events");
-    d.records = stats_add(s, "records");
-    d.items_malformed = stats_add(s, "items_malformed");
-    d.frames_other = stats_add(s, "frames_other");
-
-    char in_ep[4200], out_ep[4200];
+    STAGE_COUNTERS(&d.st, { "requests", &d.requests },
+                   { "routed", &d.routed }, { "unrouted", &d.unrouted },
+                   { "responses", &d.responses },
+                   { "conn_events", &d.conn_events },
+                   { "records", &d.records },
+                   { "items_malformed", &d.items_malformed },
+                   { "frames_other", &d.frames_other });
+    char in_ep[4200];
     bool ok = false;
-    if (!topology_input(cfg, ROLE_DISPATCH, 0, in_ep, sizeof(in_ep)) ||
-        !topology_input(cfg, ROLE_CORRELATE, 0, out_ep, sizeof(out_ep))) {
-        log_error("endpoint does not fit: shorten bus.run_dir");
+    if (!stage_input_endpoint(&d.st, in_ep, sizeof(in_ep)))
         goto out;
-    }
     d.router = router_new(cfg);
-    d.up = upstream_new(cfg->reassemble.shards, s);
+    d.up = upstream_new(cfg->reassemble.shards, d.st.stats);
     d.reader = frame_reader_new();
     d.msgs = frame_writer_new(FRAME_MSG, d.st.id);
     d.logs = frame_writer_new(FRAME_LOG, d.st.id);
@@ -197,15 +189,8 @@ int main(int argc, char **argv)
     d.in = input_new(&d.st, in_ep, d.reader, d.up, &dispatch_ops, &d);
     if (!d.in)
         goto out;
-    d.out = bus_out_new(d.st.zmq, out_ep, d.st.id, d.st.tap);
-    if (!d.out) {
-        log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
-        goto out;
-    }
-    rc = loop_run(d.st.loop);
-    if (rc < 0)
-        log_error("stopped: %s", zmq_strerror(-rc));
-    ok = rc == 0;
+    d.out = stage_output(&d.st, ROLE_CORRELATE);
+    ok = d.out && stage_run(&d.st);
 out:
     bus_out_destroy(&d.out);
     input_destroy(&d.in);

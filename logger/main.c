@@ -18,6 +18,7 @@
 #include "log.h"
 #include "stage.h"
 #include "store.h"
+#include "store_query.h"
 #include "upstream.h"
 
 #include <errno.h>
@@ -205,22 +206,19 @@ int main(int argc, char **argv)
                         "answers `hark query` while it runs.",
                         argc, argv);
     if (rc != 0) {
-        stage_finish(&l.st, false);
         msgpack_sbuffer_destroy(&l.reply);
-        return rc < 0 ? 0 : rc;
+        return rc - 1;
     }
     struct config *cfg = l.st.cfg;
-    stats_t *s = l.st.stats;
-    l.records = stats_add(s, "records");
-    l.requests = stats_add(s, "requests");
-    l.responses = stats_add(s, "responses");
-    l.batches = stats_add(s, "batches");
-    l.bytes_written = stats_add(s, "bytes_written");
-    l.records_malformed = stats_add(s, "records_malformed");
-    l.records_other = stats_add(s, "records_other");
-    l.records_failed = stats_add(s, "records_failed");
-    l.commit_errors = stats_add(s, "commit_errors");
-    l.queries = stats_add(s, "queries");
+    STAGE_COUNTERS(&l.st, { "records", &l.records },
+                   { "requests", &l.requests },
+                   { "responses", &l.responses }, { "batches", &l.batches },
+                   { "bytes_written", &l.bytes_written },
+                   { "records_malformed", &l.records_malformed },
+                   { "records_other", &l.records_other },
+                   { "records_failed", &l.records_failed },
+                   { "commit_errors", &l.commit_errors },
+                   { "queries", &l.queries });
     l.batch = cfg->logger.batch ? cfg->logger.batch : 1;
 
     bool ok = false;
@@ -233,11 +231,9 @@ int main(int argc, char **argv)
                 cfg->logger.db, err[0] ? err : strerror(-rc));
         goto out;
     }
-    if (!topology_input(cfg, ROLE_LOGGER, 0, in_ep, sizeof(in_ep))) {
-        log_error("endpoint does not fit: shorten bus.run_dir");
+    if (!stage_input_endpoint(&l.st, in_ep, sizeof(in_ep)))
         goto out;
-    }
-    l.up = upstream_new(1, s);
+    l.up = upstream_new(1, l.st.stats);
     l.reader = frame_reader_new();
     if (!l.up || !l.reader) {
         log_error("out of memory");
@@ -253,12 +249,10 @@ int main(int argc, char **argv)
         goto out;
     log_debug("trail %s: %llu records so far", cfg->logger.db,
               (unsigned long long)store_last_seq(l.store));
-    rc = loop_run(l.st.loop);
-    if (rc < 0)
-        log_error("stopped: %s", zmq_strerror(-rc));
+    bool ran = stage_run(&l.st);
     /* The last batch of a run is always synced. */
     int crc = commit(&l, true);
-    ok = rc == 0 && crc == 0;
+    ok = ran && crc == 0;
     if (crc < 0)
         log_error("the last %u records could not be written",
                   store_pending(l.store));

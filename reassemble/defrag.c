@@ -1,5 +1,6 @@
 /* defrag.c - fragments held per datagram, in runs of contiguous bytes. */
 #include "defrag.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -93,12 +94,11 @@ const struct defrag_counters *defrag_counters(const defrag_t *d)
 
 static uint32_t key_hash(const struct packet_info *pi)
 {
-    uint64_t h = pi->frag_id * 0x9E3779B97F4A7C15ull ^ pi->proto;
     size_t n = pi->family == 4 ? 4 : 16;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ pi->src[i]) * 0x100000001B3ull;
-        h = (h ^ pi->dst[i]) * 0x100000001B3ull;
-    }
+    uint64_t h = hash_fnv1a64(HASH_FNV64_INIT, &pi->frag_id,
+                              sizeof(pi->frag_id));
+    h = hash_fnv1a64(h, pi->src, n);
+    h = hash_fnv1a64(h, pi->dst, n);
     return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -22,12 +22,13 @@
 #define HARK_REASSEMBLE_FLOW_H
 
 #include "packet.h"
+#include "uid.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define FLOW_UID_LEN 16
+#define FLOW_UID_LEN UID_LEN
 /* How long a closed flow absorbs late packets (packet time). */
 #define FLOW_LINGER_NS (5 * 1000000000ull)
 /* An open flow is evicted for a new one only after this much idleness. */

@@ -62,18 +62,6 @@ struct reasm {
     uint64_t *items_malformed, *msgs_out, *send_errors;
 };
 
-/* A counter that never fails: past STATS_MAX it points at a sink. */
-static uint64_t *counter(struct reasm *r, const char *name)
-{
-    static uint64_t sink;
-    uint64_t *p = stats_add(r->st.stats, name);
-    if (!p) {
-        log_warn("too many counters: %s not reported", name);
-        p = &sink;
-    }
-    return p;
-}
-
 /* The tracker's modules count in their own structs; the stats read them
  * there. */
 static void attach(struct reasm *r, const char *name, const uint64_t *src)
@@ -84,17 +72,16 @@ static void attach(struct reasm *r, const char *name, const uint64_t *src)
 
 static void register_stats(struct reasm *r)
 {
-    r->packets = counter(r, "packets");
-    r->bytes = counter(r, "bytes");
-    r->not_ip = counter(r, "not_ip");
-    r->not_tcp = counter(r, "not_tcp");
-    r->truncated = counter(r, "truncated");
-    r->malformed = counter(r, "malformed_pkts");
-    r->unknown_link = counter(r, "unknown_link");
-    r->frames_unexpected = counter(r, "frames_unexpected");
-    r->items_malformed = counter(r, "items_malformed");
-    r->msgs_out = counter(r, "msgs_out");
-    r->send_errors = counter(r, "send_errors");
+    STAGE_COUNTERS(&r->st, { "packets", &r->packets },
+                   { "bytes", &r->bytes }, { "not_ip", &r->not_ip },
+                   { "not_tcp", &r->not_tcp },
+                   { "truncated", &r->truncated },
+                   { "malformed_pkts", &r->malformed },
+                   { "unknown_link", &r->unknown_link },
+                   { "frames_unexpected", &r->frames_unexpected },
+                   { "items_malformed", &r->items_malformed },
+                   { "msgs_out", &r->msgs_out },
+                   { "send_errors", &r->send_errors });
 
     struct conn_stats cs;
     conn_tracker_stats(r->conns, &cs);
@@ -342,25 +329,16 @@ static int setup(struct reasm *r)
     }
     register_stats(r);
 
-    char in_ep[4200], out_ep[4200];
-    if (!topology_input(cfg, ROLE_REASSEMBLE, r->st.shard, in_ep,
-                        sizeof(in_ep)) ||
-        !topology_input(cfg, ROLE_DISPATCH, 0, out_ep, sizeof(out_ep))) {
-        log_error("endpoint does not fit");
+    char in_ep[4200];
+    if (!stage_input_endpoint(&r->st, in_ep, sizeof(in_ep)))
         return -1;
-    }
     r->in = input_new(&r->st, in_ep, r->rd, r->up, &reassemble_ops, r);
     if (!r->in ||
         loop_add_timer(r->st.loop, (int)(LIVE_IDLE_NS / NS_PER_MS),
                        on_live_tick, r) < 0)
         return -1;
-    r->out = bus_out_new(r->st.zmq, out_ep, r->st.id, r->st.tap);
-    if (!r->out) {
-        log_error("cannot connect %s: %s", out_ep, zmq_strerror(errno));
-        return -1;
-    }
-    log_debug("input %s, output %s", in_ep, out_ep);
-    return 0;
+    r->out = stage_output(&r->st, ROLE_DISPATCH);
+    return r->out ? 0 : -1;
 }
 
 /* The sockets close before stage_finish() (it ends the ZeroMQ context);
@@ -382,16 +360,11 @@ int main(int argc, char **argv)
 {
     static struct reasm r;
     int rc = stage_init(&r.st, ROLE_REASSEMBLE, summary, argc, argv);
-    if (rc != 0) {
-        stage_finish(&r.st, false);
-        return rc < 0 ? 0 : rc;
-    }
+    if (rc != 0)
+        return rc - 1;
     bool ok = setup(&r) == 0;
     if (ok) {
-        rc = loop_run(r.st.loop);
-        ok = rc == 0;
-        if (rc < 0)
-            log_error("stopped: %s", zmq_strerror(-rc));
+        ok = stage_run(&r.st);
         log_info("%s: %llu packets, %llu messages", flow_end_name(r.why),
                  (unsigned long long)*r.packets,
                  (unsigned long long)*r.msgs_out);
