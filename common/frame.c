@@ -24,6 +24,8 @@
 const char *const msg_flag_names[MSG_FLAG_COUNT] = {
     "chunked", "truncated", "incomplete", "gap", "close_delimited",
     "upgrade", "malformed", "midstream", "headers_truncated",
+    "overlap_conflict", "uncertain_pairing", "early_response",
+    "ambiguous_path",
 };
 
 static const char *const topics[FRAME_TYPE_COUNT] = {

@@ -66,8 +66,18 @@ enum msg_flag {
     MSG_F_MALFORMED = 1u << 6,      /* framing was invalid; best effort */
     MSG_F_MIDSTREAM = 1u << 7,      /* connection picked up without SYN */
     MSG_F_HEADERS_TRUNCATED = 1u << 8, /* more headers than kept */
+    MSG_F_OVERLAP_CONFLICT = 1u << 9, /* overlapping copies of its bytes
+                                         (TCP segments or IP fragments)
+                                         differed; resolved as the
+                                         target would */
+    MSG_F_UNCERTAIN_PAIRING = 1u << 10, /* TCP allows another request as
+                                           the one this response answers */
+    MSG_F_EARLY_RESPONSE = 1u << 11, /* the response began before the
+                                        request was complete */
+    MSG_F_AMBIGUOUS_PATH = 1u << 12, /* servers may read the path in ways
+                                        that route differently */
 };
-#define MSG_FLAG_COUNT 9
+#define MSG_FLAG_COUNT 13
 extern const char *const msg_flag_names[MSG_FLAG_COUNT];
 
 struct msg_header {
