@@ -16,6 +16,8 @@
 int hark_query_main(int argc, char **argv);
 int hark_export_main(int argc, char **argv);
 int hark_verify_main(int argc, char **argv);
+/* `hark keygen` (keygen.c) */
+int hark_keygen_main(int argc, char **argv);
 
 /* ---- shared by the trail commands ----------------------------------- */
 

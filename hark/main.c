@@ -23,6 +23,8 @@ static const struct command commands[] = {
       "check the trail's hash chain for edited or deleted records" },
     { "stats", hark_stats_main, "print every stage's counters" },
     { "tap", hark_tap_main, "print what stages put on the bus, live" },
+    { "keygen", hark_keygen_main,
+      "make this machine's signing and CURVE key pairs" },
 };
 
 static void usage(FILE *f)
