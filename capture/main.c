@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     if (err[0])
         log_warn("%s", err);
     bool live = source_live(c.src);
-    c.sharder = sharder_new(c.st.zmq, cfg, c.st.id, c.st.tap,
+    c.sharder = sharder_new(&c.st.bus, cfg, c.st.id, c.st.tap,
                             source_link(c.src), live, c.st.stats);
     if (!c.sharder) {
         log_error("cannot connect to the reassemblers: %s",

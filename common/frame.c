@@ -29,12 +29,12 @@ const char *const msg_flag_names[MSG_FLAG_COUNT] = {
 };
 
 static const char *const topics[FRAME_TYPE_COUNT] = {
-    "pkt", "msg", "log", "stats", "eof",
+    "pkt", "msg", "log", "stats", "eof", "ack",
 };
 
 /* Name of the items array in each batch frame type. */
 static const char *const item_keys[FRAME_TYPE_COUNT] = {
-    "pkts", "msgs", "records", NULL, NULL,
+    "pkts", "msgs", "records", NULL, NULL, NULL,
 };
 
 const char *frame_topic(enum frame_type t)
@@ -436,6 +436,18 @@ int frame_encode_eof(msgpack_sbuffer *sb, const char *src, uint64_t seq,
     pack_head(&m, src, seq, wm_ns);
     mpout_key(&m, "reason");
     mpout_cstr(&pk, reason);
+    mpout_map_close(&m);
+    return sb->data ? 0 : -ENOMEM;
+}
+
+int frame_encode_ack(msgpack_sbuffer *sb, const char *src, uint64_t seq)
+{
+    msgpack_packer pk;
+    struct mpout_map m;
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    mpout_map_open(&m, sb, &pk, MPOUT_FIX);
+    pack_head(&m, src, seq, 0);
     mpout_map_close(&m);
     return sb->data ? 0 : -ENOMEM;
 }

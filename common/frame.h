@@ -1,7 +1,7 @@
 /* frame.h - the bus schema: every frame hark sends, and its codec.
  *
  * A message on the bus is two ZeroMQ frames: a topic ("pkt", "msg", "log",
- * "stats", "eof") and one MessagePack map. Every map carries "v" (schema
+ * "stats", "eof", "ack") and one MessagePack map. Every map carries "v" (schema
  * version), "src" (the producer's id) and "seq" (the producer's frame
  * counter on that socket). Batches carry their items in one array, so a
  * frame holds many packets or messages. docs/bus.md is the same contract
@@ -37,6 +37,8 @@ enum frame_type {
     FRAME_LOG,   /* batch of audit records: -> logger */
     FRAME_STATS, /* a stage's counters (taps only) */
     FRAME_EOF,   /* end of input: every stage flushes, then forwards it */
+    FRAME_ACK,   /* logger -> a producer: its frames up to seq are
+                    committed (an acknowledged link, bus.h) */
     FRAME_TYPE_COUNT
 };
 
@@ -210,6 +212,10 @@ void frame_writer_reset(frame_writer_t *w);
 /* Encodes a non-batch frame into sb (cleared first). */
 int frame_encode_eof(msgpack_sbuffer *sb, const char *src, uint64_t seq,
                      uint64_t wm_ns, const char *reason);
+
+/* An acknowledgement: every frame of the producer it goes to, up to and
+ * including seq, is committed. */
+int frame_encode_ack(msgpack_sbuffer *sb, const char *src, uint64_t seq);
 
 struct stats;
 int frame_encode_stats(msgpack_sbuffer *sb, const char *src, uint64_t seq,

@@ -103,3 +103,8 @@ void policy_make_record(const struct config_step *step, enum record_kind kind,
         out->flags |= MSG_F_TRUNCATED;
     }
 }
+
+bool policy_redacts(const struct config_step *step, struct bytes name)
+{
+    return redacted(step, name);
+}

@@ -47,6 +47,10 @@ void policy_summarize(const struct http_msg *req, struct req_summary *out);
 struct bytes policy_header(const struct msg_header *h, uint32_t n,
                            const char *name);
 
+/* Whether a log step replaces the value of the header called name (the
+ * taps hide what any step would: tapredact.h). */
+bool policy_redacts(const struct config_step *step, struct bytes name);
+
 /* Fills *out for a log step. msg is the logged message (the request for a
  * request record, the response for a response record, NULL when no
  * response came); outcome is an OUTCOME_* for response records. ts_ns is

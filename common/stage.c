@@ -229,6 +229,34 @@ static int setup_signals(struct stage *st)
     return 0;
 }
 
+/* Keys for tcp:// sockets and what the tap hides. 0; 2 when the config
+ * asks for tcp:// without keys or names a key that cannot be read; 1
+ * when out of memory. */
+static int setup_bus(struct stage *st)
+{
+    char err[512], tcp[4200];
+    st->curve = curve_new(st->zmq, st->cfg, CURVE_ZAP, err, sizeof(err));
+    if (!st->curve) {
+        log_error("%s", err);
+        return 2;
+    }
+    if (topology_tcp(st->cfg, tcp, sizeof(tcp)) &&
+        curve_allows(st->curve, tcp, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    st->redact = tapredact_new(st->cfg);
+    if (!st->redact ||
+        stats_attach(st->stats, "curve_refused",
+                     curve_refused(st->curve)) < 0) {
+        log_error("out of memory");
+        return 1;
+    }
+    st->bus = (struct bus_env){ st->zmq, st->curve, st->redact,
+                                st->cfg->bus.tap_packets };
+    return 0;
+}
+
 /* 0, -1 after --help, 2 for bad input, 1 for a setup failure. */
 static int setup(struct stage *st, enum topology_role role,
                  const char *summary, int argc, char **argv)
@@ -271,12 +299,14 @@ static int setup(struct stage *st, enum topology_role role,
     st->cpu_user_ms = stats_add(st->stats, "cpu_user_ms");
     st->cpu_sys_ms = stats_add(st->stats, "cpu_sys_ms");
     st->max_rss_kb = stats_add(st->stats, "max_rss_kb");
+    if ((rc = setup_bus(st)) != 0)
+        return rc;
     char tap[4200];
     if (!topology_tap(cfg, st->id, tap, sizeof(tap))) {
         log_error("tap endpoint for %s does not fit", st->id);
         return 1;
     }
-    st->tap = bus_tap_new(st->zmq, tap, st->stats);
+    st->tap = bus_tap_new(&st->bus, tap, st->stats);
     if (!st->tap) {
         log_error("cannot bind tap %s: %s", tap, zmq_strerror(errno));
         return 1;
@@ -314,7 +344,7 @@ bus_out_t *stage_output(struct stage *st, enum topology_role to)
                   topology_stage(to)->name);
         return NULL;
     }
-    bus_out_t *out = bus_out_new(st->zmq, ep, st->id, st->tap);
+    bus_out_t *out = bus_out_new(&st->bus, ep, st->id, st->tap);
     if (!out)
         log_error("cannot connect %s: %s", ep, zmq_strerror(errno));
     return out;
@@ -422,6 +452,8 @@ void stage_finish(struct stage *st, bool ok)
         zmq_ctx_term(st->zmq);
         st->zmq = NULL;
     }
+    curve_destroy(&st->curve); /* after the context: ends its handler */
+    tapredact_destroy(&st->redact);
     stats_destroy(&st->stats);
     loop_destroy(&st->loop);
     config_destroy(&st->cfg);

@@ -9,6 +9,7 @@
  */
 #include "commands.h"
 #include "clock.h"
+#include "curve.h"
 #include "record_json.h"
 #include "record_table.h"
 #include "store_query.h"
@@ -192,14 +193,22 @@ static int query_local(store_t *s, uint64_t since, uint64_t until,
 }
 
 /* A REQ socket connected to the logger's query endpoint ep, with
- * timeouts. 0, or 1 with the reason printed. */
-static int connect_logger(void *ctx, const char *ep, void **sock)
+ * timeouts; a CURVE client with this machine's keys when ep is tcp://.
+ * 0, or 1 with the reason printed. */
+static int connect_logger(void *ctx, const struct config *cfg,
+                          const char *ep, void **sock)
 {
     int linger = 0, tmo = QUERY_TIMEOUT_MS;
     *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
     if (!*sock) {
         fprintf(stderr, "hark query: out of memory\n");
         return 1;
+    }
+    char err[512];
+    int rc = curve_connect_setup(ctx, cfg, *sock, ep, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "hark query: %s\n", err);
+        return rc == -EPERM || rc == -ENOKEY ? 2 : 1;
     }
     if (zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
         zmq_setsockopt(*sock, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) ||
@@ -284,7 +293,7 @@ static int query_remote(const struct config *cfg, uint64_t since,
     store_decoder_t *d = store_decoder_new();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int status = d ? connect_logger(ctx, ep, &sock) : 1;
+    int status = d ? connect_logger(ctx, cfg, ep, &sock) : 1;
     if (!d)
         fprintf(stderr, "hark query: out of memory\n");
     uint8_t after[STORE_KEY_MAX];

@@ -182,7 +182,13 @@ static void *bind_query(struct logger *l)
         return NULL;
     }
     int linger = 0;
+    char err[512];
     void *s = zmq_socket(l->st.zmq, ZMQ_REP);
+    if (s && curve_server(l->st.curve, s, ep, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        zmq_close(s);
+        return NULL;
+    }
     if (!s || bus_prepare_endpoint(ep) < 0 ||
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) ||
         zmq_bind(s, ep)) {
