@@ -38,7 +38,7 @@ struct bus_out {
     outbox_t *outbox;
     frame_reader_t *acks;
     uint64_t progress_ns;         /* monotonic: last ack that released */
-    uint64_t *resent, *acks_in, *unacked;
+    uint64_t *resent, *acks_in, *unacked, *unacked_since;
 };
 
 struct bus_in {
@@ -246,7 +246,7 @@ void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
 
 static bus_out_t *out_new(const struct bus_env *env, const char *endpoint,
                           const char *src, bus_tap_t *tap, int type,
-                          const char *routing_id)
+                          const char *routing_id, int hwm)
 {
     bus_out_t *o = calloc(1, sizeof(*o));
     if (!o)
@@ -255,7 +255,7 @@ static bus_out_t *out_new(const struct bus_env *env, const char *endpoint,
     o->tap = tap;
     msgpack_sbuffer_init(&o->scratch);
     o->sock = zmq_socket(env->zmq, type);
-    if (!o->sock || set_int(o->sock, ZMQ_SNDHWM, BUS_PIPE_HWM) ||
+    if (!o->sock || set_int(o->sock, ZMQ_SNDHWM, hwm) ||
         set_int(o->sock, ZMQ_LINGER, -1) ||
         set_int(o->sock, ZMQ_RECONNECT_IVL, 100) ||
         (routing_id && zmq_setsockopt(o->sock, ZMQ_ROUTING_ID, routing_id,
@@ -275,11 +275,12 @@ static bus_out_t *out_new(const struct bus_env *env, const char *endpoint,
 bus_out_t *bus_out_new(const struct bus_env *env, const char *endpoint,
                        const char *src, bus_tap_t *tap)
 {
-    return out_new(env, endpoint, src, tap, ZMQ_PUSH, NULL);
+    return out_new(env, endpoint, src, tap, ZMQ_PUSH, NULL, BUS_PIPE_HWM);
 }
 
 bus_out_t *bus_out_new_acked(const struct bus_env *env, const char *endpoint,
-                             const char *src, bus_tap_t *tap, stats_t *st)
+                             const char *src, bus_tap_t *tap, stats_t *st,
+                             int hwm)
 {
     /* The routing id names this incarnation: the consumer keeps the
      * last committed seq per id, across its own restarts. */
@@ -288,7 +289,7 @@ bus_out_t *bus_out_new_acked(const struct bus_env *env, const char *endpoint,
         inc = clock_wall_ns() ^ ((uint64_t)getpid() << 32);
     char id[96];
     snprintf(id, sizeof(id), "%.63s:%016llx", src, (unsigned long long)inc);
-    bus_out_t *o = out_new(env, endpoint, src, tap, ZMQ_DEALER, id);
+    bus_out_t *o = out_new(env, endpoint, src, tap, ZMQ_DEALER, id, hwm);
     if (!o)
         return NULL;
     o->outbox = outbox_new(BUS_ACKED_MAX_FRAMES, BUS_ACKED_MAX_BYTES);
@@ -296,8 +297,9 @@ bus_out_t *bus_out_new_acked(const struct bus_env *env, const char *endpoint,
     o->resent = stats_add(st, "frames_resent");
     o->acks_in = stats_add(st, "acks_in");
     o->unacked = stats_add(st, "unacked_frames");
+    o->unacked_since = stats_add(st, "unacked_since_ns");
     if (!o->outbox || !o->acks || !o->resent || !o->acks_in ||
-        !o->unacked) {
+        !o->unacked || !o->unacked_since) {
         bus_out_destroy(&o);
         errno = ENOMEM;
         return NULL;
@@ -316,6 +318,15 @@ void bus_out_destroy(bus_out_t **o)
     frame_reader_destroy(&(*o)->acks);
     free(*o);
     *o = NULL;
+}
+
+/* What is unacknowledged, for the stats (and an outage's start). */
+static void update_gauges(bus_out_t *o)
+{
+    if (!o->outbox)
+        return;
+    *o->unacked = outbox_count(o->outbox);
+    *o->unacked_since = outbox_oldest_ns(o->outbox);
 }
 
 /* Sends topic + msg, blocking; takes msg. 0 or -errno. */
@@ -351,7 +362,9 @@ int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
     if (zmq_msg_init_size(&msg, len) != 0)
         return -errno;
     memcpy(zmq_msg_data(&msg), body, len);
-    int rc = o->outbox ? outbox_keep(o->outbox, o->seq, type, &msg) : 0;
+    int rc = o->outbox ? outbox_keep(o->outbox, o->seq, type, &msg,
+                                     clock_wall_ns())
+                       : 0;
     if (rc < 0) {
         zmq_msg_close(&msg);
         return rc;
@@ -364,8 +377,7 @@ int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
     rc = send_msg(o, type, &msg);
     if (rc == 0)
         o->seq++;
-    if (o->unacked)
-        *o->unacked = outbox_count(o->outbox);
+    update_gauges(o);
     if (tapping && rc == 0)
         tap_mirror(o->tap, type, &tapmsg);
     else if (tapping)
@@ -449,8 +461,7 @@ int bus_out_take_acks(bus_out_t *o)
     int e = errno;
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
-    if (o->unacked)
-        *o->unacked = outbox_count(o->outbox);
+    update_gauges(o);
     return e == EAGAIN || e == EINTR ? released : -e;
 }
 
@@ -465,11 +476,21 @@ int bus_out_tick(bus_out_t *o)
     int wait = loop_ms_until(due, BUS_ACK_TIMEOUT_MS);
     if (wait > 0)
         return wait;
-    /* Nothing acknowledged for a while: the consumer may have restarted
-     * and lost what it had not committed. It drops what it has already
-     * committed and what arrives out of order, so all of it goes again,
-     * oldest first. */
     unsigned n = outbox_count(o->outbox);
+    int rc = bus_out_resend(o);
+    if (rc < 0)
+        return rc;
+    log_info("no acknowledgement for %d ms: sent %u frames again",
+             BUS_ACK_TIMEOUT_MS, n);
+    return BUS_ACK_TIMEOUT_MS;
+}
+
+int bus_out_resend(bus_out_t *o)
+{
+    /* The consumer may have restarted and lost what it had not
+     * committed. It drops what it has already committed and what
+     * arrives out of order, so all of it goes again, oldest first. */
+    unsigned n = o->outbox ? outbox_count(o->outbox) : 0;
     for (unsigned i = 0; i < n; i++) {
         uint64_t seq;
         enum frame_type type;
@@ -481,10 +502,8 @@ int bus_out_tick(bus_out_t *o)
             return rc;
         (*o->resent)++;
     }
-    log_info("no acknowledgement for %d ms: sent %u frames again",
-             BUS_ACK_TIMEOUT_MS, n);
     o->progress_ns = clock_mono_ns();
-    return BUS_ACK_TIMEOUT_MS;
+    return 0;
 }
 
 /* ---- inputs --------------------------------------------------------- */

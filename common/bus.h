@@ -73,10 +73,14 @@ bus_out_t *bus_out_new(const struct bus_env *env, const char *endpoint,
 
 /* Connects an acknowledged output (a DEALER with the routing id
  * "<src>:<16 hex digits>", new for each process) to a ROUTER input.
- * Registers "frames_resent", "acks_in" and the gauge "unacked_frames"
- * in st. NULL on failure. */
+ * hwm: frames queued before a send blocks (BUS_PIPE_HWM; 0 never blocks,
+ * for a producer that must not wait, the supervisor).
+ * Registers "frames_resent", "acks_in" and the gauges "unacked_frames"
+ * and "unacked_since_ns" (when the oldest was sent, wall clock) in st.
+ * NULL on failure. */
 bus_out_t *bus_out_new_acked(const struct bus_env *env, const char *endpoint,
-                             const char *src, bus_tap_t *tap, stats_t *st);
+                             const char *src, bus_tap_t *tap, stats_t *st,
+                             int hwm);
 /* Closes the socket; queued frames are delivered first (linger). */
 void bus_out_destroy(bus_out_t **o);
 
@@ -114,6 +118,9 @@ bool bus_out_backlogged(const bus_out_t *o);
  * BUS_ACK_TIMEOUT_MS. Returns the milliseconds until it should be asked
  * again (-1: nothing kept), or -errno. */
 int bus_out_tick(bus_out_t *o);
+/* Sends everything kept again now (the consumer restarted). 0 or
+ * -errno. */
+int bus_out_resend(bus_out_t *o);
 
 /* Binds a PULL input at endpoint; with `router`, a ROUTER that producers
  * connect DEALERs to and that answers them (bus_in_reply). NULL on

@@ -134,7 +134,8 @@ struct http_msg {
     uint32_t gaps, requests, responses;
 };
 
-enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2 };
+enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2,
+                   RECORD_OUTAGE = 3 };
 
 /* Outcome of waiting for a response (RECORD_RESPONSE). */
 #define OUTCOME_OK "ok"            /* response arrived within the timeout */
@@ -144,7 +145,16 @@ enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2 };
 #define OUTCOME_LATE "late"        /* arrived after its wait had timed out */
 #define OUTCOME_ORPHAN "orphan"    /* response with no request seen */
 
-/* One entry of the audit trail, made by a Log Message step. */
+/* A named count: what an outage lost ("open_connections", 12). */
+struct record_count {
+    struct bytes name;
+    uint64_t n;
+};
+#define FRAME_MAX_COUNTS 32
+
+/* One entry of the audit trail, made by a Log Message step, or an outage:
+ * a stage that died, from ts_ns to until_ns, and what it took with it
+ * (`who`, `reason`, `lost`; the request and message fields are empty). */
 struct audit_record {
     enum record_kind kind;
     struct bytes uid;
@@ -168,6 +178,11 @@ struct audit_record {
     uint32_t flags;
     struct bytes outcome;  /* response: OUTCOME_* */
     uint64_t latency_ns;   /* response: first response byte - request end */
+    /* outage */
+    struct bytes who;      /* the stage's process id */
+    uint64_t until_ns;     /* when it was back (or the run ended) */
+    const struct record_count *lost;
+    uint32_t n_lost;
 };
 
 /* ---- writer: batches into a reused buffer ------------------------- */

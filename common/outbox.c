@@ -7,6 +7,7 @@
 
 struct kept {
     uint64_t seq;
+    uint64_t sent_ns;
     enum frame_type type;
     zmq_msg_t msg;
 };
@@ -63,7 +64,7 @@ static int grow(outbox_t *o)
 }
 
 int outbox_keep(outbox_t *o, uint64_t seq, enum frame_type type,
-                zmq_msg_t *msg)
+                zmq_msg_t *msg, uint64_t now_ns)
 {
     if (o->count == o->cap && grow(o) < 0)
         return -ENOMEM;
@@ -71,6 +72,7 @@ int outbox_keep(outbox_t *o, uint64_t seq, enum frame_type type,
     if (zmq_msg_init(&k->msg) != 0 || zmq_msg_copy(&k->msg, msg) != 0)
         return -errno;
     k->seq = seq;
+    k->sent_ns = now_ns;
     k->type = type;
     o->count++;
     o->bytes += zmq_msg_size(&k->msg);
@@ -92,6 +94,11 @@ unsigned outbox_ack(outbox_t *o, uint64_t seq)
 }
 
 unsigned outbox_count(const outbox_t *o) { return o->count; }
+
+uint64_t outbox_oldest_ns(const outbox_t *o)
+{
+    return o->count ? at(o, 0)->sent_ns : 0;
+}
 size_t outbox_bytes(const outbox_t *o) { return o->bytes; }
 
 bool outbox_full(const outbox_t *o)

@@ -27,16 +27,19 @@ outbox_t *outbox_new(unsigned max_frames, size_t max_bytes);
 /* Releases every kept frame; NULLs *o; safe twice. */
 void outbox_destroy(outbox_t **o);
 
-/* Keeps a reference to msg (still the caller's) as frame seq of type.
- * Sequence numbers must increase. 0 or -ENOMEM. */
+/* Keeps a reference to msg (still the caller's) as frame seq of type,
+ * sent at wall time now_ns. Sequence numbers must increase. 0 or
+ * -ENOMEM. */
 int outbox_keep(outbox_t *o, uint64_t seq, enum frame_type type,
-                zmq_msg_t *msg);
+                zmq_msg_t *msg, uint64_t now_ns);
 
 /* Releases every frame with a sequence number up to seq; returns how
  * many it released. */
 unsigned outbox_ack(outbox_t *o, uint64_t seq);
 
 unsigned outbox_count(const outbox_t *o);
+/* When the oldest kept frame was sent (wall ns), 0 when none is kept. */
+uint64_t outbox_oldest_ns(const outbox_t *o);
 size_t outbox_bytes(const outbox_t *o);
 bool outbox_full(const outbox_t *o);
 

@@ -338,13 +338,22 @@ int stage_init(struct stage *st, enum topology_role role,
 
 bus_out_t *stage_output(struct stage *st, enum topology_role to)
 {
+    return stage_output_acked(st, to, false);
+}
+
+bus_out_t *stage_output_acked(struct stage *st, enum topology_role to,
+                              bool acked)
+{
     char ep[4200];
     if (!topology_input(st->cfg, to, 0, ep, sizeof(ep))) {
         log_error("the %s endpoint does not fit: shorten bus.run_dir",
                   topology_stage(to)->name);
         return NULL;
     }
-    bus_out_t *out = bus_out_new(&st->bus, ep, st->id, st->tap);
+    bus_out_t *out = acked ? bus_out_new_acked(&st->bus, ep, st->id,
+                                               st->tap, st->stats,
+                                               BUS_PIPE_HWM)
+                           : bus_out_new(&st->bus, ep, st->id, st->tap);
     if (!out)
         log_error("cannot connect %s: %s", ep, zmq_strerror(errno));
     return out;

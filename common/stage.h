@@ -64,6 +64,9 @@ void stage_on_stop(struct stage *st,
 /* Connects this stage's output to the input of `to` (shard 0). NULL,
  * with the reason logged, on failure. */
 bus_out_t *stage_output(struct stage *st, enum topology_role to);
+/* The same; with `acked`, an acknowledged output (bus_out_new_acked). */
+bus_out_t *stage_output_acked(struct stage *st, enum topology_role to,
+                              bool acked);
 
 /* This stage's own input endpoint, into buf. NULL (logged) when it does
  * not fit. */

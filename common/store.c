@@ -74,6 +74,7 @@ char *store_key_describe(const void *key, size_t len, char *buf, size_t size)
                      (unsigned)store_get_be(k + 17, 4),
                      k[21] == RECORD_REQUEST    ? "request"
                      : k[21] == RECORD_RESPONSE ? "response"
+                     : k[21] == RECORD_OUTAGE   ? "outage"
                                                 : "?");
     if (len == STORE_KEY_DUP_LEN && n > 0 && (size_t)n < size)
         snprintf(buf + n, size - (size_t)n, " dup %u",
@@ -266,8 +267,8 @@ void store_close(store_t **sp)
 
 /* ---- write ---------------------------------------------------------- */
 
-static void batch_put(store_t *s, const void *k, size_t kl, const void *v,
-                      size_t vl)
+void store_batch_put(store_t *s, const void *k, size_t kl, const void *v,
+                     size_t vl)
 {
     leveldb_writebatch_put(s->batch, k, kl, v, vl);
     s->pending_bytes += kl + vl;
@@ -313,7 +314,8 @@ static int free_key(store_t *s, const struct audit_record *r, uint8_t *key,
 
 int store_put(store_t *s, const struct audit_record *r)
 {
-    if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE)
+    if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE &&
+        r->kind != RECORD_OUTAGE)
         return -EINVAL;
     const uint8_t *value;
     size_t vlen, klen;
@@ -337,8 +339,8 @@ int store_put(store_t *s, const struct audit_record *r)
     if (!s->sb.data)
         return -ENOMEM;
 
-    batch_put(s, key, klen, value, vlen);
-    batch_put(s, sk, sizeof(sk), s->sb.data, s->sb.size);
+    store_batch_put(s, key, klen, value, vlen);
+    store_batch_put(s, sk, sizeof(sk), s->sb.data, s->sb.size);
     s->seq++;
     memcpy(s->hash, hash, STORE_HASH_BYTES);
     s->pending++;
@@ -347,7 +349,7 @@ int store_put(store_t *s, const struct audit_record *r)
 
 int store_commit(store_t *s, bool sync, char *err, size_t errlen)
 {
-    if (!s->pending)
+    if (!s->pending && !s->pending_producers)
         return 0;
     msgpack_packer pk;
     struct mpout_map m;
@@ -365,7 +367,7 @@ int store_commit(store_t *s, bool sync, char *err, size_t errlen)
         return -ENOMEM;
     /* After a failed write the batch holds an older meta too; the last
      * put of a key in a batch wins. */
-    batch_put(s, "m", 1, s->sb.data, s->sb.size);
+    store_batch_put(s, "m", 1, s->sb.data, s->sb.size);
 
     char *e = NULL;
     leveldb_writeoptions_set_sync(s->wo, sync);
@@ -380,6 +382,7 @@ int store_commit(store_t *s, bool sync, char *err, size_t errlen)
     s->bytes_written += s->pending_bytes;
     s->pending_bytes = 0;
     s->pending = 0;
+    s->pending_producers = 0;
     s->committed_seq = s->seq;
     memcpy(s->committed_hash, s->hash, STORE_HASH_BYTES);
     return 0;

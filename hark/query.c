@@ -45,7 +45,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: hark query [-c FILE] [--db DIR] [--json] [--since TIME] "
         "[--until TIME]\n"
-        "                  [--kind request|response] [--path PREFIX] "
+        "                  [--kind request|response|outage] [--path PREFIX] "
         "[--status N]\n"
         "                  [--uid UID] [--limit N]\n\n"
         "Prints the audit trail in time order: a table, or one JSON object "
@@ -63,7 +63,7 @@ static void usage(FILE *f)
         "2026-11-26T05:29:38Z,\n"
         "                      or seconds since the epoch)\n"
         "      --until TIME    records before TIME\n"
-        "      --kind KIND     request or response records only\n"
+        "      --kind KIND     request, response or outage records only\n"
         "      --path PREFIX   records whose url.path starts with PREFIX\n"
         "      --status N      response records with HTTP status N\n"
         "      --uid UID       records of one connection\n"
@@ -343,9 +343,11 @@ static int filter_opt(int c, const char *arg, struct filter *f)
         f->kind = RECORD_REQUEST;
     } else if (c == 'k' && !strcmp(arg, "response")) {
         f->kind = RECORD_RESPONSE;
+    } else if (c == 'k' && !strcmp(arg, "outage")) {
+        f->kind = RECORD_OUTAGE;
     } else if (c == 'k') {
-        fprintf(stderr, "hark query: --kind: request or response, not "
-                        "'%s'\n", arg);
+        fprintf(stderr, "hark query: --kind: request, response or "
+                        "outage, not '%s'\n", arg);
         return 2;
     } else if (c == 's') {
         if (!parse_u64(arg, &v) || v < 100 || v > 999) {

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *find_any(const char *p, const char *end, const char *set)
@@ -258,6 +259,61 @@ static void json_hark(struct json_out *j, const struct audit_record *r)
     json_out_obj_end(j);
 }
 
+/* An outage (a stage that died):
+ *   @timestamp (when the loss may begin)
+ *   event {kind, category, type, action "outage", outcome "failure",
+ *          end, duration}
+ *   hark {outage {stage, reason, lost {name: count...}}} */
+static int outage_json(struct json_out *j, const struct audit_record *r)
+{
+    char ts[40], end[40];
+    clock_format_rfc3339(r->ts_ns, ts, sizeof(ts));
+    clock_format_rfc3339(r->until_ns, end, sizeof(end));
+    json_out_obj(j);
+    json_out_key(j, "@timestamp");
+    json_out_cstr(j, ts);
+    json_out_key(j, "event");
+    json_out_obj(j);
+    json_out_key(j, "kind");
+    json_out_cstr(j, "event");
+    json_out_key(j, "category");
+    json_out_arr(j);
+    json_out_cstr(j, "process");
+    json_out_arr_end(j);
+    json_out_key(j, "type");
+    json_out_arr(j);
+    json_out_cstr(j, "end");
+    json_out_arr_end(j);
+    json_out_key(j, "action");
+    json_out_cstr(j, "outage");
+    json_out_key(j, "outcome");
+    json_out_cstr(j, "failure");
+    json_out_key(j, "end");
+    json_out_cstr(j, end);
+    key_u64(j, "duration",
+            r->until_ns > r->ts_ns ? r->until_ns - r->ts_ns : 0);
+    json_out_obj_end(j);
+    json_out_key(j, "hark");
+    json_out_obj(j);
+    json_out_key(j, "outage");
+    json_out_obj(j);
+    key_str(j, "stage", r->who);
+    key_str(j, "reason", r->reason);
+    json_out_key(j, "lost");
+    json_out_obj(j);
+    for (uint32_t i = 0; i < r->n_lost; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
+                 r->lost[i].name.p ? r->lost[i].name.p : "");
+        key_u64(j, name, r->lost[i].n);
+    }
+    json_out_obj_end(j);
+    json_out_obj_end(j);
+    json_out_obj_end(j);
+    json_out_obj_end(j);
+    return j->failed ? -ENOMEM : 0;
+}
+
 /* Key order (fixed; optional keys are left out, never reordered):
  *   @timestamp
  *   event {kind, category, type, action, outcome, duration?}
@@ -273,6 +329,8 @@ static void json_hark(struct json_out *j, const struct audit_record *r)
  * a timeout). event.duration is the response latency in ns. */
 int record_json(struct json_out *j, const struct audit_record *r)
 {
+    if (r->kind == RECORD_OUTAGE)
+        return outage_json(j, r);
     char ts[40];
     clock_format_rfc3339(r->ts_ns, ts, sizeof(ts));
     json_out_obj(j);

@@ -12,16 +12,24 @@
  * A batch that cannot be written stays pending and is retried each
  * second; meanwhile no input is read, so the pipeline backs up instead
  * of losing records.
+ *
+ * The input is acknowledged (producers.h): a batch is committed only at
+ * a frame boundary, with each producer's last frame in it, and then
+ * acknowledged; what a producer sends again is taken once. Records are
+ * counted when committed, so the counts summed over restarts are what
+ * the trail holds.
  */
 #include "clock.h"
 #include "input.h"
 #include "log.h"
+#include "producers.h"
 #include "stage.h"
 #include "store.h"
 #include "store_query.h"
 #include "upstream.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define IDLE_COMMIT_MS 100
@@ -32,27 +40,52 @@ struct logger {
     struct stage st;
     upstream_t *up;
     store_t *store;
+    producers_t *producers;
     input_t *in;
     int commit_timer;
     void *rep;
     frame_reader_t *reader;
     msgpack_sbuffer reply;
     uint32_t batch;
-    uint64_t first_pending_ns;    /* monotonic: oldest uncommitted record */
+    uint64_t first_pending_ns;    /* monotonic: oldest uncommitted frame */
+    uint64_t pending_kind[3];     /* uncommitted records by kind - 1 */
     bool failing;
+    bool commit_now;              /* an eof waits for its acknowledgement */
     struct log_limit bad_record, write_error;
-    uint64_t *records, *requests, *responses, *batches, *bytes_written,
+    uint64_t *records, *requests, *responses, *outages, *batches,
+        *bytes_written,
         *records_malformed, *records_other,
         *records_failed, *commit_errors, *queries;
 };
 
-/* Writes the pending batch. On failure it stays pending for a retry. */
+static bool anything_pending(const struct logger *l)
+{
+    return store_pending(l->store) || producers_pending(l->producers);
+}
+
+/* Counts what a commit made durable. */
+static void count_committed(struct logger *l)
+{
+    uint64_t *by_kind[3] = { l->requests, l->responses, l->outages };
+    for (unsigned k = 0; k < 3; k++) {
+        *by_kind[k] += l->pending_kind[k];
+        *l->records += l->pending_kind[k];
+        l->pending_kind[k] = 0;
+    }
+}
+
+/* Writes the pending batch and acknowledges the frames it covers. On
+ * failure it stays pending for a retry. */
 static int commit(struct logger *l, bool sync)
 {
-    if (!store_pending(l->store))
+    if (!anything_pending(l))
         return 0;
-    char err[512];
-    int rc = store_commit(l->store, sync, err, sizeof(err));
+    char err[512] = "";
+    int rc = producers_stage(l->producers);
+    if (rc == 0)
+        rc = store_commit(l->store, sync, err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), "%s", strerror(-rc));
     if (rc < 0) {
         (*l->commit_errors)++;
         log_limited(&l->write_error, LOG_ERROR,
@@ -68,6 +101,8 @@ static int commit(struct logger *l, bool sync)
     if (l->failing)
         input_pause(l->in, false);
     l->failing = false;
+    producers_committed(l->producers);
+    count_committed(l);
     (*l->batches)++;
     *l->bytes_written = store_bytes_written(l->store);
     return 0;
@@ -92,16 +127,29 @@ static void on_records(struct logger *l, const struct frame *f)
                         strerror(-rc));
             continue;
         }
-        if (store_pending(l->store) == 1) {
-            l->first_pending_ns = clock_mono_ns();
-            loop_timer_arm(l->st.loop, l->commit_timer, IDLE_COMMIT_MS,
-                           true);
-        }
-        (*l->records)++;
-        (*(r.kind == RECORD_REQUEST ? l->requests : l->responses))++;
-        if (store_pending(l->store) >= l->batch)
-            commit(l, l->st.cfg->logger.sync);
+        l->pending_kind[r.kind - 1]++;
     }
+}
+
+/* Takes frames in order from each producer (producers.h); the first
+ * frame of a batch arms the commit timer (an eof or an empty frame has
+ * to be committed, and acknowledged, too). */
+static bool admit(void *ctx, const struct frame *f, struct bytes peer)
+{
+    struct logger *l = ctx;
+    bool first = !anything_pending(l);
+    if (!producers_admit(l->producers, f, peer))
+        return false;
+    if (first && !l->failing) {
+        l->first_pending_ns = clock_mono_ns();
+        loop_timer_arm(l->st.loop, l->commit_timer, IDLE_COMMIT_MS, true);
+    }
+    /* A producer that sent eof waits for its acknowledgement to exit. */
+    if (f->type == FRAME_EOF && !l->failing) {
+        l->commit_now = true;
+        loop_timer_arm(l->st.loop, l->commit_timer, 0, true);
+    }
+    return true;
 }
 
 static int on_frame(void *ctx, const struct frame *f)
@@ -111,7 +159,17 @@ static int on_frame(void *ctx, const struct frame *f)
         on_records(l, f);
     else
         (*l->records_other)++;
+    /* A batch ends at a frame boundary: a frame is committed whole, so
+     * its producer's seq says exactly what the trail holds. */
+    if (store_pending(l->store) >= l->batch)
+        commit(l, l->st.cfg->logger.sync);
     return 0;
+}
+
+static int reply(void *ctx, struct bytes peer, const void *body, size_t len)
+{
+    struct logger *l = ctx;
+    return input_reply(l->in, peer, FRAME_ACK, body, len);
 }
 
 /* The input ended; main() makes the last, synced commit. */
@@ -161,14 +219,15 @@ static int on_commit_timer(loop_t *loop, void *ctx)
         commit(l, l->st.cfg->logger.sync);
         return l->failing ? RETRY_MS : LOOP_TIMER_OFF;
     }
-    if (!store_pending(l->store))
+    if (!anything_pending(l))
         return LOOP_TIMER_OFF;
     int idle = loop_ms_until(input_last_ns(l->in) + IDLE_COMMIT_MS *
                              NS_PER_MS, IDLE_COMMIT_MS);
     int age = loop_ms_until(l->first_pending_ns + MAX_AGE_MS * NS_PER_MS,
                             MAX_AGE_MS);
-    if (idle > 0 && age > 0)
+    if (idle > 0 && age > 0 && !l->commit_now)
         return idle < age ? idle : age;
+    l->commit_now = false;
     commit(l, l->st.cfg->logger.sync);
     return l->failing ? RETRY_MS : LOOP_TIMER_OFF;
 }
@@ -218,7 +277,8 @@ int main(int argc, char **argv)
     struct config *cfg = l.st.cfg;
     STAGE_COUNTERS(&l.st, { "records", &l.records },
                    { "requests", &l.requests },
-                   { "responses", &l.responses }, { "batches", &l.batches },
+                   { "responses", &l.responses },
+                   { "outages", &l.outages }, { "batches", &l.batches },
                    { "bytes_written", &l.bytes_written },
                    { "records_malformed", &l.records_malformed },
                    { "records_other", &l.records_other },
@@ -239,13 +299,17 @@ int main(int argc, char **argv)
     }
     if (!stage_input_endpoint(&l.st, in_ep, sizeof(in_ep)))
         goto out;
-    l.up = upstream_new(1, l.st.stats);
+    /* Under hark run the supervisor is a producer too (its outage
+     * records), and its eof says no more will come. */
+    l.up = upstream_new(getenv("HARK_SUPERVISED") ? 2 : 1, l.st.stats);
     l.reader = frame_reader_new();
-    if (!l.up || !l.reader) {
+    l.producers = producers_new(l.store, l.st.id, l.st.stats, reply, &l);
+    if (!l.up || !l.reader || !l.producers) {
         log_error("out of memory");
         goto out;
     }
-    l.in = input_new(&l.st, in_ep, l.reader, l.up, &logger_ops, &l);
+    l.in = input_new_acked(&l.st, in_ep, l.reader, l.up, &logger_ops, admit,
+                           &l);
     l.commit_timer = loop_add_timer(l.st.loop, LOOP_TIMER_OFF,
                                     on_commit_timer, &l);
     if (!l.in || l.commit_timer < 0)
@@ -266,6 +330,7 @@ out:
     if (l.rep)
         zmq_close(l.rep);
     input_destroy(&l.in);
+    producers_destroy(&l.producers);
     store_close(&l.store);
     frame_reader_destroy(&l.reader);
     upstream_destroy(&l.up);
