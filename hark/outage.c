@@ -95,12 +95,16 @@ void outages_destroy(outages_t **op)
     if (!op || !*op)
         return;
     outages_t *o = *op;
-    bus_out_destroy(&o->out);
-    if (o->zmq) {
-        /* What the logger never took is in the summary already. */
-        zmq_ctx_shutdown(o->zmq);
-        zmq_ctx_term(o->zmq);
+    if (o->out) {
+        /* What the logger never took is in the summary already: the
+         * supervisor does not wait for a logger that is gone. */
+        int zero = 0;
+        zmq_setsockopt(bus_out_socket(o->out), ZMQ_LINGER, &zero,
+                       sizeof(zero));
     }
+    bus_out_destroy(&o->out);
+    if (o->zmq)
+        zmq_ctx_term(o->zmq);
     curve_destroy(&o->curve);
     frame_writer_destroy(&o->writer);
     stats_destroy(&o->stats);
