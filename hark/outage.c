@@ -12,7 +12,7 @@
 #include <string.h>
 #include <zmq.h>
 
-#define LOST_MAX 3
+#define LOST_MAX 4
 /* Records sent and not acknowledged before the next one waits. */
 #define UNACKED_MAX 32
 
@@ -176,26 +176,56 @@ void outages_begin(outages_t *o, const char *id, enum topology_role role,
     }
 }
 
+/* The open outage of id, or NULL. */
+static struct outage *open_of(const outages_t *o, const char *id)
+{
+    for (unsigned i = 0; i < o->n; i++)
+        if (o->list[i].state == OUTAGE_OPEN && !strcmp(o->list[i].who, id))
+            return (struct outage *)&o->list[i];
+    return NULL;
+}
+
+/* When the open outage g ends: now when gone, the first report of the
+ * incarnation pid, or 0 when not yet. */
+static uint64_t end_of(const outages_t *o, const struct outage *g, pid_t pid,
+                       bool gone)
+{
+    struct stats_snapshot snap;
+    if (gone)
+        return clock_wall_ns();
+    if (pid > 0 && load_stats(o, g->who, &snap) && snap.pid == (long)pid)
+        return snap.time_ns; /* the new one is reporting */
+    return 0;
+}
+
+bool outages_due(const outages_t *o, const char *id, pid_t pid, bool gone)
+{
+    const struct outage *g = open_of(o, id);
+    return g && end_of(o, g, pid, gone) != 0;
+}
+
+void outages_add_lost(outages_t *o, const char *id, const char *name,
+                      uint64_t n)
+{
+    struct outage *g = open_of(o, id);
+    if (!g || g->n_lost == LOST_MAX)
+        return;
+    g->lost[g->n_lost].name = bytes_of(name);
+    g->lost[g->n_lost++].n = n;
+}
+
 void outages_check(outages_t *o, const char *id, pid_t pid, bool gone)
 {
-    for (unsigned i = 0; i < o->n; i++) {
-        struct outage *g = &o->list[i];
-        if (g->state == OUTAGE_READY)
-            send_ready(o, g);
-        if (g->state != OUTAGE_OPEN || strcmp(g->who, id))
-            continue;
-        struct stats_snapshot snap;
-        if (gone) {
-            g->until_ns = clock_wall_ns();
-        } else if (pid > 0 && load_stats(o, id, &snap) &&
-                   snap.pid == (long)pid) {
-            g->until_ns = snap.time_ns; /* the new one is reporting */
-        } else {
-            continue;
-        }
-        g->state = OUTAGE_READY;
-        send_ready(o, g);
-    }
+    for (unsigned i = 0; i < o->n; i++)
+        if (o->list[i].state == OUTAGE_READY)
+            send_ready(o, &o->list[i]);
+    struct outage *g = open_of(o, id);
+    uint64_t end = g ? end_of(o, g, pid, gone) : 0;
+    if (!end)
+        return;
+    g->until_ns = end;
+    g->state = OUTAGE_READY;
+    send_ready(o, g);
 }
 
 bool outages_open(const outages_t *o)

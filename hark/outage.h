@@ -48,6 +48,14 @@ void outages_begin(outages_t *o, const char *id, enum topology_role role,
  * reporting. An ended outage is sent to the logger. */
 void outages_check(outages_t *o, const char *id, pid_t pid, bool gone);
 
+/* True when outages_check() with the same arguments would end an open
+ * outage of id now. */
+bool outages_due(const outages_t *o, const char *id, pid_t pid, bool gone);
+
+/* Adds a count (name: a literal) to the open outage of id. */
+void outages_add_lost(outages_t *o, const char *id, const char *name,
+                      uint64_t n);
+
 /* True while an outage is open. */
 bool outages_open(const outages_t *o);
 

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
+#include "downtime.h"
 #include "fsutil.h"
 #include "log.h"
 #include "outage.h"
@@ -30,7 +31,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +101,7 @@ struct supervisor {
     struct child children[MAX_CHILDREN];
     uint64_t started_ns;
     outages_t *outages;
+    downtime_t *downtime;         /* counting while a live capture is down */
 };
 
 static void bank(struct supervisor *s, const struct child *c, pid_t pid);
@@ -424,10 +425,16 @@ static void lost_stage(struct supervisor *s, const struct child *c,
         (WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
                                WEXITSTATUS(status) == 2)))
         return;
-    char how[96];
+    char how[96], err[512];
     describe_status(status, how, sizeof(how));
     outages_begin(s->outages, c->id, c->ts->role, pid, c->spawned_wall_ns,
                   how);
+    if (c->ts->role != ROLE_CAPTURE || s->offline || s->downtime)
+        return;
+    s->downtime = downtime_start(&s->cfg->capture, err, sizeof(err));
+    if (!s->downtime)
+        log_warn("cannot count what passes while the capture is down: %s",
+                 err);
 }
 
 static void reap(struct supervisor *s)
@@ -551,8 +558,15 @@ static void track_outages(struct supervisor *s)
     for (unsigned i = 0; i < s->n; i++) {
         const struct child *c = &s->children[i];
         bool gone = finished(c);
-        outages_check(s->outages, c->id,
-                      c->state == CHILD_RUNNING ? c->pid : 0, gone);
+        pid_t pid = c->state == CHILD_RUNNING ? c->pid : 0;
+        if (c->ts->role == ROLE_CAPTURE && s->downtime &&
+            outages_due(s->outages, c->id, pid, gone)) {
+            uint64_t packets, connections;
+            downtime_stop(&s->downtime, &packets, &connections);
+            outages_add_lost(s->outages, c->id, "packets", packets);
+            outages_add_lost(s->outages, c->id, "connections", connections);
+        }
+        outages_check(s->outages, c->id, pid, gone);
         if (c->ts->role != ROLE_LOGGER && !gone)
             upstream_done = false;
     }
@@ -562,18 +576,22 @@ static void track_outages(struct supervisor *s)
 
 static int supervise(struct supervisor *s)
 {
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[3] = {
         { NULL, s->sigfd, ZMQ_POLLIN, 0 },
         { outages_socket(s->outages), 0, ZMQ_POLLIN, 0 },
+        { NULL, -1, ZMQ_POLLIN, 0 },
     };
     while (!all_finished(s)) {
         int ms = next_timeout_ms(s);
         int resend = outages_tick(s->outages);
         if (resend >= 0 && resend < ms)
             ms = resend;
-        int n = zmq_poll(items, 2, ms);
+        items[2].fd = s->downtime ? downtime_fd(s->downtime) : -1;
+        int n = zmq_poll(items, s->downtime ? 3 : 2, ms);
         if (n < 0 && errno != EINTR)
             return -errno;
+        if (s->downtime && (items[2].revents & ZMQ_POLLIN))
+            downtime_read(s->downtime);
         struct signalfd_siginfo si;
         while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
             if (si.ssi_signo == SIGCHLD)
@@ -594,6 +612,8 @@ static int supervise(struct supervisor *s)
         drive_drain(s);
     }
     outages_take_acks(s->outages);
+    uint64_t p, c;
+    downtime_stop(&s->downtime, &p, &c);
     return 0;
 }
 

@@ -11,8 +11,9 @@
 #     no outage is recorded, hark verify passes and hark run exits 0;
 #   - any other stage: hark run exits 3, its summary counts the outage,
 #     the trail holds an outage record for the stage, and every request
-#     missing from the trail was in flight during that outage
-#     (tests/e2e/check_loss.py).
+#     missing from the trail was in flight during that outage; for the
+#     capture, the connections the supervisor counted while it was down
+#     are at least the requests missing (tests/e2e/check_loss.py).
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
