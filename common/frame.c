@@ -641,6 +641,15 @@ int frame_item_pkt(const struct frame *f, uint32_t i, struct pkt *out)
     return 0;
 }
 
+/* Item i of the array v when it is a pair ([a, b]): its two items. */
+static const msgpack_object *pair_item(const msgpack_object *v, uint32_t i)
+{
+    const msgpack_object *p = &v->via.array.ptr[i];
+    if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2)
+        return NULL;
+    return p->via.array.ptr;
+}
+
 /* Headers beyond FRAME_MAX_HEADERS are dropped and *cut set. */
 static bool read_headers(frame_reader_t *r, const msgpack_object *v,
                          const struct msg_header **out, uint32_t *n,
@@ -654,10 +663,9 @@ static bool read_headers(frame_reader_t *r, const msgpack_object *v,
         *cut = true;
     }
     for (uint32_t i = 0; i < count; i++) {
-        const msgpack_object *h = &v->via.array.ptr[i];
-        if (h->type != MSGPACK_OBJECT_ARRAY || h->via.array.size != 2 ||
-            !mpobj_bytes(&h->via.array.ptr[0], &r->headers[i].name) ||
-            !mpobj_bytes(&h->via.array.ptr[1], &r->headers[i].value))
+        const msgpack_object *h = pair_item(v, i);
+        if (!h || !mpobj_bytes(&h[0], &r->headers[i].name) ||
+            !mpobj_bytes(&h[1], &r->headers[i].value))
             return false;
     }
     *out = r->headers;
@@ -690,10 +698,9 @@ static bool read_counts(frame_reader_t *r, const msgpack_object *v,
         v->via.array.size > FRAME_MAX_COUNTS)
         return false;
     for (uint32_t i = 0; i < v->via.array.size; i++) {
-        const msgpack_object *c = &v->via.array.ptr[i];
-        if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 2 ||
-            !mpobj_bytes(&c->via.array.ptr[0], &r->counts[i].name) ||
-            !mpobj_uint(&c->via.array.ptr[1], &r->counts[i].n))
+        const msgpack_object *c = pair_item(v, i);
+        if (!c || !mpobj_bytes(&c[0], &r->counts[i].name) ||
+            !mpobj_uint(&c[1], &r->counts[i].n))
             return false;
     }
     *out = r->counts;

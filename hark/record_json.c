@@ -135,26 +135,36 @@ static void body_bytes(struct json_out *j, uint64_t n)
     json_out_obj_end(j);
 }
 
-/* event {kind, category, type, action, outcome, duration?} */
-static void json_event(struct json_out *j, const struct audit_record *r)
+/* Opens event {kind "event", category [category], type [type], action,
+ * outcome}; the caller adds the rest and closes it. */
+static void event_open(struct json_out *j, const char *category,
+                       const char *type, const char *action,
+                       const char *outcome)
 {
-    bool resp = r->kind == RECORD_RESPONSE;
     json_out_key(j, "event");
     json_out_obj(j);
     json_out_key(j, "kind");
     json_out_cstr(j, "event");
     json_out_key(j, "category");
     json_out_arr(j);
-    json_out_cstr(j, "web");
+    json_out_cstr(j, category);
     json_out_arr_end(j);
     json_out_key(j, "type");
     json_out_arr(j);
-    json_out_cstr(j, "access");
+    json_out_cstr(j, type);
     json_out_arr_end(j);
     json_out_key(j, "action");
-    json_out_cstr(j, resp ? "response" : "request");
+    json_out_cstr(j, action);
     json_out_key(j, "outcome");
-    json_out_cstr(j, record_event_outcome(r));
+    json_out_cstr(j, outcome);
+}
+
+/* event {kind, category, type, action, outcome, duration?} */
+static void json_event(struct json_out *j, const struct audit_record *r)
+{
+    bool resp = r->kind == RECORD_RESPONSE;
+    event_open(j, "web", "access", resp ? "response" : "request",
+               record_event_outcome(r));
     if (resp && r->status != 0)
         key_u64(j, "duration", r->latency_ns);
     json_out_obj_end(j);
@@ -272,22 +282,7 @@ static int outage_json(struct json_out *j, const struct audit_record *r)
     json_out_obj(j);
     json_out_key(j, "@timestamp");
     json_out_cstr(j, ts);
-    json_out_key(j, "event");
-    json_out_obj(j);
-    json_out_key(j, "kind");
-    json_out_cstr(j, "event");
-    json_out_key(j, "category");
-    json_out_arr(j);
-    json_out_cstr(j, "process");
-    json_out_arr_end(j);
-    json_out_key(j, "type");
-    json_out_arr(j);
-    json_out_cstr(j, "end");
-    json_out_arr_end(j);
-    json_out_key(j, "action");
-    json_out_cstr(j, "outage");
-    json_out_key(j, "outcome");
-    json_out_cstr(j, "failure");
+    event_open(j, "process", "end", "outage", "failure");
     json_out_key(j, "end");
     json_out_cstr(j, end);
     key_u64(j, "duration",
