@@ -231,6 +231,7 @@ struct config *config_default(void)
         .max_headers = 128,
         .body_max = 1 * MIB,
         .idle_timeout_ns = 120 * NS_PER_SEC,
+        .reorder_ns = 50 * NS_PER_MS,
     };
     c->correlate.max_pending = 262144;
     c->logger.batch = 512;
@@ -302,6 +303,7 @@ enum field_type {
     F_DURATION,
     F_ENDPOINT,
     F_SHARD_ENDPOINTS, /* bus.reassemble */
+    F_CHOICE,     /* one of `choices`, stored as its index (an int) */
 };
 
 struct field {
@@ -310,12 +312,42 @@ struct field {
     size_t off;               /* in struct config */
     size_t size;
     uint64_t min, max;
+    const char *const *choices; /* F_CHOICE: NULL-terminated */
 };
 
 #define FIELD(k, t, member, lo, hi)                                       \
     { k, t, offsetof(struct config, member),                             \
-      sizeof(((struct config *)0)->member), lo, hi }
-#define FIELD_END { NULL, F_STR, 0, 0, 0, 0 }
+      sizeof(((struct config *)0)->member), lo, hi, NULL }
+#define FIELD_CHOICE(k, member, names)                                    \
+    { k, F_CHOICE, offsetof(struct config, member),                      \
+      sizeof(((struct config *)0)->member), 0, 0, names }
+#define FIELD_END { NULL, F_STR, 0, 0, 0, 0, NULL }
+
+/* reassemble.overlap: in the order of enum stream_policy */
+static const char *const overlap_names[] = {
+    "linux", "first", "last", "bsd", "windows", NULL,
+};
+
+static int get_choice(struct loader *ld, const yaml_node_t *n,
+                      const char *key, const char *const *choices,
+                      int *out)
+{
+    char list[256] = "", found[64];
+    const char *v = ydoc_scalar(&ld->y, n, key, "a name");
+    if (!v)
+        return -EINVAL;
+    for (int i = 0; choices[i]; i++) {
+        if (!strcmp(v, choices[i])) {
+            *out = i;
+            return 0;
+        }
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 i ? ", " : "", choices[i]);
+    }
+    return ydoc_fail(&ld->y, n, key, "unknown value (expected one of %s, "
+                     "found %s)", list, ydoc_describe(n, found,
+                                                      sizeof(found)));
+}
 
 static const struct field capture_fields[] = {
     FIELD("device", F_STR, capture.device, 0, 0),
@@ -344,6 +376,9 @@ static const struct field reassemble_fields[] = {
     FIELD("body_max", F_SIZE, reassemble.body_max, 0, 16 * MIB),
     FIELD("idle_timeout", F_DURATION, reassemble.idle_timeout_ns,
           NS_PER_SEC, 24 * 3600 * NS_PER_SEC),
+    FIELD("reorder_window", F_DURATION, reassemble.reorder_ns, 0,
+          10 * NS_PER_SEC),
+    FIELD_CHOICE("overlap", reassemble.overlap, overlap_names),
     FIELD_END,
 };
 
@@ -488,6 +523,9 @@ static int load_fields(struct loader *ld, const yaml_node_t *n,
             break;
         case F_SHARD_ENDPOINTS:
             rc = get_shard_endpoints(ld, v, sub);
+            break;
+        case F_CHOICE:
+            rc = get_choice(ld, v, sub, f->choices, p);
             break;
         }
         if (rc < 0)

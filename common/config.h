@@ -82,6 +82,10 @@ struct config_reassemble {
     uint32_t max_headers;     /* header lines kept, 128 */
     uint64_t body_max;        /* body bytes carried on the bus, 1 MiB */
     uint64_t idle_timeout_ns; /* flow idle expiry (packet time), 120s */
+    uint64_t reorder_ns;      /* an acknowledged hole waits this long for
+                                 its bytes (packet time), 50ms */
+    int overlap;              /* enum stream_policy: linux (default),
+                                 first, last, bsd, windows */
 };
 
 struct config_correlate {
