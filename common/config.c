@@ -323,6 +323,9 @@ struct field {
       sizeof(((struct config *)0)->member), 0, 0, names }
 #define FIELD_END { NULL, F_STR, 0, 0, 0, 0, NULL }
 
+/* reassemble.checksums: in the order of enum checksum_mode */
+static const char *const checksum_names[] = { "auto", "verify", "off", NULL };
+
 /* reassemble.overlap: in the order of enum stream_policy */
 static const char *const overlap_names[] = {
     "linux", "first", "last", "bsd", "windows", NULL,
@@ -379,6 +382,7 @@ static const struct field reassemble_fields[] = {
     FIELD("reorder_window", F_DURATION, reassemble.reorder_ns, 0,
           10 * NS_PER_SEC),
     FIELD_CHOICE("overlap", reassemble.overlap, overlap_names),
+    FIELD_CHOICE("checksums", reassemble.checksums, checksum_names),
     FIELD_END,
 };
 

@@ -86,6 +86,8 @@ struct config_reassemble {
                                  its bytes (packet time), 50ms */
     int overlap;              /* enum stream_policy: linux (default),
                                  first, last, bsd, windows */
+    int checksums;            /* enum checksum_mode: auto (default),
+                                 verify, off */
 };
 
 struct config_correlate {

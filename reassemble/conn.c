@@ -14,6 +14,7 @@
  * gap: so a response is parsed after every request it could answer.
  */
 #include "conn.h"
+#include "checksum.h"
 #include "pairing.h"
 
 #include <stdlib.h>
@@ -79,6 +80,8 @@ struct conn {
     uint32_t hole_pkts[2];     /* packets of the connection since then */
     struct conn *next_waiting; /* in the tracker's list while holding */
     bool waiting;
+    /* checksums (checksum.h): per role, decided by its first segment */
+    enum { SUMS_UNSET, SUMS_STRICT, SUMS_REWRITTEN } sums[2];
 };
 
 struct conn_tracker {
@@ -702,12 +705,51 @@ static struct conn *lookup(conn_tracker_t *t, const struct packet_info *pi,
     return c;
 }
 
+/* Whether a segment with this checksum status reaches the connection
+ * (see checksum.h); counts what it decides. */
+static bool checksum_accepts(conn_tracker_t *t, struct conn *c,
+                             unsigned role, enum checksum_status cs)
+{
+    switch (cs) {
+    case CHECKSUM_OK:
+        c->sums[role] = SUMS_STRICT;
+        return true;
+    case CHECKSUM_UNKNOWN:
+        t->c.checksum_unchecked++;
+        return true;
+    case CHECKSUM_PARTIAL:
+        if (t->cfg.checksums == CHECKSUM_AUTO) {
+            t->c.checksum_offloaded++;
+            return true;
+        }
+        break;
+    case CHECKSUM_BAD:
+        if (t->cfg.checksums == CHECKSUM_AUTO &&
+            c->sums[role] != SUMS_STRICT) {
+            c->sums[role] = SUMS_REWRITTEN;
+            t->c.checksum_rewritten++;
+            return true;
+        }
+        break;
+    }
+    t->c.checksum_bad++;
+    return false;
+}
+
 void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
                  uint32_t pkt_flags, uint64_t ts_ns, uint64_t now_ns)
 {
+    enum checksum_status cs = t->cfg.checksums == CHECKSUM_OFF
+                                  ? CHECKSUM_OK
+                                  : checksum_check(pi);
+    if (t->cfg.checksums == CHECKSUM_VERIFY && cs != CHECKSUM_OK &&
+        cs != CHECKSUM_UNKNOWN) {
+        t->c.checksum_bad++;
+        return;
+    }
     unsigned role;
     struct conn *c = lookup(t, pi, cut, ts_ns, now_ns, &role);
-    if (!c)
+    if (!c || !checksum_accepts(t, c, role, cs))
         return;
     bool syn = pi->tcp_flags & TCP_SYN, ack = pi->tcp_flags & TCP_ACK;
     bool rst = pi->tcp_flags & TCP_RST, fin = pi->tcp_flags & TCP_FIN;

@@ -14,7 +14,9 @@
  *   - the client is the SYN sender (the SYN-ACK receiver); midstream, the
  *     sender of the first payload if it looks like a request, its
  *     receiver if it looks like a response, else the higher port;
- *   - segment size is not limited to the MSS (TSO/GRO);
+ *   - a segment with a bad checksum is dropped as its receiver would
+ *     drop it, offload artifacts and rewritten captures excepted
+ *     (checksum.h); segment size is not limited to the MSS (TSO/GRO);
  *   - a RST is believed only where the receiver would believe it (RFC
  *     5961: at the byte it expects next); others are counted and the
  *     connection goes on;
@@ -30,6 +32,7 @@
 #ifndef HARK_REASSEMBLE_CONN_H
 #define HARK_REASSEMBLE_CONN_H
 
+#include "checksum.h"
 #include "flow.h"
 #include "frame.h"
 #include "http.h"
@@ -47,6 +50,7 @@ struct conn_config {
     uint64_t reorder_ns;       /* how long an acknowledged hole may wait
                                   for its bytes (packet time) */
     enum stream_policy overlap_policy;
+    enum checksum_mode checksums;
     struct http_limits http;
 };
 
@@ -69,6 +73,11 @@ struct conn_counters {
     uint64_t responses_early;      /* responses before their request's end */
     uint64_t pairing_evicted;      /* requests pushed out of a full
                                       pairing queue */
+    uint64_t checksum_bad;         /* segments dropped: bad checksum */
+    uint64_t checksum_offloaded;   /* kept: offload's partial checksum */
+    uint64_t checksum_rewritten;   /* kept: a direction whose first
+                                      segment failed (rewritten capture) */
+    uint64_t checksum_unchecked;   /* kept: cut short, or TSO-sized */
 };
 
 /* Views of every counter the tracker keeps, for the stage's stats. */

@@ -104,6 +104,10 @@ static void register_stats(struct reasm *r)
     attach(r, "responses_early", &cs.conn->responses_early);
     attach(r, "pairing_evicted", &cs.conn->pairing_evicted);
     attach(r, "overlap_conflicts", &cs.stream->overlap_conflicts);
+    attach(r, "checksum_bad", &cs.conn->checksum_bad);
+    attach(r, "checksum_offloaded", &cs.conn->checksum_offloaded);
+    attach(r, "checksum_rewritten", &cs.conn->checksum_rewritten);
+    attach(r, "checksum_unchecked", &cs.conn->checksum_unchecked);
     attach(r, "ack_gaps", &cs.stream->ack_gaps);
     attach(r, "gaps", &cs.stream->gaps);
     attach(r, "gap_bytes", &cs.stream->gap_bytes);
@@ -318,6 +322,7 @@ static int setup(struct reasm *r)
         .idle_timeout_ns = rc->idle_timeout_ns,
         .reorder_ns = rc->reorder_ns,
         .overlap_policy = (enum stream_policy)rc->overlap,
+        .checksums = (enum checksum_mode)rc->checksums,
         .http = {
             .max_header_bytes = rc->max_header_bytes,
             .max_headers = rc->max_headers,
