@@ -35,8 +35,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h,
     struct capture *c = (struct capture *)user;
     if (c->error)
         return;
-    /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
-    uint64_t ts = (uint64_t)h->ts.tv_sec * NS_PER_SEC + (uint64_t)h->ts.tv_usec;
+    uint64_t ts = source_ts_ns(c->src, &h->ts);
     int rc = sharder_add(c->sharder, ts, h->len, data, h->caplen);
     if (rc < 0)
         c->error = rc;

@@ -372,7 +372,8 @@ static const struct field bus_fields[] = {
 };
 
 static const struct field supervisor_fields[] = {
-    FIELD("max_restarts", F_UINT, supervisor.max_restarts, 0, 1000),
+    FIELD("max_restarts", F_UINT, supervisor.max_restarts, 0,
+          CONFIG_MAX_RESTARTS),
     FIELD("drain_timeout", F_DURATION, supervisor.drain_timeout_ns,
           NS_PER_MS, 3600 * NS_PER_SEC),
     FIELD_END,

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_SHARDS 64
+#define CONFIG_MAX_RESTARTS 1000  /* supervisor.max_restarts */
 
 enum step_kind { STEP_LOG, STEP_WAIT };
 enum step_message { STEP_MSG_REQUEST, STEP_MSG_RESPONSE };

@@ -57,7 +57,8 @@ struct child {
     uint64_t started_ns;
     uint64_t restart_at;
     unsigned backoff_ms;
-    uint64_t restart_times[32];   /* ring of recent restarts */
+    /* ring of recent restarts: room for every one max_restarts allows */
+    uint64_t restart_times[CONFIG_MAX_RESTARTS];
     unsigned n_restart_times;
     unsigned restarts;
     bool term_sent;
@@ -337,7 +338,9 @@ static void describe_status(int status, char *buf, size_t size)
 static unsigned recent_restarts(const struct child *c, uint64_t now)
 {
     unsigned k = 0;
-    unsigned n = c->n_restart_times < 32 ? c->n_restart_times : 32;
+    unsigned n = c->n_restart_times < CONFIG_MAX_RESTARTS
+                     ? c->n_restart_times
+                     : CONFIG_MAX_RESTARTS;
     for (unsigned i = 0; i < n; i++)
         if (now - c->restart_times[i] < RESTART_WINDOW_NS)
             k++;
@@ -413,7 +416,7 @@ static void restart_due(struct supervisor *s)
         struct child *c = &s->children[i];
         if (c->state != CHILD_BACKOFF || now < c->restart_at)
             continue;
-        c->restart_times[c->n_restart_times++ % 32] = now;
+        c->restart_times[c->n_restart_times++ % CONFIG_MAX_RESTARTS] = now;
         c->restarts++;
         int rc = spawn(s, c);
         if (rc < 0) {
