@@ -122,9 +122,9 @@ static void print_anchors(const struct verify_args *a,
                (unsigned long long)(v->records - v->head_seq),
                v->records - v->head_seq == 1 ? "" : "s");
     if (!a->opts.pubkey && !a->opts.head)
-        printf("  not anchored: %llu checkpoint%s match the chain, but a cut "
-               "at its end or a\n  rewrite would pass too; check with "
-               "--pubkey FILE or --head HASH\n",
+        printf("  not anchored: the chain and its %llu checkpoint%s agree, "
+               "but a cut at its\n  end or a rewrite would pass too; check "
+               "with --pubkey FILE or --head HASH\n",
                (unsigned long long)v->checkpoints,
                v->checkpoints == 1 ? "" : "s");
 }
