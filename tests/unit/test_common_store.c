@@ -11,6 +11,7 @@
 #include "store.h"
 #include "store_query.h"
 #include "store_verify.h"
+#include "trailedit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -639,132 +640,14 @@ static void expect_anchor_bad(const char *dir, const struct store_verify_opts *o
                  (unsigned long long)v.bad_seq, v.why);
 }
 
-/* The hash in chain entry seq (the last 32 bytes of [bin key, bin hash]). */
-static void chain_hash(const char *dir, uint64_t seq,
-                       uint8_t out[STORE_HASH_BYTES])
-{
-    leveldb_t *db = raw_open(dir);
-    leveldb_readoptions_t *ro = leveldb_readoptions_create();
-    uint8_t k[9];
-    seq_key(seq, k);
-    char *e = NULL;
-    size_t vl = 0;
-    char *v = leveldb_get(db, ro, (const char *)k, sizeof(k), &vl, &e);
-    assert_null(e);
-    assert_non_null(v);
-    assert_true(vl > STORE_HASH_BYTES);
-    memcpy(out, v + vl - STORE_HASH_BYTES, STORE_HASH_BYTES);
-    leveldb_free(v);
-    leveldb_readoptions_destroy(ro);
-    leveldb_close(db);
-}
-
-static void put_meta(const char *dir, uint64_t seq,
-                     const uint8_t hash[STORE_HASH_BYTES])
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_str_with_body(&pk, "v", 1);
-    msgpack_pack_uint32(&pk, 1);
-    msgpack_pack_str_with_body(&pk, "last_seq", 8);
-    msgpack_pack_uint64(&pk, seq);
-    msgpack_pack_str_with_body(&pk, "last_hash", 9);
-    msgpack_pack_bin_with_body(&pk, hash, STORE_HASH_BYTES);
-    raw_put(dir, "m", 1, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-}
-
-/* Cuts the chain after seq `keep` (records, chain entries) and fixes the
- * meta key, as someone hiding the newest records would. */
-static void cut_after(const char *dir, uint64_t keep, uint64_t last)
-{
-    leveldb_t *db = raw_open(dir);
-    leveldb_readoptions_t *ro = leveldb_readoptions_create();
-    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
-    for (uint64_t seq = keep + 1; seq <= last; seq++) {
-        uint8_t k[9];
-        seq_key(seq, k);
-        char *e = NULL;
-        size_t vl;
-        char *v = leveldb_get(db, ro, (const char *)k, sizeof(k), &vl, &e);
-        assert_non_null(v);
-        /* [bin8 len key, bin8 32 hash]: the key follows 0x92 0xc4 len */
-        leveldb_delete(db, wo, v + 3, (uint8_t)v[2], &e);
-        leveldb_delete(db, wo, (const char *)k, sizeof(k), &e);
-        assert_null(e);
-        leveldb_free(v);
-    }
-    leveldb_readoptions_destroy(ro);
-    leveldb_writeoptions_destroy(wo);
-    leveldb_close(db);
-    uint8_t h[STORE_HASH_BYTES];
-    chain_hash(dir, keep, h);
-    put_meta(dir, keep, h);
-}
-
-static void cp_key(uint64_t seq, uint8_t k[9])
-{
-    seq_key(seq, k);
-    k[0] = 'c';
-}
-
-/* Recomputes every chain entry from the records it names, seq 1 to last,
- * and the meta: a consistent rewrite. order[i] is the seq whose record
- * becomes entry i + 1 (reordering), or NULL to keep the order. */
-static void rechain(const char *dir, uint64_t last, const uint64_t *order)
-{
-    leveldb_t *db = raw_open(dir);
-    leveldb_readoptions_t *ro = leveldb_readoptions_create();
-    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
-    uint8_t keys[16][STORE_KEY_MAX], prev[STORE_HASH_BYTES] = { 0 };
-    size_t klen[16];
-    assert_true(last < 16);
-    for (uint64_t seq = 1; seq <= last; seq++) {
-        uint8_t k[9];
-        seq_key(seq, k);
-        char *e = NULL;
-        size_t vl;
-        char *v = leveldb_get(db, ro, (const char *)k, sizeof(k), &vl, &e);
-        assert_non_null(v);
-        klen[seq] = (uint8_t)v[2];
-        memcpy(keys[seq], v + 3, klen[seq]);
-        leveldb_free(v);
-    }
-    for (uint64_t i = 1; i <= last; i++) {
-        uint64_t from = order ? order[i - 1] : i;
-        char *e = NULL;
-        size_t rl;
-        char *rec = leveldb_get(db, ro, (const char *)keys[from], klen[from],
-                                &rl, &e);
-        assert_non_null(rec);
-        crypto_hash_sha256_state h;
-        crypto_hash_sha256_init(&h);
-        crypto_hash_sha256_update(&h, prev, sizeof(prev));
-        crypto_hash_sha256_update(&h, keys[from], klen[from]);
-        crypto_hash_sha256_update(&h, (uint8_t *)rec, rl);
-        crypto_hash_sha256_final(&h, prev);
-        leveldb_free(rec);
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, 2);
-        msgpack_pack_bin_with_body(&pk, keys[from], klen[from]);
-        msgpack_pack_bin_with_body(&pk, prev, sizeof(prev));
-        uint8_t k[9];
-        seq_key(i, k);
-        leveldb_put(db, wo, (const char *)k, sizeof(k), sb.data, sb.size, &e);
-        assert_null(e);
-        msgpack_sbuffer_destroy(&sb);
-    }
-    leveldb_readoptions_destroy(ro);
-    leveldb_writeoptions_destroy(wo);
-    leveldb_close(db);
-    put_meta(dir, last, prev);
-}
+/* One edit of trailedit.h on the trail at dir. */
+#define EDIT(dir, call)                                                  \
+    do {                                                                 \
+        leveldb_t *db = raw_open(dir);                                   \
+        int edit_rc_ = (call);                                           \
+        leveldb_close(db);                                               \
+        assert_int_equal(edit_rc_, 0);                                   \
+    } while (0)
 
 static void test_checkpoints_signed(void **state)
 {
@@ -807,25 +690,23 @@ static void test_anchor_truncation(void **state)
     struct fixture *fx = *state;
     struct anchored a;
     build_signed(fx->dir, &a);
-    cut_after(fx->dir, 7, 8);
+    EDIT(fx->dir, te_cut_after(db, 7, 8));
     expect_anchor_bad(fx->dir, NULL, "records were cut from the end");
     /* the cutter removes the last checkpoint too */
-    uint8_t k[9];
-    cp_key(8, k);
-    raw_delete(fx->dir, k, sizeof(k));
+    EDIT(fx->dir, te_drop_checkpoints(db, 7, 8));
     assert_int_equal(expect_verify_ok(fx->dir), 7); /* the chain alone */
     struct store_verify_opts key = { a.pk, NULL }, head = { NULL, a.head };
     expect_anchor_bad(fx->dir, &key, "records 7 to 7 are not covered");
     expect_anchor_bad(fx->dir, &head, "is not in the chain");
     /* cut back to the earlier (signed, not final) checkpoint at seq 6 */
-    cut_after(fx->dir, 6, 7);
+    EDIT(fx->dir, te_cut_after(db, 6, 7));
     assert_int_equal(expect_verify_ok(fx->dir), 6);
     expect_anchor_bad(fx->dir, &key, "not a final one");
 }
 
-/* An edited record with the chain recomputed from it on, and records
- * put in another order with the chain recomputed: both consistent
- * chains, both caught by the checkpoints. */
+/* An edited record with the chain (and the heads the checkpoints hold)
+ * recomputed from it on: a consistent trail that only the signature and
+ * the kept head catch. */
 static void test_anchor_rewrite(void **state)
 {
     struct fixture *fx = *state;
@@ -849,19 +730,15 @@ static void test_anchor_rewrite(void **state)
     raw_put(fx->dir, key, kl, copy, vl);
     free(copy);
     expect_verify_bad(fx->dir, 5, "hash mismatch");
-    rechain(fx->dir, 8, NULL);
-    expect_anchor_bad(fx->dir, NULL, "checkpoint does not match the chain");
-    /* the rewriter drops the checkpoints: only the anchors catch it */
-    for (uint64_t seq = 6; seq <= 8; seq += 2) {
-        uint8_t k[9];
-        cp_key(seq, k);
-        raw_delete(fx->dir, k, sizeof(k));
-    }
-    assert_int_equal(expect_verify_ok(fx->dir), 8);
+    EDIT(fx->dir, te_rechain(db, 8, NULL));
+    assert_int_equal(expect_verify_ok(fx->dir), 8); /* the chain alone */
     struct store_verify_opts by_key = { a.pk, NULL };
     struct store_verify_opts head = { NULL, a.head };
-    expect_anchor_bad(fx->dir, &by_key, "no checkpoint signed by this key");
+    expect_anchor_bad(fx->dir, &by_key, "checkpoint signature invalid");
     expect_anchor_bad(fx->dir, &head, "is not in the chain");
+    /* the rewriter drops the checkpoints it cannot sign */
+    EDIT(fx->dir, te_drop_checkpoints(db, 0, 8));
+    expect_anchor_bad(fx->dir, &by_key, "no checkpoint signed by this key");
 }
 
 static void test_anchor_reorder(void **state)
@@ -870,8 +747,10 @@ static void test_anchor_reorder(void **state)
     struct anchored a;
     build_signed(fx->dir, &a);
     static const uint64_t swapped[] = { 1, 3, 2, 4, 5, 6, 7, 8 };
-    rechain(fx->dir, 8, swapped);
-    expect_anchor_bad(fx->dir, NULL, "checkpoint does not match the chain");
+    EDIT(fx->dir, te_rechain(db, 8, swapped));
+    assert_int_equal(expect_verify_ok(fx->dir), 8); /* the chain alone */
+    struct store_verify_opts by_key = { a.pk, NULL };
+    expect_anchor_bad(fx->dir, &by_key, "checkpoint signature invalid");
 }
 
 /* A forged checkpoint: the head of a rewritten chain with a signature
@@ -884,7 +763,7 @@ static void test_anchor_forged_signature(void **state)
     leveldb_t *db = raw_open(fx->dir);
     leveldb_readoptions_t *ro = leveldb_readoptions_create();
     uint8_t k[9];
-    cp_key(8, k);
+    te_key('c', 8, k);
     char *e = NULL;
     size_t vl;
     char *v = leveldb_get(db, ro, (const char *)k, sizeof(k), &vl, &e);
