@@ -405,19 +405,29 @@ static void on_exit_status(struct supervisor *s, struct child *c, int status)
                                                        : c->backoff_ms * 2;
 }
 
+/* Every stage that exited, handled upstream first: whether a stage's
+ * input had ended depends on its producers' exits seen in the same
+ * turn. */
 static void reap(struct supervisor *s)
 {
-    int status;
+    int status[MAX_CHILDREN];
+    bool exited[MAX_CHILDREN] = { false };
+    int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         for (unsigned i = 0; i < s->n; i++) {
-            struct child *c = &s->children[i];
-            if (c->pid == pid && c->state == CHILD_RUNNING) {
-                on_exit_status(s, c, status);
+            if (s->children[i].pid == pid &&
+                s->children[i].state == CHILD_RUNNING) {
+                exited[i] = true;
+                status[i] = st;
                 break;
             }
         }
     }
+    for (int level = 0; level < ROLE_COUNT; level++)
+        for (unsigned i = 0; i < s->n; i++)
+            if (exited[i] && s->children[i].ts->level == level)
+                on_exit_status(s, &s->children[i], status[i]);
 }
 
 static void restart_due(struct supervisor *s)

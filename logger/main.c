@@ -35,6 +35,7 @@
 #include "upstream.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,8 +122,7 @@ static void give_up(struct logger *l, const char *why)
     l->probe_at_ns = clock_mono_ns() + PROBE_MS * NS_PER_MS;
     input_pause(l->in, false);
     if (!l->gave_up)
-        log_error("%s: records are now counted as lost (records_lost) "
-                  "until the trail can be written again", why);
+        log_error("%s", why);
     l->gave_up = true;
 }
 
@@ -188,9 +188,12 @@ static int commit(struct logger *l, bool sync)
     uint64_t waited = clock_mono_ns() - l->failing_since_ns;
     if (l->gave_up || l->st.stop ||
         waited >= l->st.cfg->logger.disk_full_wait_ns)
-        give_up(l, l->st.stop ? "stopping while the trail cannot be "
-                                "written"
-                              : "the trail could not be written in time");
+        give_up(l, l->st.stop
+                       ? "stopping while the trail cannot be written: "
+                         "records are counted as lost (records_lost)"
+                       : "the trail could not be written in time: records "
+                         "are counted as lost (records_lost) until it can "
+                         "be written again");
     return rc;
 }
 
@@ -409,16 +412,33 @@ static void leave_head(struct logger *l)
              store_signing(l->store) ? "signed" : "not signed");
 }
 
+/* The input ended while the trail could not be written: what is held
+ * still gets until logger.disk_full_wait (or a stop signal) for room. */
+static void wait_for_room(struct logger *l)
+{
+    uint64_t wait = l->st.cfg->logger.disk_full_wait_ns;
+    while (l->failing && !l->discarding && !l->st.stop &&
+           clock_mono_ns() - l->failing_since_ns < wait) {
+        struct pollfd p = { l->st.signal_fd, POLLIN, 0 };
+        if (poll(&p, 1, RETRY_MS) > 0)
+            break; /* stop: do not wait any longer */
+        commit(l, true);
+    }
+}
+
 /* The end: a final checkpoint and the last batch, synced. */
 static bool finish(struct logger *l)
 {
+    wait_for_room(l);
     if (l->failing && !l->discarding)
-        give_up(l, "ending while the trail cannot be written");
+        give_up(l, "ending while the trail cannot be written: the records "
+                   "held are lost (records_lost)");
     if (!l->discarding)
         checkpoint(l, true);
     int rc = commit(l, true);
     if (rc < 0 && !l->discarding)
-        give_up(l, "the last batch could not be written");
+        give_up(l, "the last batch could not be written: its records are "
+                   "lost (records_lost)");
     if (*l->records_lost)
         log_error("%llu records could not be written to the audit trail "
                   "(records_lost); %llu were", (unsigned long long)
