@@ -54,7 +54,7 @@ n=0
 refused() {
     local what=$1 needle=$2 dir=$3 rc=0
     n=$((n + 1))
-    timeout -k 5 30 "$HARK" run -c hark.yaml -r "$DEMO_PCAP" \
+    timeout -k 5 30 "$HARK" run -r "$DEMO_PCAP" \
         --db "$T/db.$n" --run-dir "$dir" >"$T/out.$n" 2>"$T/err.$n" ||
         rc=$?
     if [ "$rc" = 0 ] || [ "$rc" -ge 124 ]; then
@@ -103,7 +103,7 @@ ln -s "$T/victim-dir" "/tmp/hark-$evil_uid"
 mkdir -m 0700 "$T/userdb"
 chown "$evil" "$T/userdb"
 rc=0
-as_evil "$HARK" run -c hark.yaml -r "$DEMO_PCAP" --db "$T/userdb/db" \
+as_evil "$HARK" run -r "$DEMO_PCAP" --db "$T/userdb/db" \
     >"$T/user.out" 2>"$T/user.err" || rc=$?
 [ "$rc" = 0 ] || problem "hark run as $evil exited $rc: $(cat "$T/user.err")"
 dir=$(sed -n 's/^  details: hark stats --run-dir //p' "$T/user.out")
