@@ -4,9 +4,9 @@
  *
  *   cut N      keep chain entries 1..N (records and entries after go),
  *              fix the meta key, drop the checkpoints after N
- *   rewrite    change the method of the record entry 1 names (GET->PUT),
- *              then recompute the chain, the meta and the checkpoints'
- *              heads (their signatures cannot be redone)
+ *   rewrite    change a field of the record entry 1 names (GET->PUT,
+ *              OK->KO, ...), then recompute the chain, the meta and the
+ *              checkpoints' heads (their signatures cannot be redone)
  *   swap A B   put entries A and B in each other's place, recomputed so
  */
 #include "trailedit.h"
@@ -15,19 +15,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Changes one field of the record entry 1 names, keeping it a valid
+ * record: the first of these strings it holds. */
 static int edit_first_record(leveldb_t *db)
 {
+    static const char *const edits[][2] = {
+        { "GET", "PUT" }, { "POST", "PUSH" }, { "DELETE", "DELATE" },
+        { "OK", "KO" }, { "Not Found", "Not Fount" }, { "1.1", "1.0" },
+    };
     uint8_t key[TE_KEY_MAX];
     int kl = te_entry_key(db, 1, key);
     size_t vl;
     char *v = kl < 0 ? NULL : te_get(db, key, (size_t)kl, &vl);
     if (!v)
         return -1;
-    char *get = memmem(v, vl, "GET", 3);
     int rc = -1;
-    if (get) {
-        memcpy(get, "PUT", 3);
-        rc = te_put(db, key, (size_t)kl, v, vl);
+    for (size_t i = 0; rc && i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char *at = memmem(v, vl, edits[i][0], strlen(edits[i][0]));
+        if (at) {
+            memcpy(at, edits[i][1], strlen(edits[i][1]));
+            rc = te_put(db, key, (size_t)kl, v, vl);
+        }
     }
     leveldb_free(v);
     return rc;
