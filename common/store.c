@@ -205,17 +205,23 @@ static bool db_has(store_t *s, const uint8_t *k, size_t n, int *err)
     return true;
 }
 
+/* Puts it on the last entry before key k (or the last of all). */
+static void seek_before(leveldb_iterator_t *it, const char *k)
+{
+    leveldb_iter_seek(it, k, 1);
+    if (leveldb_iter_valid(it))
+        leveldb_iter_prev(it);
+    else
+        leveldb_iter_seek_to_last(it);
+}
+
 /* The last checkpoint's seq and whether it is final (the last "c"). */
 static int read_last_checkpoint(store_t *s, leveldb_iterator_t *it,
                                 char *err, size_t errlen)
 {
     s->cp_seq = 0;
     s->cp_final = false;
-    leveldb_iter_seek(it, "d", 1);
-    if (leveldb_iter_valid(it))
-        leveldb_iter_prev(it);
-    else
-        leveldb_iter_seek_to_last(it);
+    seek_before(it, "d");
     size_t kl = 0, vl = 0;
     int rc = store_iter_status(it, err, errlen);
     const char *k = leveldb_iter_valid(it) ? leveldb_iter_key(it, &kl) : NULL;
@@ -246,11 +252,7 @@ static int read_head(store_t *s, uint64_t *seq,
     int rc = 0;
     *seq = 0;
     memset(hash, 0, STORE_HASH_BYTES);
-    leveldb_iter_seek(it, "t", 1);
-    if (leveldb_iter_valid(it))
-        leveldb_iter_prev(it);
-    else
-        leveldb_iter_seek_to_last(it);
+    seek_before(it, "t");
     size_t kl = 0, vl = 0;
     const char *k = leveldb_iter_valid(it) ? leveldb_iter_key(it, &kl) : NULL;
     if ((rc = store_iter_status(it, err, errlen)) < 0) {

@@ -721,6 +721,10 @@ static int prepare_run_dir(struct supervisor *s)
         fprintf(stderr, "hark run: %s\n", err);
         return -ENOENT;
     }
+    if (geteuid() == 0 && !s->user.switching)
+        log_warn("supervisor.run_as is %s: every stage runs as root, the "
+                 "reassemblers parsing what the network sends too",
+                 s->user.name);
     if (!s->opt.run_dir && s->cfg->bus.run_dir_private) {
         snprintf(s->run_dir, sizeof(s->run_dir), "/tmp/hark-%u.XXXXXX",
                  (unsigned)getuid());

@@ -66,22 +66,33 @@ static inline int te_delete(leveldb_t *db, const void *k, size_t kl)
     return e ? -1 : 0;
 }
 
+/* Chain entry seq's value, or NULL when it is shorter than min. */
+static inline char *te_entry(leveldb_t *db, uint64_t seq, size_t min,
+                             size_t *vl)
+{
+    uint8_t k[9];
+    te_key('s', seq, k);
+    char *v = te_get(db, k, sizeof(k), vl);
+    if (v && *vl < min) {
+        leveldb_free(v);
+        v = NULL;
+    }
+    return v;
+}
+
 /* The record key chain entry seq names, into key; its length or -1. */
 static inline int te_entry_key(leveldb_t *db, uint64_t seq,
                                uint8_t key[TE_KEY_MAX])
 {
-    uint8_t k[9];
     size_t vl;
-    te_key('s', seq, k);
-    char *v = te_get(db, k, sizeof(k), &vl);
-    if (!v || vl < 3 || (uint8_t)v[2] > TE_KEY_MAX || vl < 3u + (uint8_t)v[2]) {
-        if (v)
-            leveldb_free(v);
-        return -1;
-    }
-    int n = (uint8_t)v[2];
-    memcpy(key, v + 3, (size_t)n);
-    leveldb_free(v);
+    char *v = te_entry(db, seq, 3, &vl);
+    int n = v ? (uint8_t)v[2] : -1;
+    if (n > TE_KEY_MAX || (v && vl < 3u + (size_t)n))
+        n = -1;
+    if (n >= 0)
+        memcpy(key, v + 3, (size_t)n);
+    if (v)
+        leveldb_free(v);
     return n;
 }
 
@@ -89,15 +100,10 @@ static inline int te_entry_key(leveldb_t *db, uint64_t seq,
 static inline int te_entry_hash(leveldb_t *db, uint64_t seq,
                                 uint8_t out[TE_HASH])
 {
-    uint8_t k[9];
     size_t vl;
-    te_key('s', seq, k);
-    char *v = te_get(db, k, sizeof(k), &vl);
-    if (!v || vl <= TE_HASH) {
-        if (v)
-            leveldb_free(v);
+    char *v = te_entry(db, seq, TE_HASH + 1, &vl);
+    if (!v)
         return -1;
-    }
     memcpy(out, v + vl - TE_HASH, TE_HASH);
     leveldb_free(v);
     return 0;

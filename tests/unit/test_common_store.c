@@ -459,16 +459,15 @@ static void seq_key(uint64_t seq, uint8_t k[9])
  * 4 = 1200, 5 = 2000, 6 = 2100. Time order: 1000(2) 1200(4) 2000(5)
  * 2100(6) 3000(1) 3500(3). */
 
-static void test_tamper_edit(void **state)
+/* Changes the method of the record at ts 2000 (chain seq 5) from GET to
+ * PUT: a well-formed record with one field changed. */
+static void edit_get_to_put(const char *dir)
 {
-    struct fixture *fx = *state;
-    build_trail(fx->dir);
     uint8_t key[STORE_KEY_MAX];
-    size_t kl = nth_key(fx->dir, 2, key); /* ts 2000: seq 5 */
-    /* a well-formed record with one field changed */
+    size_t kl = nth_key(dir, 2, key);
     store_t *s = NULL;
     char err[256];
-    assert_int_equal(store_open(fx->dir, 0, &s, err, sizeof(err)), 0);
+    assert_int_equal(store_open(dir, 0, &s, err, sizeof(err)), 0);
     store_iter_t *it = store_iter_new(s, 2000, 2001, NULL, 0);
     struct audit_record r;
     assert_int_equal(store_iter_next(it, &r), 1);
@@ -481,8 +480,15 @@ static void test_tamper_edit(void **state)
     char *get = memmem(copy, vl, "GET", 3);
     assert_non_null(get);
     memcpy(get, "PUT", 3);
-    raw_put(fx->dir, key, kl, copy, vl);
+    raw_put(dir, key, kl, copy, vl);
     free(copy);
+}
+
+static void test_tamper_edit(void **state)
+{
+    struct fixture *fx = *state;
+    build_trail(fx->dir);
+    edit_get_to_put(fx->dir);
     expect_verify_bad(fx->dir, 5, "hash mismatch");
 }
 
@@ -712,23 +718,7 @@ static void test_anchor_rewrite(void **state)
     struct fixture *fx = *state;
     struct anchored a;
     build_signed(fx->dir, &a);
-    uint8_t key[STORE_KEY_MAX];
-    size_t kl = nth_key(fx->dir, 2, key); /* ts 2000: seq 5 */
-    store_t *s = NULL;
-    char err[256];
-    assert_int_equal(store_open(fx->dir, 0, &s, err, sizeof(err)), 0);
-    store_iter_t *it = store_iter_new(s, 2000, 2001, NULL, 0);
-    struct audit_record r;
-    assert_int_equal(store_iter_next(it, &r), 1);
-    size_t vl;
-    const char *v = store_iter_value(it, &vl);
-    char *copy = malloc(vl);
-    memcpy(copy, v, vl);
-    store_iter_destroy(&it);
-    store_close(&s);
-    memcpy(memmem(copy, vl, "GET", 3), "PUT", 3);
-    raw_put(fx->dir, key, kl, copy, vl);
-    free(copy);
+    edit_get_to_put(fx->dir);
     expect_verify_bad(fx->dir, 5, "hash mismatch");
     EDIT(fx->dir, te_rechain(db, 8, NULL));
     assert_int_equal(expect_verify_ok(fx->dir), 8); /* the chain alone */
