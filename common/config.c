@@ -109,6 +109,8 @@ void config_destroy(struct config **cp)
     }
     free(c->policies);
     free(c->logger.db);
+    free(c->logger.sign_key);
+    free(c->supervisor.run_as);
     free(c->bus.run_dir);
     for (unsigned i = 0; i < CONFIG_MAX_SHARDS; i++)
         free(c->bus.reassemble[i]);
@@ -209,6 +211,25 @@ static int default_group(struct config_group *g)
     return 0;
 }
 
+/* /run/hark for root, $XDG_RUNTIME_DIR/hark for others (a directory
+ * only they can use), else /tmp/hark-<uid>: a name for commands to look
+ * at, which `hark run` replaces with a private mkdtemp directory (true
+ * is returned then). Never a predictable path in /tmp that someone else
+ * could make first. */
+static bool default_run_dir(char *buf, size_t size)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (geteuid() == 0) {
+        snprintf(buf, size, "/run/hark");
+        return false;
+    }
+    if (xdg && xdg[0] == '/' &&
+        (size_t)snprintf(buf, size, "%s/hark", xdg) < size)
+        return false;
+    snprintf(buf, size, "/tmp/hark-%u", (unsigned)getuid());
+    return true;
+}
+
 struct config *config_default(void)
 {
     struct config *c = calloc(1, sizeof(*c));
@@ -236,12 +257,15 @@ struct config *config_default(void)
     c->correlate.max_pending = 262144;
     c->logger.batch = 512;
     c->logger.sync = false;
+    c->logger.checkpoint_records = 10000;
+    c->logger.checkpoint_interval_ns = 10 * NS_PER_SEC;
+    c->logger.disk_full_wait_ns = 10 * NS_PER_SEC;
     c->bus.tap_base_port = 0;
     c->supervisor.max_restarts = 5;
     c->supervisor.drain_timeout_ns = 30 * NS_PER_SEC;
 
-    char run_dir[64];
-    snprintf(run_dir, sizeof(run_dir), "/tmp/hark-%u", (unsigned)getuid());
+    char run_dir[4096];
+    c->bus.run_dir_private = default_run_dir(run_dir, sizeof(run_dir));
     if (!(c->source = strdup("(defaults)")) ||
         !(c->capture.device = strdup("any")) ||
         !(c->capture.filter = strdup("tcp")) ||
@@ -395,6 +419,13 @@ static const struct field logger_fields[] = {
     FIELD("db", F_STR, logger.db, 0, 0),
     FIELD("batch", F_UINT, logger.batch, 1, 65536),
     FIELD("sync", F_BOOL, logger.sync, 0, 0),
+    FIELD("sign_key", F_STR_OPT, logger.sign_key, 0, 0),
+    FIELD("checkpoint_records", F_UINT, logger.checkpoint_records, 1,
+          1u << 30),
+    FIELD("checkpoint_interval", F_DURATION, logger.checkpoint_interval_ns,
+          NS_PER_SEC, 24 * 3600 * NS_PER_SEC),
+    FIELD("disk_full_wait", F_DURATION, logger.disk_full_wait_ns, 0,
+          3600 * NS_PER_SEC),
     FIELD_END,
 };
 
@@ -411,7 +442,9 @@ static const struct field bus_fields[] = {
 };
 
 static const struct field supervisor_fields[] = {
-    FIELD("max_restarts", F_UINT, supervisor.max_restarts, 0, 1000),
+    FIELD("run_as", F_STR_OPT, supervisor.run_as, 0, 0),
+    FIELD("max_restarts", F_UINT, supervisor.max_restarts, 0,
+          CONFIG_MAX_RESTARTS),
     FIELD("drain_timeout", F_DURATION, supervisor.drain_timeout_ns,
           NS_PER_MS, 3600 * NS_PER_SEC),
     FIELD_END,
@@ -981,6 +1014,7 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
         return rc;
     const struct ydoc *y = &ld->y;
     yaml_node_t *reassemble = ydoc_map_get(y, root, "reassemble");
+    yaml_node_t *bus = ydoc_map_get(y, root, "bus");
     if ((rc = load_fields(ld, ydoc_map_get(y, root, "capture"), "capture",
                           capture_fields)) < 0 ||
         (rc = load_fields(ld, reassemble, "reassemble",
@@ -992,11 +1026,12 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
                           correlate_fields)) < 0 ||
         (rc = load_fields(ld, ydoc_map_get(y, root, "logger"), "logger",
                           logger_fields)) < 0 ||
-        (rc = load_fields(ld, ydoc_map_get(y, root, "bus"), "bus",
-                          bus_fields)) < 0 ||
+        (rc = load_fields(ld, bus, "bus", bus_fields)) < 0 ||
         (rc = load_fields(ld, ydoc_map_get(y, root, "supervisor"),
                           "supervisor", supervisor_fields)) < 0)
         return rc;
+    if (bus && ydoc_map_get(y, bus, "run_dir"))
+        ld->c->bus.run_dir_private = false;
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_SHARDS 64
+#define CONFIG_MAX_RESTARTS 1000  /* supervisor.max_restarts */
 
 enum step_kind { STEP_LOG, STEP_WAIT };
 enum step_message { STEP_MSG_REQUEST, STEP_MSG_RESPONSE };
@@ -99,11 +100,22 @@ struct config_logger {
     uint32_t batch;           /* records per write batch, default 512 */
     bool sync;                /* fsync each batch, default false (the
                                  last batch of a run is always synced) */
+    char *sign_key;           /* Ed25519 secret key file (hark keygen's
+                                 PREFIX.sign), or NULL: unsigned */
+    uint32_t checkpoint_records; /* a checkpoint at least every this many
+                                    records, default 10000 */
+    uint64_t checkpoint_interval_ns; /* ... or this often, default 10s */
+    uint64_t disk_full_wait_ns; /* how long a trail that cannot be
+                                   written holds the pipeline back before
+                                   records are counted lost, 10s */
 };
 
 struct config_bus {
-    char *run_dir;            /* ipc endpoints, stats; default
+    char *run_dir;            /* ipc endpoints, stats; default /run/hark
+                                 (root), $XDG_RUNTIME_DIR/hark, else
                                  /tmp/hark-<uid> */
+    bool run_dir_private;     /* that last default: `hark run` makes a
+                                 private directory (mkdtemp) instead */
     /* Explicit endpoints for stages on other machines; NULL means
      * ipc://<run_dir>/<name>. reassemble has one per shard. */
     char *reassemble[CONFIG_MAX_SHARDS];
@@ -117,6 +129,8 @@ struct config_bus {
 };
 
 struct config_supervisor {
+    char *run_as;             /* the stages' user when started as root;
+                                 NULL: hark, else nobody (runas.h) */
     unsigned max_restarts;    /* per stage per minute, default 5 */
     uint64_t drain_timeout_ns; /* per stage on shutdown, default 30s */
 };

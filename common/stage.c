@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
+#include "rundir.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -229,9 +230,42 @@ static int setup_signals(struct stage *st)
     return 0;
 }
 
+/* Checks the run directory (making it the stage user's when we are
+ * root: a stage started alone finds none yet), runs `privileged`, then
+ * gives root up for good. 0, or the exit status. */
+static int drop_root(struct stage *st, stage_privileged_fn privileged,
+                     void *ctx)
+{
+    char err[512];
+    if (runas_resolve(st->cfg->supervisor.run_as, &st->user, err,
+                      sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    int fd = rundir_prepare(st->cfg->bus.run_dir, &st->user, err,
+                            sizeof(err));
+    if (fd < 0) {
+        log_error("run directory: %s", err);
+        return 1;
+    }
+    close(fd);
+    int rc = privileged ? privileged(st, ctx) : 0;
+    if (rc != 0)
+        return rc;
+    if (runas_become(&st->user, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (st->user.switching)
+        log_debug("running as %s (uid %u)", st->user.name,
+                  (unsigned)st->user.uid);
+    return 0;
+}
+
 /* 0, -1 after --help, 2 for bad input, 1 for a setup failure. */
 static int setup(struct stage *st, enum topology_role role,
-                 const char *summary, int argc, char **argv)
+                 const char *summary, int argc, char **argv,
+                 stage_privileged_fn privileged, void *ctx)
 {
     memset(st, 0, sizeof(*st));
     st->role = role;
@@ -252,6 +286,8 @@ static int setup(struct stage *st, enum topology_role role,
         topology_id(role, st->shard, st->id, sizeof(st->id));
     log_init(st->id, (enum log_level)a.verbosity);
     if ((rc = load_config(st, &a)) != 0)
+        return rc;
+    if ((rc = drop_root(st, privileged, ctx)) != 0)
         return rc;
     struct config *cfg = st->cfg;
 
@@ -296,14 +332,21 @@ static int setup(struct stage *st, enum topology_role role,
     return 0;
 }
 
-int stage_init(struct stage *st, enum topology_role role,
-               const char *summary, int argc, char **argv)
+int stage_init_privileged(struct stage *st, enum topology_role role,
+                          const char *summary, int argc, char **argv,
+                          stage_privileged_fn privileged, void *ctx)
 {
-    int rc = setup(st, role, summary, argc, argv);
+    int rc = setup(st, role, summary, argc, argv, privileged, ctx);
     if (rc == 0)
         return 0;
     stage_finish(st, false);
     return rc < 0 ? 1 : rc + 1;
+}
+
+int stage_init(struct stage *st, enum topology_role role,
+               const char *summary, int argc, char **argv)
+{
+    return stage_init_privileged(st, role, summary, argc, argv, NULL, NULL);
 }
 
 bus_out_t *stage_output(struct stage *st, enum topology_role to)

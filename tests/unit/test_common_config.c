@@ -103,9 +103,18 @@ static void test_defaults(void **state)
     assert_string_equal(c->logger.db, "hark.db");
     assert_int_equal(c->logger.batch, 512);
     assert_false(c->logger.sync);
-    char run_dir[64];
-    snprintf(run_dir, sizeof(run_dir), "/tmp/hark-%u", (unsigned)getuid());
-    assert_string_equal(c->bus.run_dir, run_dir);
+    /* never a predictable name in /tmp that `hark run` would use */
+    if (geteuid() == 0) {
+        assert_string_equal(c->bus.run_dir, "/run/hark");
+        assert_false(c->bus.run_dir_private);
+    } else if (!getenv("XDG_RUNTIME_DIR")) {
+        assert_true(c->bus.run_dir_private);
+    }
+    assert_null(c->supervisor.run_as);
+    assert_null(c->logger.sign_key);
+    assert_int_equal(c->logger.checkpoint_records, 10000);
+    assert_int_equal(c->logger.checkpoint_interval_ns, 10 * NS_PER_SEC);
+    assert_int_equal(c->logger.disk_full_wait_ns, 10 * NS_PER_SEC);
     for (unsigned i = 0; i < CONFIG_MAX_SHARDS; i++)
         assert_null(c->bus.reassemble[i]);
     assert_null(c->bus.dispatch);
@@ -204,7 +213,15 @@ static void test_shipped_file(void **state)
     assert_memory_equal(&c->correlate, &d->correlate, sizeof(c->correlate));
     assert_int_equal(c->logger.batch, d->logger.batch);
     assert_int_equal(c->logger.sync, d->logger.sync);
+    assert_null(c->logger.sign_key);
+    assert_int_equal(c->logger.checkpoint_records,
+                     d->logger.checkpoint_records);
+    assert_int_equal(c->logger.checkpoint_interval_ns,
+                     d->logger.checkpoint_interval_ns);
+    assert_int_equal(c->logger.disk_full_wait_ns,
+                     d->logger.disk_full_wait_ns);
     assert_string_equal(c->bus.run_dir, d->bus.run_dir);
+    assert_int_equal(c->bus.run_dir_private, d->bus.run_dir_private);
     assert_null(c->bus.dispatch);
     assert_null(c->bus.reassemble[0]);
     assert_int_equal(c->bus.tap_base_port, 0);
@@ -621,8 +638,11 @@ static void test_scalar_sections(void **state)
     (void)state;
     struct config *c = load_ok(
         "# the order of sections does not matter\n"
-        "supervisor: {max_restarts: 0, drain_timeout: 2m}\n"
+        "supervisor: {max_restarts: 0, drain_timeout: 2m, run_as: audit}\n"
         "logger:\n  db: /var/lib/hark/trail\n  batch: 64\n  sync: yes\n"
+        "  sign_key: /etc/hark/logger.sign\n  checkpoint_records: 500\n"
+        "  checkpoint_interval: 1m\n  disk_full_wait: 0s\n"
+        "bus:\n  run_dir: /run/hark-audit\n"
         "correlate:\n  max_pending: 1000\n"
         "capture:\n"
         "  device: eth1\n"
@@ -665,8 +685,15 @@ static void test_scalar_sections(void **state)
     assert_string_equal(c->logger.db, "/var/lib/hark/trail");
     assert_int_equal(c->logger.batch, 64);
     assert_true(c->logger.sync);
+    assert_string_equal(c->logger.sign_key, "/etc/hark/logger.sign");
+    assert_int_equal(c->logger.checkpoint_records, 500);
+    assert_int_equal(c->logger.checkpoint_interval_ns, 60 * NS_PER_SEC);
+    assert_int_equal(c->logger.disk_full_wait_ns, 0);
+    assert_string_equal(c->bus.run_dir, "/run/hark-audit");
+    assert_false(c->bus.run_dir_private);
     assert_int_equal(c->supervisor.max_restarts, 0);
     assert_int_equal(c->supervisor.drain_timeout_ns, 120 * NS_PER_SEC);
+    assert_string_equal(c->supervisor.run_as, "audit");
     config_destroy(&c);
 
     /* An empty filter captures everything; null unsets read. */
