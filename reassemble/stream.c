@@ -298,10 +298,21 @@ static void store(struct stream *s, uint32_t seq, const uint8_t *p,
     }
 }
 
+/* How far the peer acknowledged past next_seq; 0 when not, or when the
+ * acknowledgement lies outside any window (recorded before the stream
+ * had a sequence, or forged). */
+static uint32_t acked_ahead(const struct stream *s)
+{
+    if (s->state != STREAM_OPEN || !s->have_ack)
+        return 0;
+    int32_t d = SEQ_DIFF(s->peer_ack, s->next_seq);
+    return d > 0 && d <= (int32_t)STREAM_MAX_AHEAD ? (uint32_t)d : 0;
+}
+
 /* Reports as gaps the holes the peer acknowledged past, up to `upto`. */
 static void ack_gaps(struct stream *s, uint32_t upto, uint64_t ts_ns)
 {
-    if (s->state != STREAM_OPEN || !s->have_ack)
+    if (!acked_ahead(s))
         return;
     uint32_t limit = SEQ_LT(upto, s->peer_ack) ? upto : s->peer_ack;
     while (SEQ_GT(limit, s->next_seq)) {
@@ -442,8 +453,7 @@ void stream_ack(struct stream *s, uint32_t ack, uint64_t ts_ns)
 
 bool stream_acked_hole(const struct stream *s)
 {
-    return s->state == STREAM_OPEN && s->have_ack &&
-           SEQ_GT(s->peer_ack, s->next_seq) &&
+    return acked_ahead(s) &&
            !(s->have_fin && SEQ_GEQ(s->next_seq, s->fin_seq));
 }
 
