@@ -124,7 +124,10 @@ struct http_msg {
     bool routed;           /* MSG_REQ after dispatch */
     struct msg_route route;
     /* MSG_CONN */
-    struct bytes event;    /* "open" | "close" */
+    struct bytes event;    /* "open" | "close" | "lost" | "responding";
+                              lost: the responses to requests idx ..
+                              idx + requests - 1 were lost; responding:
+                              the response to request idx began at ts_ns */
     /* close: "fin", "rst", "idle", "eof", "signal" or "evicted" (the
      * reassembler's flow_end_name(); docs/bus.md lists them too) */
     struct bytes reason_text;
@@ -135,12 +138,17 @@ struct http_msg {
 enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2 };
 
 /* Outcome of waiting for a response (RECORD_RESPONSE). */
-#define OUTCOME_OK "ok"            /* response arrived within the timeout */
+#define OUTCOME_OK "ok"            /* response arrived within the timeout
+                                      (its first byte, then the rest within
+                                      max_response; or its last byte) */
 #define OUTCOME_TIMEOUT "timeout"  /* none arrived within the timeout */
 #define OUTCOME_CLOSED "closed"    /* connection ended without a response */
 #define OUTCOME_EOF "eof"          /* input ended while waiting */
 #define OUTCOME_LATE "late"        /* arrived after its wait had timed out */
 #define OUTCOME_ORPHAN "orphan"    /* response with no request seen */
+#define OUTCOME_LOST "lost"        /* the server answered, the capture lost
+                                      the response (a later one was paired
+                                      past it) */
 
 /* One entry of the audit trail, made by a Log Message step. */
 struct audit_record {
