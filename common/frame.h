@@ -105,7 +105,8 @@ struct msg_route {
 struct http_msg {
     enum msg_kind kind;
     struct bytes uid;      /* connection id: 16 hex digits */
-    uint32_t idx;          /* n-th request (or response) on the connection */
+    uint32_t idx;          /* request: n-th on the connection; response:
+                              the request it answers; conn: see event */
     uint64_t ts_ns;        /* first byte */
     uint64_t ts_end_ns;    /* last byte */
     struct conn_addr addr;
@@ -128,8 +129,9 @@ struct http_msg {
                               lost: the responses to requests idx ..
                               idx + requests - 1 were lost; responding:
                               the response to request idx began at ts_ns */
-    /* close: "fin", "rst", "idle", "eof", "signal" or "evicted" (the
-     * reassembler's flow_end_name(); docs/bus.md lists them too) */
+    /* close: "fin", "rst", "idle", "eof", "signal", "evicted" or
+     * "reused" (the reassembler's flow_end_name(); docs/bus.md lists
+     * them too) */
     struct bytes reason_text;
     uint64_t pkts[2], bytes_seen[2]; /* [0] client->server, [1] back */
     uint32_t gaps, requests, responses;
