@@ -1,6 +1,7 @@
 /* early.c - held early responses: a hash by (uid, idx) for their
  * requests, a list in arrival order for closes and the end. */
 #include "early.h"
+#include "pending.h"
 #include "uid.h"
 
 #include <errno.h>
@@ -49,9 +50,8 @@ void early_destroy(early_t **ph)
 
 static early_item_t **bucket_of(early_t *h, uint64_t uid, uint32_t idx)
 {
-    uint64_t x = (uid ^ ((uint64_t)idx * 0x9e3779b97f4a7c15ull)) *
-                 0xff51afd7ed558ccdull;
-    return &h->buckets[(x >> 32) & (EARLY_BUCKETS - 1)];
+    return &h->buckets[(pending_key_hash(uid, idx) >> 32) &
+                       (EARLY_BUCKETS - 1)];
 }
 
 static early_item_t **find(early_t *h, uint64_t uid, uint32_t idx)

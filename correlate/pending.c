@@ -96,9 +96,7 @@ void pending_destroy(pending_t **pp)
 
 static uint32_t bucket_of(const pending_t *p, uint64_t uid, uint32_t idx)
 {
-    uint64_t h = (uid ^ ((uint64_t)idx * 0x9e3779b97f4a7c15ull)) *
-                 0xff51afd7ed558ccdull;
-    return (uint32_t)(h >> 32) & (p->nbuckets - 1);
+    return (uint32_t)(pending_key_hash(uid, idx) >> 32) & (p->nbuckets - 1);
 }
 
 static void fifo_push(struct fifo *f, pending_entry_t *e)

@@ -31,6 +31,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The hash of a wait's key (uid_value(), request index); tables keyed
+ * like the waits use it too. */
+static inline uint64_t pending_key_hash(uint64_t uid, uint32_t idx)
+{
+    return (uid ^ ((uint64_t)idx * 0x9e3779b97f4a7c15ull)) *
+           0xff51afd7ed558ccdull;
+}
+
 /* How long a request that waits for nothing is remembered. */
 #define PENDING_UNWAITED_NS (60ull * 1000000000ull)
 
