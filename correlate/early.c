@@ -23,6 +23,7 @@ struct early {
     early_item_t *buckets[EARLY_BUCKETS];
     early_item_t *oldest, *newest;
     uint32_t count;
+    size_t bytes;                  /* of the raw responses held */
     uint64_t *held, *refused;
 };
 
@@ -70,7 +71,7 @@ int early_hold(early_t *h, struct bytes uid, uint32_t idx, const void *raw,
     early_item_t **pp = find(h, v, idx), *it = NULL;
     if (*pp)
         rc = -EEXIST;
-    else if (h->count >= EARLY_MAX)
+    else if (h->count >= EARLY_MAX || len > EARLY_MAX_BYTES - h->bytes)
         rc = -ENOSPC;
     else if (!(it = malloc(sizeof(*it) + len)))
         rc = -ENOMEM;
@@ -93,6 +94,7 @@ int early_hold(early_t *h, struct bytes uid, uint32_t idx, const void *raw,
         h->oldest = it;
     h->newest = it;
     h->count++;
+    h->bytes += len;
     (*h->held)++;
     return 0;
 }
@@ -111,6 +113,7 @@ static early_item_t *take(early_t *h, early_item_t **pp)
     else
         h->newest = it->prev;
     h->count--;
+    h->bytes -= it->len;
     it->hnext = it->prev = it->next = NULL;
     return it;
 }

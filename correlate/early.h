@@ -8,8 +8,9 @@
  * comes are taken back at the connection's close or at the end of input
  * (they become orphans).
  *
- * Capped at EARLY_MAX held at once; beyond, a response is refused
- * (counted) and the caller records it at once.
+ * Capped at EARLY_MAX responses and EARLY_MAX_BYTES held at once;
+ * beyond, a response is refused (counted) and the caller records it at
+ * once.
  */
 #ifndef HARK_CORRELATE_EARLY_H
 #define HARK_CORRELATE_EARLY_H
@@ -23,12 +24,14 @@
 /* Early responses are rare: a client that uploads while the server has
  * already answered. More than this many at once is a broken peer. */
 #define EARLY_MAX 1024u
+/* Each can carry up to reassemble.body_max of body: bound the sum too. */
+#define EARLY_MAX_BYTES (64u << 20)
 
 typedef struct early early_t;
 typedef struct early_item early_item_t;
 
 /* NULL on ENOMEM. Registers the counters "early_held" (responses held)
- * and "early_refused" (refused: the cap, a second response for the same
+ * and "early_refused" (refused: a cap, a second response for the same
  * request, or no memory). */
 early_t *early_new(stats_t *st);
 /* Frees what is still held. */

@@ -803,6 +803,39 @@ static void test_early_cap(void **state)
     harness_close(&h);
 }
 
+/* Held bytes are capped too: large bodies fill EARLY_MAX_BYTES before
+ * EARLY_MAX responses, and taking one out makes room again. */
+static void test_early_byte_cap(void **state)
+{
+    (void)state;
+    stats_t *st = stats_new("correlate", "correlate");
+    early_t *h = early_new(st);
+    assert_non_null(h);
+    size_t big = EARLY_MAX_BYTES / 4;
+    char *raw = calloc(1, big);
+    assert_non_null(raw);
+    struct bytes uid = bytes_of("00000000000000aa");
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(early_hold(h, uid, i, raw, big), 0);
+    assert_int_equal(early_hold(h, uid, 4, raw, 1), -ENOSPC);
+    assert_int_equal(early_hold(h, uid, 3, raw, 0), -EEXIST);
+    early_item_t *it = early_take(h, uid, 2);
+    assert_non_null(it);
+    size_t len;
+    assert_non_null(early_item_raw(it, &len));
+    assert_int_equal(len, big);
+    early_item_free(&it);
+    assert_null(it);
+    assert_null(early_take(h, uid, 2));
+    assert_int_equal(early_hold(h, uid, 4, raw, big), 0);
+    assert_int_equal(stats_get(st, "early_held"), 5);
+    assert_int_equal(stats_get(st, "early_refused"), 2);
+    free(raw);
+    early_destroy(&h); /* frees the four still held */
+    assert_null(h);
+    stats_destroy(&st);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -820,7 +853,7 @@ static int group_teardown(void **state)
 int main(void)
 {
     size_t n_cases = sizeof(cases) / sizeof(cases[0]);
-    struct CMUnitTest *tests = calloc(n_cases + 3, sizeof(*tests));
+    struct CMUnitTest *tests = calloc(n_cases + 4, sizeof(*tests));
     size_t n = 0;
     if (!tests)
         return 1;
@@ -834,6 +867,7 @@ int main(void)
     tests[n++] =
         (struct CMUnitTest)cmocka_unit_test(test_sink_failure_early_and_lost);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_early_cap);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_early_byte_cap);
     int rc = _cmocka_run_group_tests("correlate_wait", tests, n, group_setup,
                                      group_teardown);
     free(tests);
