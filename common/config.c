@@ -40,6 +40,7 @@
 #define MAX_STEPS 32        /* per policy */
 
 #define DEFAULT_WAIT_NS (30 * NS_PER_SEC)
+#define DEFAULT_MAX_RESPONSE_NS (600 * NS_PER_SEC)
 
 /* The document being read and the config it fills. */
 struct loader {
@@ -150,6 +151,8 @@ static int step_defaults(struct config_step *s, enum step_kind kind)
     s->kind = kind;
     if (kind == STEP_WAIT) {
         s->timeout_ns = DEFAULT_WAIT_NS;
+        s->until = WAIT_UNTIL_FIRST_BYTE;
+        s->max_response_ns = DEFAULT_MAX_RESPONSE_NS;
         return 0;
     }
     s->headers = true;
@@ -639,14 +642,60 @@ static int load_log(struct loader *ld, struct config_step *s,
     return rc < 0 ? rc : set_default_label(s);
 }
 
+/* wait_for_response.until: in the order of enum wait_until */
+static const char *const until_names[] = { "first_byte", "last_byte", NULL };
+
+/* The long form of "Wait for Response Packets". Without max_response
+ * the ceiling is at least the timeout; a shorter one is an error. */
+static int load_wait_map(struct loader *ld, struct config_step *s,
+                         const yaml_node_t *n, const char *key,
+                         uint64_t lo, uint64_t hi)
+{
+    static const char *const keys[] = { "timeout", "until", "max_response",
+                                        "label", NULL };
+    char sub[YDOC_KEY_MAX], want[64], found[64];
+    yaml_node_t *v, *timeout, *ceiling;
+    int rc = ydoc_check_keys(&ld->y, n, key, keys);
+    if (rc < 0)
+        return rc;
+    if ((timeout = ydoc_map_get(&ld->y, n, "timeout")) &&
+        (rc = ydoc_duration(&ld->y, timeout,
+                            ydoc_child_key(sub, key, "timeout"), lo, hi,
+                            &s->timeout_ns)) < 0)
+        return rc;
+    if ((v = ydoc_map_get(&ld->y, n, "until")) &&
+        (rc = get_choice(ld, v, ydoc_child_key(sub, key, "until"),
+                         until_names, &s->until)) < 0)
+        return rc;
+    ydoc_child_key(sub, key, "max_response");
+    if (!(ceiling = ydoc_map_get(&ld->y, n, "max_response"))) {
+        if (s->max_response_ns < s->timeout_ns)
+            s->max_response_ns = s->timeout_ns;
+    } else if ((rc = ydoc_duration(&ld->y, ceiling, sub, lo, hi,
+                                   &s->max_response_ns)) < 0) {
+        return rc;
+    } else if (s->max_response_ns < s->timeout_ns) {
+        if (timeout)
+            ydoc_describe(timeout, want, sizeof(want));
+        else
+            snprintf(want, sizeof(want), "the default timeout, %llus",
+                     (unsigned long long)(DEFAULT_WAIT_NS / NS_PER_SEC));
+        return ydoc_fail(&ld->y, ceiling, sub, "shorter than the timeout "
+                         "(expected at least %s, found %s)", want,
+                         ydoc_describe(ceiling, found, sizeof(found)));
+    }
+    if ((v = ydoc_map_get(&ld->y, n, "label")))
+        rc = get_string(ld, v, ydoc_child_key(sub, key, "label"),
+                        YDOC_STR_REQUIRED, &s->label);
+    return rc;
+}
+
 /* "Wait for Response Packets": empty, a timeout, or the long form. */
 static int load_wait(struct loader *ld, struct config_step *s,
                      const yaml_node_t *n, const char *key)
 {
-    static const char *const keys[] = { "timeout", "label", NULL };
     const uint64_t lo = NS_PER_MS, hi = 24 * 3600 * NS_PER_SEC;
-    char sub[YDOC_KEY_MAX], found[64];
-    yaml_node_t *v;
+    char found[64];
     int rc = step_defaults(s, STEP_WAIT);
     if (rc < 0)
         return rc;
@@ -654,19 +703,14 @@ static int load_wait(struct loader *ld, struct config_step *s,
         return set_default_label(s); /* `wait_for_response:` alone */
     if (n->type == YAML_SCALAR_NODE) {
         rc = ydoc_duration(&ld->y, n, key, lo, hi, &s->timeout_ns);
+        if (s->max_response_ns < s->timeout_ns)
+            s->max_response_ns = s->timeout_ns;
     } else if (n->type == YAML_MAPPING_NODE) {
-        if ((rc = ydoc_check_keys(&ld->y, n, key, keys)) < 0)
-            return rc;
-        if ((v = ydoc_map_get(&ld->y, n, "timeout")) &&
-            (rc = ydoc_duration(&ld->y, v, ydoc_child_key(sub, key, "timeout"),
-                                lo, hi, &s->timeout_ns)) < 0)
-            return rc;
-        if ((v = ydoc_map_get(&ld->y, n, "label")))
-            rc = get_string(ld, v, ydoc_child_key(sub, key, "label"),
-                            YDOC_STR_REQUIRED, &s->label);
+        rc = load_wait_map(ld, s, n, key, lo, hi);
     } else {
         return ydoc_fail(&ld->y, n, key, "wrong type (expected a timeout such "
-                         "as 30s or a mapping with timeout, label, found %s)",
+                         "as 30s or a mapping with timeout, until, "
+                         "max_response, label, found %s)",
                          ydoc_describe(n, found, sizeof(found)));
     }
     return rc < 0 ? rc : set_default_label(s);

@@ -22,6 +22,9 @@
 
 enum step_kind { STEP_LOG, STEP_WAIT };
 enum step_message { STEP_MSG_REQUEST, STEP_MSG_RESPONSE };
+/* What must arrive within a wait's timeout: the response's first byte
+ * (then the rest within max_response) or, as before, its last byte. */
+enum wait_until { WAIT_UNTIL_FIRST_BYTE, WAIT_UNTIL_LAST_BYTE };
 
 /* One filter of a policy's chain. */
 struct config_step {
@@ -36,6 +39,10 @@ struct config_step {
                                  Cookie, Set-Cookie */
     /* STEP_WAIT: "Wait for Response Packets" */
     uint64_t timeout_ns;      /* default 30s */
+    int until;                /* enum wait_until, default first_byte */
+    uint64_t max_response_ns; /* first_byte: the whole response's ceiling,
+                                 from the request's last byte; default
+                                 10m, at least timeout_ns */
 };
 
 struct config_policy {

@@ -45,6 +45,8 @@ static void check_seed_policy(const struct config_policy *p)
     assert_string_equal(p->steps[0].label, "Log Request Message");
     assert_int_equal(p->steps[1].kind, STEP_WAIT);
     assert_int_equal(p->steps[1].timeout_ns, 30 * NS_PER_SEC);
+    assert_int_equal(p->steps[1].until, WAIT_UNTIL_FIRST_BYTE);
+    assert_int_equal(p->steps[1].max_response_ns, 600 * NS_PER_SEC);
     assert_string_equal(p->steps[1].label, "Assemble Response Packets");
     assert_int_equal(p->steps[2].kind, STEP_LOG);
     assert_int_equal(p->steps[2].message, STEP_MSG_RESPONSE);
@@ -417,7 +419,26 @@ static const struct error_case error_cases[] = {
     { "wait long form unknown key",
       POLICY "    - wait_for_response: {timeot: 1s}\n", 3,
       "policies.p[0].wait_for_response.timeot",
-      "unknown key (expected one of timeout, label)" },
+      "unknown key (expected one of timeout, until, max_response, "
+      "label)" },
+    { "wait until neither byte",
+      POLICY "    - wait_for_response: {until: headers}\n", 3,
+      "policies.p[0].wait_for_response.until",
+      "unknown value (expected one of first_byte, last_byte, found "
+      "'headers')" },
+    { "wait ceiling not a duration",
+      POLICY "    - wait_for_response: {max_response: long}\n", 3,
+      "policies.p[0].wait_for_response.max_response",
+      "expected a duration" },
+    { "wait ceiling shorter than the timeout",
+      POLICY "    - wait_for_response: {timeout: 5s, max_response: 2s}\n",
+      3, "policies.p[0].wait_for_response.max_response",
+      "shorter than the timeout (expected at least '5s', found '2s')" },
+    { "wait ceiling shorter than the default timeout",
+      POLICY "    - wait_for_response:\n        max_response: 10s\n", 4,
+      "policies.p[0].wait_for_response.max_response",
+      "shorter than the timeout (expected at least the default timeout, "
+      "30s, found '10s')" },
     { "wait as a list", POLICY "    - wait_for_response: [1s]\n", 3,
       "policies.p[0].wait_for_response", "found a list" },
     { "empty policy name", "policies:\n  \"\": [log: request]\n", 2,
@@ -797,7 +818,16 @@ static void test_policy_forms(void **state)
         "    - wait_for_response:\n"
         "    - log: response\n"
         "  braces:\n"
-        "    - wait_for_response: {}\n");
+        "    - wait_for_response: {}\n"
+        "  last:\n"
+        "    - wait_for_response:\n"
+        "        timeout: 2s\n"
+        "        until: last_byte\n"
+        "        max_response: 1m\n"
+        "  long:\n"
+        "    - wait_for_response: 1h\n"
+        "  long_map:\n"
+        "    - wait_for_response: {timeout: 20m, until: first_byte}\n");
     p = config_policy_find(c, "full");
     assert_non_null(p);
     assert_int_equal(p->n_steps, 4);
@@ -823,6 +853,19 @@ static void test_policy_forms(void **state)
     assert_string_equal(p->steps[0].label, "Assemble Response Packets");
     p = config_policy_find(c, "braces");
     assert_int_equal(p->steps[0].timeout_ns, 30 * NS_PER_SEC);
+    assert_int_equal(p->steps[0].until, WAIT_UNTIL_FIRST_BYTE);
+    assert_int_equal(p->steps[0].max_response_ns, 600 * NS_PER_SEC);
+    p = config_policy_find(c, "last");
+    assert_int_equal(p->steps[0].timeout_ns, 2 * NS_PER_SEC);
+    assert_int_equal(p->steps[0].until, WAIT_UNTIL_LAST_BYTE);
+    assert_int_equal(p->steps[0].max_response_ns, 60 * NS_PER_SEC);
+    /* A timeout past the default ceiling takes the ceiling with it. */
+    p = config_policy_find(c, "long");
+    assert_int_equal(p->steps[0].timeout_ns, 3600 * NS_PER_SEC);
+    assert_int_equal(p->steps[0].max_response_ns, 3600 * NS_PER_SEC);
+    p = config_policy_find(c, "long_map");
+    assert_int_equal(p->steps[0].until, WAIT_UNTIL_FIRST_BYTE);
+    assert_int_equal(p->steps[0].max_response_ns, 1200 * NS_PER_SEC);
     config_destroy(&c);
 }
 
