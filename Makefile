@@ -89,11 +89,12 @@ ALL_BINS   := $(STAGE_BINS) $(BIN)/hark
 STAGE_LIBS := $(foreach s,$(STAGES) hark,$($(s)_LIB))
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(BIN)/tools/%,$(wildcard tests/tools/*.c))
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all run test units fuzz fuzzers bench deps clean \
+.PHONY: all run test units tools fuzz fuzzers bench deps clean \
         check-deps-install demo-capture fresh-check
 all: $(ALL_BINS)
 
@@ -128,6 +129,11 @@ $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call test_libs,$$*) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+# Test helpers the end-to-end tests run (tests/tools/*.c).
+$(BIN)/tools/%: $(OBJ)/tests/tools/%.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BIN)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(STAGE_LIBS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) -fsanitize=fuzzer,address,undefined $< -Wl,--start-group \
@@ -138,7 +144,8 @@ fuzzers: $(FUZZ_BINS)
 $(OBJ)/tests/fuzz/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
                                  -Ilogger -Icapture -Ihark
 $(OBJ)/tests/unit/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
-                                 -Ilogger -Icapture -Ihark -Itests/unit
+                                 -Ilogger -Icapture -Ihark -Itests/unit \
+                                 -Itests/tools
 
 run:
 	@scripts/deps.sh --install-if-root build
@@ -150,10 +157,12 @@ check-deps-install:
 
 # The test suite runs on the sanitizer build.
 test: check-deps-install
-	$(MAKE) SAN=1 all units
+	$(MAKE) SAN=1 all units tools
 	scripts/run-tests.sh build/san
 
 units: $(UNIT_BINS)
+
+tools: $(TOOL_BINS)
 
 fuzz: check-deps-install
 	scripts/fuzz.sh run $(or $(FUZZ_SECONDS),60)

@@ -26,6 +26,7 @@ struct capture {
     source_t *src;
     sharder_t *sharder;
     int error;                 /* first bus error, -errno */
+    char open_warning[PCAP_ERRBUF_SIZE + 512];
     uint64_t *kernel_dropped, *if_dropped, *file_truncated;
 };
 
@@ -35,8 +36,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h,
     struct capture *c = (struct capture *)user;
     if (c->error)
         return;
-    /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
-    uint64_t ts = (uint64_t)h->ts.tv_sec * NS_PER_SEC + (uint64_t)h->ts.tv_usec;
+    uint64_t ts = source_ts_ns(c->src, &h->ts);
     int rc = sharder_add(c->sharder, ts, h->len, data, h->caplen);
     if (rc < 0)
         c->error = rc;
@@ -138,31 +138,40 @@ static int run(struct capture *c, bool live)
     return rc < 0 ? rc : loop_run(l);
 }
 
+/* The device (or file) is opened while the process is still root; the
+ * stage then gives root up and keeps no capability. */
+static int open_source(struct stage *st, void *ctx)
+{
+    struct capture *c = ctx;
+    c->src = source_open(&st->cfg->capture, c->open_warning,
+                         sizeof(c->open_warning));
+    if (!c->src) {
+        log_error("%s", c->open_warning);
+        return 2; /* bad input: restarting will not help */
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct capture c;
     memset(&c, 0, sizeof(c));
-    int rc = stage_init(&c.st, ROLE_CAPTURE,
-                        "Reads packets off a network interface (libpcap) or "
-                        "a pcap/pcapng file and\nsends them in batches to the "
-                        "reassembler shards, by a symmetric flow hash.",
-                        argc, argv);
-    if (rc != 0)
+    int rc = stage_init_privileged(
+        &c.st, ROLE_CAPTURE,
+        "Reads packets off a network interface (libpcap) or a pcap/pcapng "
+        "file and\nsends them in batches to the reassembler shards, by a "
+        "symmetric flow hash.",
+        argc, argv, open_source, &c);
+    if (rc != 0) {
+        source_close(&c.src);
         return rc - 1;
+    }
     struct config *cfg = c.st.cfg;
     STAGE_COUNTERS(&c.st, { "kernel_dropped", &c.kernel_dropped },
                    { "if_dropped", &c.if_dropped },
                    { "file_truncated", &c.file_truncated });
-
-    char err[PCAP_ERRBUF_SIZE + 512];
-    c.src = source_open(&cfg->capture, err, sizeof(err));
-    if (!c.src) {
-        log_error("%s", err);
-        stage_finish(&c.st, false);
-        return 2; /* bad input: restarting will not help */
-    }
-    if (err[0])
-        log_warn("%s", err);
+    if (c.open_warning[0])
+        log_warn("%s", c.open_warning);
     bool live = source_live(c.src);
     c.sharder = sharder_new(&c.st.bus, cfg, c.st.id, c.st.tap,
                             source_link(c.src), live, c.st.stats);

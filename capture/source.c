@@ -2,6 +2,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@ struct source {
     bool live;
     int link;
     int fd;
+    bool nano;                 /* tv_usec holds nanoseconds */
     uint64_t file_size;
     /* pcap_stats counters are 32-bit and wrap; keep 64-bit totals. */
     uint32_t last_drop, last_ifdrop;
@@ -94,6 +96,7 @@ static source_t *open_file(const struct config_capture *cfg, char *err,
     s->pcap = p;
     s->fd = -1;
     s->link = pcap_datalink(p);
+    s->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
     s->file_size = (uint64_t)sb.st_size;
     return s;
 }
@@ -115,6 +118,41 @@ static const char *activate_hint(int rc)
     }
 }
 
+/* The kernel buffer in bytes: pcap takes an int, so 2 GiB and up would
+ * wrap negative. */
+static int buffer_bytes(int mb)
+{
+    int64_t b = (int64_t)mb << 20;
+    return b > INT_MAX ? INT_MAX : (int)b;
+}
+
+/* Each setting before activation; a refused one is named, never
+ * ignored. Nanosecond timestamps are asked for but not required: the
+ * precision libpcap grants is read back after activation. */
+static int configure(pcap_t *p, const struct config_capture *cfg,
+                     int timeout_ms, char *err, size_t errlen)
+{
+    const char *what = NULL;
+    int rc;
+    if ((rc = pcap_set_snaplen(p, cfg->snaplen)) != 0)
+        what = "snaplen";
+    else if ((rc = pcap_set_promisc(p, cfg->promiscuous)) != 0)
+        what = "promiscuous mode";
+    else if ((rc = pcap_set_timeout(p, timeout_ms)) != 0)
+        what = "read timeout";
+    else if ((rc = pcap_set_buffer_size(p, buffer_bytes(cfg->buffer_mb))) !=
+             0)
+        what = "buffer size";
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot set the %s on %s: %s", what,
+                 cfg->device, pcap_statustostr(rc));
+        return -EINVAL;
+    }
+    /* Refused by some devices: source_ts_ns() reads the precision back. */
+    (void)pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+    return 0;
+}
+
 static source_t *open_live(const struct config_capture *cfg, char *err,
                            size_t errlen)
 {
@@ -129,11 +167,10 @@ static source_t *open_live(const struct config_capture *cfg, char *err,
     int timeout_ms = (int)(cfg->flush_ns / 2000000u);
     if (timeout_ms < 1)
         timeout_ms = 1;
-    pcap_set_snaplen(p, cfg->snaplen);
-    pcap_set_promisc(p, cfg->promiscuous ? 1 : 0);
-    pcap_set_timeout(p, timeout_ms);
-    pcap_set_buffer_size(p, cfg->buffer_mb << 20);
-    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+    if (configure(p, cfg, timeout_ms, err, errlen) < 0) {
+        pcap_close(p);
+        return NULL;
+    }
     int rc = pcap_activate(p);
     if (rc < 0) {
         const char *why = rc == PCAP_ERROR ? pcap_geterr(p)
@@ -154,6 +191,7 @@ static source_t *open_live(const struct config_capture *cfg, char *err,
     s->pcap = p;
     s->live = true;
     s->link = pcap_datalink(p);
+    s->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
     if (pcap_setnonblock(p, 1, perr) != 0 ||
         (s->fd = pcap_get_selectable_fd(p)) < 0) {
         snprintf(err, errlen, "device %s cannot be polled: %s", cfg->device,
@@ -196,6 +234,13 @@ pcap_t *source_pcap(source_t *s) { return s->pcap; }
 bool source_live(const source_t *s) { return s->live; }
 int source_link(const source_t *s) { return s->link; }
 int source_fd(const source_t *s) { return s->fd; }
+
+uint64_t source_ts_ns(const source_t *s, const struct timeval *tv)
+{
+    uint64_t frac = (uint64_t)tv->tv_usec;
+    return (uint64_t)tv->tv_sec * 1000000000u + (s->nano ? frac
+                                                         : frac * 1000u);
+}
 
 const char *source_link_name(const source_t *s)
 {

@@ -27,6 +27,9 @@ pcap_t *source_pcap(source_t *s);
 bool source_live(const source_t *s);
 int source_link(const source_t *s);
 const char *source_link_name(const source_t *s);
+/* A packet header's time in nanoseconds, whatever precision libpcap
+ * granted (tv_usec holds micro- or nanoseconds). */
+uint64_t source_ts_ns(const source_t *s, const struct timeval *tv);
 /* Live: fd to poll for readability, or -1. */
 int source_fd(const source_t *s);
 

@@ -41,6 +41,7 @@
 #define MAX_STEPS 32        /* per policy */
 
 #define DEFAULT_WAIT_NS (30 * NS_PER_SEC)
+#define DEFAULT_MAX_RESPONSE_NS (600 * NS_PER_SEC)
 
 /* The document being read and the config it fills. */
 struct loader {
@@ -121,6 +122,8 @@ void config_destroy(struct config **cp)
     }
     free(c->policies);
     free(c->logger.db);
+    free(c->logger.sign_key);
+    free(c->supervisor.run_as);
     free(c->bus.run_dir);
     for (unsigned i = 0; i < CONFIG_MAX_SHARDS; i++)
         free(c->bus.reassemble[i]);
@@ -163,6 +166,8 @@ static int step_defaults(struct config_step *s, enum step_kind kind)
     s->kind = kind;
     if (kind == STEP_WAIT) {
         s->timeout_ns = DEFAULT_WAIT_NS;
+        s->until = WAIT_UNTIL_FIRST_BYTE;
+        s->max_response_ns = DEFAULT_MAX_RESPONSE_NS;
         return 0;
     }
     s->headers = true;
@@ -224,6 +229,25 @@ static int default_group(struct config_group *g)
     return 0;
 }
 
+/* /run/hark for root, $XDG_RUNTIME_DIR/hark for others (a directory
+ * only they can use), else /tmp/hark-<uid>: a name for commands to look
+ * at, which `hark run` replaces with a private mkdtemp directory (true
+ * is returned then). Never a predictable path in /tmp that someone else
+ * could make first. */
+static bool default_run_dir(char *buf, size_t size)
+{
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (geteuid() == 0) {
+        snprintf(buf, size, "/run/hark");
+        return false;
+    }
+    if (xdg && xdg[0] == '/' &&
+        (size_t)snprintf(buf, size, "%s/hark", xdg) < size)
+        return false;
+    snprintf(buf, size, "/tmp/hark-%u", (unsigned)getuid());
+    return true;
+}
+
 struct config *config_default(void)
 {
     struct config *c = calloc(1, sizeof(*c));
@@ -246,16 +270,20 @@ struct config *config_default(void)
         .max_headers = 128,
         .body_max = 1 * MIB,
         .idle_timeout_ns = 120 * NS_PER_SEC,
+        .reorder_ns = 50 * NS_PER_MS,
     };
     c->correlate.max_pending = 262144;
     c->logger.batch = 512;
     c->logger.sync = false;
+    c->logger.checkpoint_records = 10000;
+    c->logger.checkpoint_interval_ns = 10 * NS_PER_SEC;
+    c->logger.disk_full_wait_ns = 10 * NS_PER_SEC;
     c->bus.tap_base_port = 0;
     c->supervisor.max_restarts = 5;
     c->supervisor.drain_timeout_ns = 30 * NS_PER_SEC;
 
-    char run_dir[64];
-    snprintf(run_dir, sizeof(run_dir), "/tmp/hark-%u", (unsigned)getuid());
+    char run_dir[4096];
+    c->bus.run_dir_private = default_run_dir(run_dir, sizeof(run_dir));
     if (!(c->source = strdup("(defaults)")) ||
         !(c->capture.device = strdup("any")) ||
         !(c->capture.filter = strdup("tcp")) ||
@@ -319,6 +347,7 @@ enum field_type {
     F_ENDPOINT,
     F_SHARD_ENDPOINTS, /* bus.reassemble */
     F_PEERS,      /* bus.peers */
+    F_CHOICE,     /* one of `choices`, stored as its index (an int) */
 };
 
 struct field {
@@ -327,12 +356,45 @@ struct field {
     size_t off;               /* in struct config */
     size_t size;
     uint64_t min, max;
+    const char *const *choices; /* F_CHOICE: NULL-terminated */
 };
 
 #define FIELD(k, t, member, lo, hi)                                       \
     { k, t, offsetof(struct config, member),                             \
-      sizeof(((struct config *)0)->member), lo, hi }
-#define FIELD_END { NULL, F_STR, 0, 0, 0, 0 }
+      sizeof(((struct config *)0)->member), lo, hi, NULL }
+#define FIELD_CHOICE(k, member, names)                                    \
+    { k, F_CHOICE, offsetof(struct config, member),                      \
+      sizeof(((struct config *)0)->member), 0, 0, names }
+#define FIELD_END { NULL, F_STR, 0, 0, 0, 0, NULL }
+
+/* reassemble.checksums: in the order of enum checksum_mode */
+static const char *const checksum_names[] = { "auto", "verify", "off", NULL };
+
+/* reassemble.overlap: in the order of enum stream_policy */
+static const char *const overlap_names[] = {
+    "linux", "first", "last", "bsd", "windows", NULL,
+};
+
+static int get_choice(struct loader *ld, const yaml_node_t *n,
+                      const char *key, const char *const *choices,
+                      int *out)
+{
+    char list[256] = "", found[64];
+    const char *v = ydoc_scalar(&ld->y, n, key, "a name");
+    if (!v)
+        return -EINVAL;
+    for (int i = 0; choices[i]; i++) {
+        if (!strcmp(v, choices[i])) {
+            *out = i;
+            return 0;
+        }
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 i ? ", " : "", choices[i]);
+    }
+    return ydoc_fail(&ld->y, n, key, "unknown value (expected one of %s, "
+                     "found %s)", list, ydoc_describe(n, found,
+                                                      sizeof(found)));
+}
 
 static const struct field capture_fields[] = {
     FIELD("device", F_STR, capture.device, 0, 0),
@@ -361,6 +423,10 @@ static const struct field reassemble_fields[] = {
     FIELD("body_max", F_SIZE, reassemble.body_max, 0, 16 * MIB),
     FIELD("idle_timeout", F_DURATION, reassemble.idle_timeout_ns,
           NS_PER_SEC, 24 * 3600 * NS_PER_SEC),
+    FIELD("reorder_window", F_DURATION, reassemble.reorder_ns, 0,
+          10 * NS_PER_SEC),
+    FIELD_CHOICE("overlap", reassemble.overlap, overlap_names),
+    FIELD_CHOICE("checksums", reassemble.checksums, checksum_names),
     FIELD_END,
 };
 
@@ -373,6 +439,13 @@ static const struct field logger_fields[] = {
     FIELD("db", F_STR, logger.db, 0, 0),
     FIELD("batch", F_UINT, logger.batch, 1, 65536),
     FIELD("sync", F_BOOL, logger.sync, 0, 0),
+    FIELD("sign_key", F_STR_OPT, logger.sign_key, 0, 0),
+    FIELD("checkpoint_records", F_UINT, logger.checkpoint_records, 1,
+          1u << 30),
+    FIELD("checkpoint_interval", F_DURATION, logger.checkpoint_interval_ns,
+          NS_PER_SEC, 24 * 3600 * NS_PER_SEC),
+    FIELD("disk_full_wait", F_DURATION, logger.disk_full_wait_ns, 0,
+          3600 * NS_PER_SEC),
     FIELD_END,
 };
 
@@ -394,7 +467,9 @@ static const struct field bus_fields[] = {
 };
 
 static const struct field supervisor_fields[] = {
-    FIELD("max_restarts", F_UINT, supervisor.max_restarts, 0, 1000),
+    FIELD("run_as", F_STR_OPT, supervisor.run_as, 0, 0),
+    FIELD("max_restarts", F_UINT, supervisor.max_restarts, 0,
+          CONFIG_MAX_RESTARTS),
     FIELD("drain_timeout", F_DURATION, supervisor.drain_timeout_ns,
           NS_PER_MS, 3600 * NS_PER_SEC),
     FIELD_END,
@@ -560,6 +635,9 @@ static int load_fields(struct loader *ld, const yaml_node_t *n,
         case F_PEERS:
             rc = get_peers(ld, v, sub);
             break;
+        case F_CHOICE:
+            rc = get_choice(ld, v, sub, f->choices, p);
+            break;
         }
         if (rc < 0)
             return rc;
@@ -635,14 +713,60 @@ static int load_log(struct loader *ld, struct config_step *s,
     return rc < 0 ? rc : set_default_label(s);
 }
 
+/* wait_for_response.until: in the order of enum wait_until */
+static const char *const until_names[] = { "first_byte", "last_byte", NULL };
+
+/* The long form of "Wait for Response Packets". Without max_response
+ * the ceiling is at least the timeout; a shorter one is an error. */
+static int load_wait_map(struct loader *ld, struct config_step *s,
+                         const yaml_node_t *n, const char *key,
+                         uint64_t lo, uint64_t hi)
+{
+    static const char *const keys[] = { "timeout", "until", "max_response",
+                                        "label", NULL };
+    char sub[YDOC_KEY_MAX], want[64], found[64];
+    yaml_node_t *v, *timeout, *ceiling;
+    int rc = ydoc_check_keys(&ld->y, n, key, keys);
+    if (rc < 0)
+        return rc;
+    if ((timeout = ydoc_map_get(&ld->y, n, "timeout")) &&
+        (rc = ydoc_duration(&ld->y, timeout,
+                            ydoc_child_key(sub, key, "timeout"), lo, hi,
+                            &s->timeout_ns)) < 0)
+        return rc;
+    if ((v = ydoc_map_get(&ld->y, n, "until")) &&
+        (rc = get_choice(ld, v, ydoc_child_key(sub, key, "until"),
+                         until_names, &s->until)) < 0)
+        return rc;
+    ydoc_child_key(sub, key, "max_response");
+    if (!(ceiling = ydoc_map_get(&ld->y, n, "max_response"))) {
+        if (s->max_response_ns < s->timeout_ns)
+            s->max_response_ns = s->timeout_ns;
+    } else if ((rc = ydoc_duration(&ld->y, ceiling, sub, lo, hi,
+                                   &s->max_response_ns)) < 0) {
+        return rc;
+    } else if (s->max_response_ns < s->timeout_ns) {
+        if (timeout)
+            ydoc_describe(timeout, want, sizeof(want));
+        else
+            snprintf(want, sizeof(want), "the default timeout, %llus",
+                     (unsigned long long)(DEFAULT_WAIT_NS / NS_PER_SEC));
+        return ydoc_fail(&ld->y, ceiling, sub, "shorter than the timeout "
+                         "(expected at least %s, found %s)", want,
+                         ydoc_describe(ceiling, found, sizeof(found)));
+    }
+    if ((v = ydoc_map_get(&ld->y, n, "label")))
+        rc = get_string(ld, v, ydoc_child_key(sub, key, "label"),
+                        YDOC_STR_REQUIRED, &s->label);
+    return rc;
+}
+
 /* "Wait for Response Packets": empty, a timeout, or the long form. */
 static int load_wait(struct loader *ld, struct config_step *s,
                      const yaml_node_t *n, const char *key)
 {
-    static const char *const keys[] = { "timeout", "label", NULL };
     const uint64_t lo = NS_PER_MS, hi = 24 * 3600 * NS_PER_SEC;
-    char sub[YDOC_KEY_MAX], found[64];
-    yaml_node_t *v;
+    char found[64];
     int rc = step_defaults(s, STEP_WAIT);
     if (rc < 0)
         return rc;
@@ -650,19 +774,14 @@ static int load_wait(struct loader *ld, struct config_step *s,
         return set_default_label(s); /* `wait_for_response:` alone */
     if (n->type == YAML_SCALAR_NODE) {
         rc = ydoc_duration(&ld->y, n, key, lo, hi, &s->timeout_ns);
+        if (s->max_response_ns < s->timeout_ns)
+            s->max_response_ns = s->timeout_ns;
     } else if (n->type == YAML_MAPPING_NODE) {
-        if ((rc = ydoc_check_keys(&ld->y, n, key, keys)) < 0)
-            return rc;
-        if ((v = ydoc_map_get(&ld->y, n, "timeout")) &&
-            (rc = ydoc_duration(&ld->y, v, ydoc_child_key(sub, key, "timeout"),
-                                lo, hi, &s->timeout_ns)) < 0)
-            return rc;
-        if ((v = ydoc_map_get(&ld->y, n, "label")))
-            rc = get_string(ld, v, ydoc_child_key(sub, key, "label"),
-                            YDOC_STR_REQUIRED, &s->label);
+        rc = load_wait_map(ld, s, n, key, lo, hi);
     } else {
         return ydoc_fail(&ld->y, n, key, "wrong type (expected a timeout such "
-                         "as 30s or a mapping with timeout, label, found %s)",
+                         "as 30s or a mapping with timeout, until, "
+                         "max_response, label, found %s)",
                          ydoc_describe(n, found, sizeof(found)));
     }
     return rc < 0 ? rc : set_default_label(s);
@@ -1010,6 +1129,7 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
         return rc;
     const struct ydoc *y = &ld->y;
     yaml_node_t *reassemble = ydoc_map_get(y, root, "reassemble");
+    yaml_node_t *bus = ydoc_map_get(y, root, "bus");
     if ((rc = load_fields(ld, ydoc_map_get(y, root, "capture"), "capture",
                           capture_fields)) < 0 ||
         (rc = load_fields(ld, reassemble, "reassemble",
@@ -1021,11 +1141,12 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
                           correlate_fields)) < 0 ||
         (rc = load_fields(ld, ydoc_map_get(y, root, "logger"), "logger",
                           logger_fields)) < 0 ||
-        (rc = load_fields(ld, ydoc_map_get(y, root, "bus"), "bus",
-                          bus_fields)) < 0 ||
+        (rc = load_fields(ld, bus, "bus", bus_fields)) < 0 ||
         (rc = load_fields(ld, ydoc_map_get(y, root, "supervisor"),
                           "supervisor", supervisor_fields)) < 0)
         return rc;
+    if (bus && ydoc_map_get(y, bus, "run_dir"))
+        ld->c->bus.run_dir_private = false;
     return 0;
 }
 

@@ -18,9 +18,13 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_SHARDS 64
+#define CONFIG_MAX_RESTARTS 1000  /* supervisor.max_restarts */
 
 enum step_kind { STEP_LOG, STEP_WAIT };
 enum step_message { STEP_MSG_REQUEST, STEP_MSG_RESPONSE };
+/* What must arrive within a wait's timeout: the response's first byte
+ * (then the rest within max_response) or, as before, its last byte. */
+enum wait_until { WAIT_UNTIL_FIRST_BYTE, WAIT_UNTIL_LAST_BYTE };
 
 /* One filter of a policy's chain. */
 struct config_step {
@@ -35,6 +39,10 @@ struct config_step {
                                  Cookie, Set-Cookie */
     /* STEP_WAIT: "Wait for Response Packets" */
     uint64_t timeout_ns;      /* default 30s */
+    int until;                /* enum wait_until, default first_byte */
+    uint64_t max_response_ns; /* first_byte: the whole response's ceiling,
+                                 from the request's last byte; default
+                                 10m, at least timeout_ns */
 };
 
 struct config_policy {
@@ -82,6 +90,12 @@ struct config_reassemble {
     uint32_t max_headers;     /* header lines kept, 128 */
     uint64_t body_max;        /* body bytes carried on the bus, 1 MiB */
     uint64_t idle_timeout_ns; /* flow idle expiry (packet time), 120s */
+    uint64_t reorder_ns;      /* an acknowledged hole waits this long for
+                                 its bytes (packet time), 50ms */
+    int overlap;              /* enum stream_policy: linux (default),
+                                 first, last, bsd, windows */
+    int checksums;            /* enum checksum_mode: auto (default),
+                                 verify, off */
 };
 
 struct config_correlate {
@@ -93,6 +107,14 @@ struct config_logger {
     uint32_t batch;           /* records per write batch, default 512 */
     bool sync;                /* fsync each batch, default false (the
                                  last batch of a run is always synced) */
+    char *sign_key;           /* Ed25519 secret key file (hark keygen's
+                                 PREFIX.sign), or NULL: unsigned */
+    uint32_t checkpoint_records; /* a checkpoint at least every this many
+                                    records, default 10000 */
+    uint64_t checkpoint_interval_ns; /* ... or this often, default 10s */
+    uint64_t disk_full_wait_ns; /* how long a trail that cannot be
+                                   written holds the pipeline back before
+                                   records are counted lost, 10s */
 };
 
 /* A machine of the pipeline for CurveZMQ (curve.h): the host its
@@ -105,8 +127,11 @@ struct config_peer {
 #define CONFIG_MAX_PEERS 64
 
 struct config_bus {
-    char *run_dir;            /* ipc endpoints, stats; default
+    char *run_dir;            /* ipc endpoints, stats; default /run/hark
+                                 (root), $XDG_RUNTIME_DIR/hark, else
                                  /tmp/hark-<uid> */
+    bool run_dir_private;     /* that last default: `hark run` makes a
+                                 private directory (mkdtemp) instead */
     /* Explicit endpoints for stages on other machines; NULL means
      * ipc://<run_dir>/<name>. reassemble has one per shard. */
     char *reassemble[CONFIG_MAX_SHARDS];
@@ -129,6 +154,8 @@ struct config_bus {
 };
 
 struct config_supervisor {
+    char *run_as;             /* the stages' user when started as root;
+                                 NULL: hark, else nobody (runas.h) */
     unsigned max_restarts;    /* per stage per minute, default 5 */
     uint64_t drain_timeout_ns; /* per stage on shutdown, default 30s */
 };

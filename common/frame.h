@@ -107,7 +107,8 @@ struct msg_route {
 struct http_msg {
     enum msg_kind kind;
     struct bytes uid;      /* connection id: 16 hex digits */
-    uint32_t idx;          /* n-th request (or response) on the connection */
+    uint32_t idx;          /* request: n-th on the connection; response:
+                              the request it answers; conn: see event */
     uint64_t ts_ns;        /* first byte */
     uint64_t ts_end_ns;    /* last byte */
     struct conn_addr addr;
@@ -126,9 +127,13 @@ struct http_msg {
     bool routed;           /* MSG_REQ after dispatch */
     struct msg_route route;
     /* MSG_CONN */
-    struct bytes event;    /* "open" | "close" */
-    /* close: "fin", "rst", "idle", "eof", "signal" or "evicted" (the
-     * reassembler's flow_end_name(); docs/bus.md lists them too) */
+    struct bytes event;    /* "open" | "close" | "lost" | "responding";
+                              lost: the responses to requests idx ..
+                              idx + requests - 1 were lost; responding:
+                              the response to request idx began at ts_ns */
+    /* close: "fin", "rst", "idle", "eof", "signal", "evicted" or
+     * "reused" (the reassembler's flow_end_name(); docs/bus.md lists
+     * them too) */
     struct bytes reason_text;
     uint64_t pkts[2], bytes_seen[2]; /* [0] client->server, [1] back */
     uint32_t gaps, requests, responses;
@@ -138,12 +143,17 @@ enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2,
                    RECORD_OUTAGE = 3 };
 
 /* Outcome of waiting for a response (RECORD_RESPONSE). */
-#define OUTCOME_OK "ok"            /* response arrived within the timeout */
+#define OUTCOME_OK "ok"            /* response arrived within the timeout
+                                      (its first byte, then the rest within
+                                      max_response; or its last byte) */
 #define OUTCOME_TIMEOUT "timeout"  /* none arrived within the timeout */
 #define OUTCOME_CLOSED "closed"    /* connection ended without a response */
 #define OUTCOME_EOF "eof"          /* input ended while waiting */
 #define OUTCOME_LATE "late"        /* arrived after its wait had timed out */
 #define OUTCOME_ORPHAN "orphan"    /* response with no request seen */
+#define OUTCOME_LOST "lost"        /* the server answered, the capture lost
+                                      the response (a later one was paired
+                                      past it) */
 
 /* A named count: what an outage lost ("open_connections", 12). */
 struct record_count {

@@ -143,6 +143,7 @@ static enum packet_status decode_ipv4(cursor_t *c, struct packet_info *pi)
     pi->family = 4;
     pi->proto = proto;
     pi->ip_header_len = hlen;
+    pi->ip_header = start;
     /* TSO/GRO on the sniffing host leaves total length 0 on big frames:
      * trust caplen then. Otherwise the IP length bounds the payload, which
      * drops Ethernet padding. */
@@ -274,6 +275,7 @@ enum packet_status packet_decode_tcp(const uint8_t *data, size_t len,
     cursor_t c = cur_make(data, len);
     pi->ip_payload = data;
     pi->ip_payload_len = len;
+    pi->ip_header = NULL;
     pi->ip_truncated = false;
     pi->frag_offset = 0;
     pi->more_fragments = false;

@@ -46,6 +46,8 @@ struct packet_info {
     const uint8_t *ip_payload;
     size_t ip_payload_len;
     size_t ip_header_len;     /* IPv4 header, or IPv6 + extension headers */
+    const uint8_t *ip_header; /* its first byte (NULL for a datagram
+                                 put back together from fragments) */
     bool ip_truncated;        /* caplen cut the IP payload short */
     /* TCP (PACKET_OK) */
     uint16_t sport, dport;

@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
+#include "rundir.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -229,12 +230,18 @@ static int setup_signals(struct stage *st)
     return 0;
 }
 
-/* Keys for tcp:// sockets and what the tap hides. 0; 2 when the config
- * asks for tcp:// without keys or names a key that cannot be read; 1
- * when out of memory. */
+/* The ZeroMQ context, the keys for tcp:// sockets (read before root is
+ * given up: the secret key file is its owner's alone) and what the tap
+ * hides. 0; 2 when the config asks for tcp:// without keys or names a
+ * key that cannot be read; 1 when out of memory. */
 static int setup_bus(struct stage *st)
 {
     char err[512], tcp[4200];
+    st->zmq = zmq_ctx_new();
+    if (!st->zmq) {
+        log_error("out of memory");
+        return 1;
+    }
     st->curve = curve_new(st->zmq, st->cfg, CURVE_ZAP, err, sizeof(err));
     if (!st->curve) {
         log_error("%s", err);
@@ -246,9 +253,7 @@ static int setup_bus(struct stage *st)
         return 2;
     }
     st->redact = tapredact_new(st->cfg);
-    if (!st->redact ||
-        stats_attach(st->stats, "curve_refused",
-                     curve_refused(st->curve)) < 0) {
+    if (!st->redact) {
         log_error("out of memory");
         return 1;
     }
@@ -257,9 +262,42 @@ static int setup_bus(struct stage *st)
     return 0;
 }
 
+/* Checks the run directory (making it the stage user's when we are
+ * root: a stage started alone finds none yet), runs `privileged`, then
+ * gives root up for good. 0, or the exit status. */
+static int drop_root(struct stage *st, stage_privileged_fn privileged,
+                     void *ctx)
+{
+    char err[512];
+    if (runas_resolve(st->cfg->supervisor.run_as, &st->user, err,
+                      sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    int fd = rundir_prepare(st->cfg->bus.run_dir, &st->user, err,
+                            sizeof(err));
+    if (fd < 0) {
+        log_error("run directory: %s", err);
+        return 1;
+    }
+    close(fd);
+    int rc = privileged ? privileged(st, ctx) : 0;
+    if (rc != 0)
+        return rc;
+    if (runas_become(&st->user, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (st->user.switching)
+        log_debug("running as %s (uid %u)", st->user.name,
+                  (unsigned)st->user.uid);
+    return 0;
+}
+
 /* 0, -1 after --help, 2 for bad input, 1 for a setup failure. */
 static int setup(struct stage *st, enum topology_role role,
-                 const char *summary, int argc, char **argv)
+                 const char *summary, int argc, char **argv,
+                 stage_privileged_fn privileged, void *ctx)
 {
     memset(st, 0, sizeof(*st));
     st->role = role;
@@ -281,6 +319,9 @@ static int setup(struct stage *st, enum topology_role role,
     log_init(st->id, (enum log_level)a.verbosity);
     if ((rc = load_config(st, &a)) != 0)
         return rc;
+    if ((rc = setup_bus(st)) != 0 ||
+        (rc = drop_root(st, privileged, ctx)) != 0)
+        return rc;
     struct config *cfg = st->cfg;
 
     snprintf(st->stats_dir, sizeof(st->stats_dir), "%s/stats",
@@ -291,16 +332,14 @@ static int setup(struct stage *st, enum topology_role role,
         return 1;
     }
     st->stats = stats_new(st->name, st->id);
-    st->zmq = zmq_ctx_new();
-    if (!st->stats || !st->zmq) {
+    if (!st->stats) {
         log_error("out of memory");
         return 1;
     }
     st->cpu_user_ms = stats_add(st->stats, "cpu_user_ms");
     st->cpu_sys_ms = stats_add(st->stats, "cpu_sys_ms");
     st->max_rss_kb = stats_add(st->stats, "max_rss_kb");
-    if ((rc = setup_bus(st)) != 0)
-        return rc;
+    stats_attach(st->stats, "curve_refused", curve_refused(st->curve));
     char tap[4200];
     if (!topology_tap(cfg, st->id, tap, sizeof(tap))) {
         log_error("tap endpoint for %s does not fit", st->id);
@@ -326,14 +365,21 @@ static int setup(struct stage *st, enum topology_role role,
     return 0;
 }
 
-int stage_init(struct stage *st, enum topology_role role,
-               const char *summary, int argc, char **argv)
+int stage_init_privileged(struct stage *st, enum topology_role role,
+                          const char *summary, int argc, char **argv,
+                          stage_privileged_fn privileged, void *ctx)
 {
-    int rc = setup(st, role, summary, argc, argv);
+    int rc = setup(st, role, summary, argc, argv, privileged, ctx);
     if (rc == 0)
         return 0;
     stage_finish(st, false);
     return rc < 0 ? 1 : rc + 1;
+}
+
+int stage_init(struct stage *st, enum topology_role role,
+               const char *summary, int argc, char **argv)
+{
+    return stage_init_privileged(st, role, summary, argc, argv, NULL, NULL);
 }
 
 bus_out_t *stage_output(struct stage *st, enum topology_role to)

@@ -7,6 +7,12 @@
  * on the tap, all on the process's event loop (loop.h). A stage's main()
  * is: stage_init, its own sockets and timers on st->loop (an input:
  * input.h), loop_run(st->loop), and stage_finish() at the end.
+ *
+ * Started as root, stage_init gives root up for supervisor.run_as
+ * (runas.h) once the config is read, before the run directory, the tap
+ * or anything from the network is touched. A stage that needs root for
+ * one thing (the capture's device, the logger's key) does it in the
+ * `privileged` step of stage_init_privileged(), which runs just before.
  */
 #ifndef HARK_STAGE_H
 #define HARK_STAGE_H
@@ -14,6 +20,7 @@
 #include "bus.h"
 #include "config.h"
 #include "loop.h"
+#include "runas.h"
 #include "stats.h"
 #include "topology.h"
 
@@ -44,6 +51,7 @@ struct stage {
     msgpack_sbuffer stats_buf;
     uint64_t started_ns;
     uint64_t *cpu_user_ms, *cpu_sys_ms, *max_rss_kb;
+    struct runas user;        /* who the stage runs as */
 };
 
 /* Parses the command line (the options of role in topology.h), loads the
@@ -54,6 +62,15 @@ struct stage {
  * command line or config (exit 2), 2 for a setup failure (exit 1). */
 int stage_init(struct stage *st, enum topology_role role,
                const char *summary, int argc, char **argv);
+
+/* The same, with a step that runs once the config is loaded and before
+ * root is given up (st->cfg is set; the loop, tap and stats are not).
+ * It returns 0 to go on, else the exit status (2: bad input, 1: a
+ * failure) after logging why. */
+typedef int (*stage_privileged_fn)(struct stage *st, void *ctx);
+int stage_init_privileged(struct stage *st, enum topology_role role,
+                          const char *summary, int argc, char **argv,
+                          stage_privileged_fn privileged, void *ctx);
 
 /* What a stop signal (SIGINT, SIGTERM, SIGHUP) does beyond setting
  * st->stop: by default it stops the loop; an input (input.h) drains first.

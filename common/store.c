@@ -9,9 +9,10 @@
  * Verification is in store_verify.c, the query protocol in store_query.c.
  */
 #include "store_private.h"
+#include "clock.h"
 #include "errbuf.h"
 #include "mpcheck.h"
-#include "mpout.h"
+#include "mpobj.h"
 #include "uid.h"
 
 #include <errno.h>
@@ -22,6 +23,8 @@
 #include <sys/stat.h>
 
 #define WRITE_BUFFER (8u << 20)
+#define VALUE_DEPTH 8             /* a record: map > headers > pair */
+#define CP_LABEL "hark checkpoint" /* 15 bytes, then final:1 seq:8 ... */
 
 /* ---- keys and the chain --------------------------------------------- */
 
@@ -59,6 +62,12 @@ static void seq_key(uint64_t seq, uint8_t *k)
 {
     k[0] = 's';
     put_be(k + 1, seq, 8);
+}
+
+/* A packed str key (msgpack-c's packers return 0 or -1). */
+static int pack_key(msgpack_packer *pk, const char *key)
+{
+    return msgpack_pack_str_with_body(pk, key, strlen(key));
 }
 
 char *store_key_describe(const void *key, size_t len, char *buf, size_t size)
@@ -112,6 +121,73 @@ bool store_chain_entry(msgpack_zone *z, const void *v, size_t n,
     return true;
 }
 
+void store_checkpoint_message(uint64_t seq,
+                              const uint8_t head[STORE_HASH_BYTES],
+                              uint64_t time_ns, bool final,
+                              uint8_t out[STORE_CP_MSG_LEN])
+{
+    memcpy(out, CP_LABEL, 15);
+    out[15] = final ? 1 : 0;
+    put_be(out + 16, seq, 8);
+    memcpy(out + 24, head, STORE_HASH_BYTES);
+    put_be(out + 56, time_ns, 8);
+}
+
+bool store_checkpoint_read(msgpack_zone *z, const void *v, size_t n,
+                           struct store_cp *cp)
+{
+    msgpack_object o;
+    memset(cp, 0, sizeof(*cp));
+    if (mpcheck_unpack(z, v, n, 2, &o) < 0 || o.type != MSGPACK_OBJECT_MAP)
+        return false;
+    uint64_t version = 0;
+    struct bytes b;
+    bool have_seq = false;
+    for (uint32_t i = 0; i < o.via.map.size; i++) {
+        const msgpack_object *k = &o.via.map.ptr[i].key;
+        const msgpack_object *val = &o.via.map.ptr[i].val;
+        const uint8_t **bin = NULL;
+        uint32_t want = 0;
+        bool ok = true;
+        if (mpobj_key(k, "v")) {
+            ok = mpobj_uint(val, &version);
+        } else if (mpobj_key(k, "seq")) {
+            ok = have_seq = mpobj_uint(val, &cp->seq);
+        } else if (mpobj_key(k, "time")) {
+            ok = mpobj_uint(val, &cp->time_ns);
+        } else if (mpobj_key(k, "final")) {
+            ok = val->type == MSGPACK_OBJECT_BOOLEAN;
+            cp->final = ok && val->via.boolean;
+        } else if (mpobj_key(k, "head")) {
+            bin = &cp->head;
+            want = STORE_HASH_BYTES;
+        } else if (mpobj_key(k, "key")) {
+            bin = &cp->key;
+            want = STORE_SIGN_PUBLIC_BYTES;
+        } else if (mpobj_key(k, "sig")) {
+            bin = &cp->sig;
+            want = STORE_SIG_BYTES;
+        }
+        if (bin && (ok = mpobj_bin(val, want, want, &b)))
+            *bin = (const uint8_t *)b.p;
+        if (!ok)
+            return false;
+    }
+    return version == 1 && have_seq && cp->head && !cp->key == !cp->sig;
+}
+
+int store_iter_status(const leveldb_iterator_t *it, char *err,
+                      size_t errlen)
+{
+    char *e = NULL;
+    leveldb_iter_get_error(it, &e);
+    if (!e)
+        return 0;
+    errbuf_set(err, errlen, "%s", e);
+    leveldb_free(e);
+    return -EIO;
+}
+
 /* ---- open ----------------------------------------------------------- */
 
 static bool db_has(store_t *s, const uint8_t *k, size_t n, int *err)
@@ -130,36 +206,81 @@ static bool db_has(store_t *s, const uint8_t *k, size_t n, int *err)
     return true;
 }
 
-/* The chain head is the last "s" entry (the meta key is only a check for
- * verify), so a writer never reuses a sequence number. */
-static int load_head(store_t *s, char *err, size_t errlen)
+/* Puts it on the last entry before key k (or the last of all). */
+static void seek_before(leveldb_iterator_t *it, const char *k)
+{
+    leveldb_iter_seek(it, k, 1);
+    if (leveldb_iter_valid(it))
+        leveldb_iter_prev(it);
+    else
+        leveldb_iter_seek_to_last(it);
+}
+
+/* The last checkpoint's seq and whether it is final (the last "c"). */
+static int read_last_checkpoint(store_t *s, leveldb_iterator_t *it,
+                                char *err, size_t errlen)
+{
+    s->cp_seq = 0;
+    s->cp_final = false;
+    seek_before(it, "d");
+    size_t kl = 0, vl = 0;
+    int rc = store_iter_status(it, err, errlen);
+    const char *k = leveldb_iter_valid(it) ? leveldb_iter_key(it, &kl) : NULL;
+    if (rc < 0 || !k || kl != STORE_CP_KEY_LEN || k[0] != 'c')
+        return rc;
+    struct store_cp cp;
+    const char *v = leveldb_iter_value(it, &vl);
+    if (!store_checkpoint_read(&s->zone, v, vl, &cp)) {
+        errbuf_set(err, errlen, "the last checkpoint is malformed; run "
+                   "`hark verify`");
+        return -EIO;
+    }
+    s->cp_seq = cp.seq;
+    s->cp_final = cp.final;
+    return 0;
+}
+
+/* The last committed chain entry: *seq 0 for an empty trail. The head is
+ * the last "s" entry (the meta key is only a check for verify), so a
+ * writer never reuses a sequence number. */
+static int read_head(store_t *s, uint64_t *seq,
+                     uint8_t hash[STORE_HASH_BYTES], char *err,
+                     size_t errlen)
 {
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro);
     if (!it)
         return -ENOMEM;
     int rc = 0;
-    leveldb_iter_seek(it, "t", 1);
-    if (leveldb_iter_valid(it))
-        leveldb_iter_prev(it);
-    else
-        leveldb_iter_seek_to_last(it);
+    *seq = 0;
+    memset(hash, 0, STORE_HASH_BYTES);
+    seek_before(it, "t");
     size_t kl = 0, vl = 0;
     const char *k = leveldb_iter_valid(it) ? leveldb_iter_key(it, &kl) : NULL;
-    if (k && kl == STORE_SEQ_KEY_LEN && k[0] == 's') {
+    if ((rc = store_iter_status(it, err, errlen)) < 0) {
+        /* a damaged block: the entry found is not the head */
+    } else if (k && kl == STORE_SEQ_KEY_LEN && k[0] == 's') {
         const char *v = leveldb_iter_value(it, &vl);
         struct bytes key;
-        const uint8_t *hash;
-        s->seq = store_get_be((const uint8_t *)k + 1, 8);
-        if (!store_chain_entry(&s->zone, v, vl, &key, &hash)) {
+        const uint8_t *h;
+        *seq = store_get_be((const uint8_t *)k + 1, 8);
+        if (!store_chain_entry(&s->zone, v, vl, &key, &h)) {
             errbuf_set(err, errlen,
                        "chain entry %llu (the head) is malformed; run `hark "
-                       "verify`", (unsigned long long)s->seq);
+                       "verify`", (unsigned long long)*seq);
             rc = -EIO;
         } else {
-            memcpy(s->hash, hash, STORE_HASH_BYTES);
+            memcpy(hash, h, STORE_HASH_BYTES);
         }
     }
+    if (rc == 0)
+        rc = read_last_checkpoint(s, it, err, errlen);
     leveldb_iter_destroy(it);
+    return rc;
+}
+
+static int load_head(store_t *s, char *err, size_t errlen)
+{
+    int rc = read_head(s, &s->seq, s->hash, err, errlen);
     s->committed_seq = s->seq;
     memcpy(s->committed_hash, s->hash, STORE_HASH_BYTES);
     return rc;
@@ -210,9 +331,14 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
     store_t *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    if (!(s->path = strdup(path))) {
+        free(s);
+        return -ENOMEM;
+    }
     msgpack_sbuffer_init(&s->sb);
     msgpack_sbuffer_init(&s->records);
     if (!msgpack_zone_init(&s->zone, 4096)) {
+        free(s->path);
         free(s);
         return -ENOMEM;
     }
@@ -261,6 +387,8 @@ void store_close(store_t **sp)
     msgpack_sbuffer_destroy(&s->sb);
     msgpack_sbuffer_destroy(&s->records);
     msgpack_zone_destroy(&s->zone);
+    sodium_memzero(s->sign_sk, sizeof(s->sign_sk));
+    free(s->path);
     free(s);
     *sp = NULL;
 }
@@ -312,15 +440,35 @@ static int free_key(store_t *s, const struct audit_record *r, uint8_t *key,
     return fpset_add(s->pending_keys, key, *klen);
 }
 
+/* LevelDB words errors as text; a full disk is worth telling apart. */
+static int write_error(const char *e)
+{
+    return strstr(e, strerror(ENOSPC)) || strstr(e, strerror(EDQUOT))
+               ? -ENOSPC
+               : -EIO;
+}
+
+/* A reader or writer needs the DB open: after a failed reopen it is not. */
+static int need_db(const store_t *s)
+{
+    return s->db ? 0 : -EIO;
+}
+
 int store_put(store_t *s, const struct audit_record *r)
 {
     if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE &&
         r->kind != RECORD_OUTAGE)
         return -EINVAL;
+    if (need_db(s) < 0)
+        return -EIO;
     const uint8_t *value;
     size_t vlen, klen;
     uint8_t key[STORE_KEY_MAX];
     int rc = encode_record(s, r, &value, &vlen);
+    /* The frame packer does not report a write it could not grow the
+     * buffer for: a value that is not one whole item is never chained. */
+    if (rc == 0 && mpcheck_size(value, vlen, VALUE_DEPTH) != (long)vlen)
+        rc = -ENOMEM;
     if (rc == 0)
         rc = free_key(s, r, key, &klen);
     if (rc < 0)
@@ -333,10 +481,9 @@ int store_put(store_t *s, const struct audit_record *r)
     msgpack_packer pk;
     msgpack_sbuffer_clear(&s->sb);
     msgpack_packer_init(&pk, &s->sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_bin_with_body(&pk, key, klen);
-    msgpack_pack_bin_with_body(&pk, hash, STORE_HASH_BYTES);
-    if (!s->sb.data)
+    if (msgpack_pack_array(&pk, 2) ||
+        msgpack_pack_bin_with_body(&pk, key, klen) ||
+        msgpack_pack_bin_with_body(&pk, hash, STORE_HASH_BYTES))
         return -ENOMEM;
 
     store_batch_put(s, key, klen, value, vlen);
@@ -347,54 +494,194 @@ int store_put(store_t *s, const struct audit_record *r)
     return 0;
 }
 
-int store_commit(store_t *s, bool sync, char *err, size_t errlen)
+/* The batch is in the DB: it becomes the committed state. */
+static void committed(store_t *s)
 {
-    if (!s->pending && !s->pending_producers)
-        return 0;
-    msgpack_packer pk;
-    struct mpout_map m;
-    msgpack_sbuffer_clear(&s->sb);
-    msgpack_packer_init(&pk, &s->sb, msgpack_sbuffer_write);
-    mpout_map_open(&m, &s->sb, &pk, MPOUT_FIX);
-    mpout_key(&m, "v");
-    msgpack_pack_uint32(&pk, 1);
-    mpout_key(&m, "last_seq");
-    msgpack_pack_uint64(&pk, s->seq);
-    mpout_key(&m, "last_hash");
-    msgpack_pack_bin_with_body(&pk, s->hash, STORE_HASH_BYTES);
-    mpout_map_close(&m);
-    if (!s->sb.data)
-        return -ENOMEM;
-    /* After a failed write the batch holds an older meta too; the last
-     * put of a key in a batch wins. */
-    store_batch_put(s, "m", 1, s->sb.data, s->sb.size);
-
-    char *e = NULL;
-    leveldb_writeoptions_set_sync(s->wo, sync);
-    leveldb_write(s->db, s->wo, s->batch, &e);
-    if (e) {
-        errbuf_set(err, errlen, "%s", e);
-        leveldb_free(e);
-        return -EIO;
-    }
     leveldb_writebatch_clear(s->batch);
     fpset_clear(s->pending_keys);
     s->bytes_written += s->pending_bytes;
     s->pending_bytes = 0;
     s->pending = 0;
     s->pending_producers = 0;
+    s->cp_pending = false;
     s->committed_seq = s->seq;
     memcpy(s->committed_hash, s->hash, STORE_HASH_BYTES);
+}
+
+/* Opens the DB again after a failed write and finds out what of the
+ * pending batch landed: 0 (none of it), 1 (all of it: now committed), or
+ * -errno (still failing, or the trail changed under us). */
+static int reopen(store_t *s, char *err, size_t errlen)
+{
+    if (s->db)
+        leveldb_close(s->db);
+    char *e = NULL;
+    s->db = leveldb_open(s->opt, s->path, &e);
+    if (e) {
+        errbuf_set(err, errlen, "%s", e);
+        int rc = write_error(e);
+        leveldb_free(e);
+        s->db = NULL;
+        return rc;
+    }
+    uint64_t seq;
+    uint8_t hash[STORE_HASH_BYTES];
+    uint64_t cp_seq = s->cp_seq;
+    bool cp_final = s->cp_final;
+    int rc = read_head(s, &seq, hash, err, errlen);
+    s->cp_seq = cp_seq; /* ours includes the pending checkpoint */
+    s->cp_final = cp_final;
+    if (rc < 0)
+        return rc;
+    if (seq == s->committed_seq &&
+        !memcmp(hash, s->committed_hash, STORE_HASH_BYTES))
+        return 0;
+    if (seq == s->seq && !memcmp(hash, s->hash, STORE_HASH_BYTES)) {
+        committed(s);
+        return 1;
+    }
+    errbuf_set(err, errlen, "the trail changed while it could not be "
+               "written (its head is seq %llu, the logger's seq %llu)",
+               (unsigned long long)seq, (unsigned long long)s->committed_seq);
+    return -EIO;
+}
+
+/* The meta entry for the head, into the batch. 0 or -ENOMEM. */
+static int put_meta(store_t *s)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&s->sb);
+    msgpack_packer_init(&pk, &s->sb, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, 3) || pack_key(&pk, "v") ||
+        msgpack_pack_uint32(&pk, 1) || pack_key(&pk, "last_seq") ||
+        msgpack_pack_uint64(&pk, s->seq) || pack_key(&pk, "last_hash") ||
+        msgpack_pack_bin_with_body(&pk, s->hash, STORE_HASH_BYTES))
+        return -ENOMEM;
+    /* After a failed write the batch holds an older meta too; the last
+     * put of a key in a batch wins. */
+    store_batch_put(s, "m", 1, s->sb.data, s->sb.size);
     return 0;
 }
 
+int store_commit(store_t *s, bool sync, char *err, size_t errlen)
+{
+    if (!store_dirty(s))
+        return 0;
+    if (s->broken) {
+        int rc = reopen(s, err, errlen);
+        if (rc < 0)
+            return rc;
+        s->broken = false;
+        if (rc == 1)
+            return 0;
+    }
+    if (put_meta(s) < 0) {
+        errbuf_set(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    char *e = NULL;
+    leveldb_writeoptions_set_sync(s->wo, sync);
+    leveldb_write(s->db, s->wo, s->batch, &e);
+    if (e) {
+        errbuf_set(err, errlen, "%s", e);
+        int rc = write_error(e);
+        leveldb_free(e);
+        s->broken = true;
+        return rc;
+    }
+    committed(s);
+    return 0;
+}
+
+uint32_t store_discard(store_t *s)
+{
+    uint32_t n = s->pending;
+    leveldb_writebatch_clear(s->batch);
+    fpset_clear(s->pending_keys);
+    s->pending_bytes = 0;
+    s->pending = 0;
+    s->pending_producers = 0;
+    s->seq = s->committed_seq;
+    memcpy(s->hash, s->committed_hash, STORE_HASH_BYTES);
+    if (s->cp_pending) {
+        /* the checkpoint went with the batch: the last committed one is
+         * no longer known exactly; an extra checkpoint is harmless */
+        s->cp_pending = false;
+        s->cp_seq = 0;
+        s->cp_final = false;
+    }
+    return n;
+}
+
 uint32_t store_pending(const store_t *s) { return s->pending; }
+bool store_dirty(const store_t *s)
+{
+    return s->pending || s->cp_pending || s->pending_producers;
+}
 uint64_t store_bytes_written(const store_t *s) { return s->bytes_written; }
 uint64_t store_last_seq(const store_t *s) { return s->committed_seq; }
 
 void store_head(const store_t *s, uint8_t hash[STORE_HASH_BYTES])
 {
     memcpy(hash, s->committed_hash, STORE_HASH_BYTES);
+}
+
+/* ---- checkpoints ---------------------------------------------------- */
+
+void store_sign_with(store_t *s, const uint8_t sk[STORE_SIGN_SECRET_BYTES])
+{
+    memcpy(s->sign_sk, sk, STORE_SIGN_SECRET_BYTES);
+    crypto_sign_ed25519_sk_to_pk(s->sign_pk, s->sign_sk);
+    s->signing = true;
+}
+
+bool store_signing(const store_t *s) { return s->signing; }
+
+void store_sign_public(const store_t *s, uint8_t pk[STORE_SIGN_PUBLIC_BYTES])
+{
+    memcpy(pk, s->sign_pk, STORE_SIGN_PUBLIC_BYTES);
+}
+
+uint64_t store_uncheckpointed(const store_t *s)
+{
+    return s->seq > s->cp_seq ? s->seq - s->cp_seq : 0;
+}
+
+int store_checkpoint(store_t *s, bool final)
+{
+    if (!s->seq || (s->cp_seq == s->seq && (s->cp_final || !final)))
+        return 0;
+    uint64_t now = clock_wall_ns();
+    uint8_t sig[STORE_SIG_BYTES], msg[STORE_CP_MSG_LEN];
+    if (s->signing) {
+        store_checkpoint_message(s->seq, s->hash, now, final, msg);
+        crypto_sign_detached(sig, NULL, msg, sizeof(msg), s->sign_sk);
+    }
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&s->sb);
+    msgpack_packer_init(&pk, &s->sb, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, s->signing ? 7 : 5) || pack_key(&pk, "v") ||
+        msgpack_pack_uint32(&pk, 1) || pack_key(&pk, "seq") ||
+        msgpack_pack_uint64(&pk, s->seq) || pack_key(&pk, "head") ||
+        msgpack_pack_bin_with_body(&pk, s->hash, STORE_HASH_BYTES) ||
+        pack_key(&pk, "time") || msgpack_pack_uint64(&pk, now) ||
+        pack_key(&pk, "final") ||
+        (final ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk)))
+        return -ENOMEM;
+    if (s->signing &&
+        (pack_key(&pk, "key") ||
+         msgpack_pack_bin_with_body(&pk, s->sign_pk, STORE_SIGN_PUBLIC_BYTES) ||
+         pack_key(&pk, "sig") ||
+         msgpack_pack_bin_with_body(&pk, sig, sizeof(sig))))
+        return -ENOMEM;
+    uint8_t k[STORE_CP_KEY_LEN];
+    k[0] = 'c';
+    put_be(k + 1, s->seq, 8);
+    store_batch_put(s, k, sizeof(k), s->sb.data, s->sb.size);
+    s->cp_seq = s->seq;
+    s->cp_final = final;
+    s->cp_pending = true;
+    return 0;
 }
 
 /* ---- decode --------------------------------------------------------- */
@@ -449,11 +736,15 @@ struct store_iter {
     size_t start_len;
     bool skip_start;              /* `after` given: skip that key itself */
     bool started;
+    bool failed;                  /* LevelDB could not read on */
+    char error[256];
 };
 
 store_iter_t *store_iter_new(store_t *s, uint64_t since_ns, uint64_t until_ns,
                              const void *after, size_t after_len)
 {
+    if (need_db(s) < 0)
+        return NULL;
     store_iter_t *it = calloc(1, sizeof(*it));
     if (!it)
         return NULL;
@@ -492,6 +783,8 @@ void store_iter_destroy(store_iter_t **it)
 
 int store_iter_next(store_iter_t *it, struct audit_record *out)
 {
+    if (it->failed)
+        return -EIO;
     if (!it->started) {
         it->started = true;
         leveldb_iter_seek(it->it, (const char *)it->start, it->start_len);
@@ -504,6 +797,12 @@ int store_iter_next(store_iter_t *it, struct audit_record *out)
     } else if (leveldb_iter_valid(it->it)) {
         leveldb_iter_next(it->it);
     }
+    /* LevelDB steps over a block it cannot read and only remembers the
+     * error: ask each time, or a damaged block reads as missing records */
+    if (store_iter_status(it->it, it->error, sizeof(it->error)) < 0) {
+        it->failed = true;
+        return -EIO;
+    }
     if (!leveldb_iter_valid(it->it))
         return 0;
     size_t kl, vl;
@@ -515,12 +814,20 @@ int store_iter_next(store_iter_t *it, struct audit_record *out)
     return store_decode(it->dec, v, vl, out) == 0 ? 1 : -EBADMSG;
 }
 
+const char *store_iter_error(const store_iter_t *it)
+{
+    return it->failed ? it->error : NULL;
+}
+
 const void *store_iter_key(const store_iter_t *it, size_t *len)
 {
-    return leveldb_iter_key(it->it, len);
+    *len = 0;
+    return leveldb_iter_valid(it->it) ? leveldb_iter_key(it->it, len) : NULL;
 }
 
 const void *store_iter_value(const store_iter_t *it, size_t *len)
 {
-    return leveldb_iter_value(it->it, len);
+    *len = 0;
+    return leveldb_iter_valid(it->it) ? leveldb_iter_value(it->it, len)
+                                      : NULL;
 }

@@ -6,6 +6,8 @@
  *   "t" ts_ns:8 uid:8 idx:4 kind:1 [dup:4]  -> the record (MessagePack map,
  *                                             frame_add_record's encoding)
  *   "s" seq:8                              -> [bin key, bin sha256]
+ *   "c" seq:8                              -> checkpoint {"v":1, "seq", "head",
+ *                                             "time", "final", ["key", "sig"]}
  *   "m"                                    -> {"v":1, "last_seq", "last_hash"}
  *   "p" producer id                        -> seq:8, the last frame of that
  *                                             producer committed (below)
@@ -22,6 +24,13 @@
  * write order, so its head may differ between two such runs. There are
  * no secondary keys: readers filter (service, path, status) over a time
  * range of "t" keys.
+ *
+ * A checkpoint records the head (seq and hash) at a moment, signed with
+ * the logger's Ed25519 key when it has one (store_checkpoint_message()
+ * is what is signed). The chain alone cannot show a cut at its end or a
+ * consistent rewrite; a signature by a key kept outside the trail can
+ * (store_verify.h). `final` marks the checkpoint a logger writes when it
+ * ends cleanly.
  *
  * LevelDB has no read-only mode: every open takes <db>/LOCK. While the
  * logger runs, store_open() fails with -EBUSY; `hark query` then asks the
@@ -44,6 +53,8 @@
 #include <stdint.h>
 
 #define STORE_HASH_BYTES 32
+#define STORE_SIGN_SECRET_BYTES 64 /* Ed25519, libsodium's layout */
+#define STORE_SIGN_PUBLIC_BYTES 32
 #define STORE_KEY_MAX 32          /* "t" key with its dup suffix: 26 */
 
 typedef struct store store_t;
@@ -67,11 +78,22 @@ void store_close(store_t **s);
  * -ENOMEM, -EIO. An outage is keyed by its start and an empty uid. */
 int store_put(store_t *s, const struct audit_record *r);
 
-/* Writes the pending batch atomically (fsync when sync). 0, or -EIO with
- * LevelDB's message in err: the batch stays pending for a retry. */
+/* Writes the pending batch atomically (fsync when sync). 0, or -ENOSPC
+ * (the disk is full) or -EIO with LevelDB's message in err: the batch
+ * stays pending for a retry. After a failure the next commit reopens the
+ * DB first (LevelDB may keep failing, or hold half a record, until
+ * then); it finds out whether the failed batch landed after all, and
+ * fails with -EIO when the trail changed meanwhile. */
 int store_commit(store_t *s, bool sync, char *err, size_t errlen);
 
+/* Forgets the pending batch (records and checkpoint): the head goes back
+ * to the last commit. Returns the records dropped. */
+uint32_t store_discard(store_t *s);
+
+/* Records in the pending batch; store_dirty() is true when the batch
+ * holds anything, a checkpoint alone included. */
 uint32_t store_pending(const store_t *s);
+bool store_dirty(const store_t *s);
 /* Key and value bytes committed since open (records, chain, meta). */
 uint64_t store_bytes_written(const store_t *s);
 /* Sequence number and hash of the last committed chain entry. */
@@ -97,6 +119,24 @@ int store_producer_get(store_t *s, struct bytes id, uint64_t *seq);
 int store_producer_put(store_t *s, struct bytes id, uint64_t seq,
                        bool first);
 
+/* ---- checkpoints -------------------------------------------------- */
+
+/* Signs checkpoints with this Ed25519 secret key from now on (copied;
+ * wiped at close). */
+void store_sign_with(store_t *s, const uint8_t sk[STORE_SIGN_SECRET_BYTES]);
+bool store_signing(const store_t *s);
+void store_sign_public(const store_t *s,
+                       uint8_t pk[STORE_SIGN_PUBLIC_BYTES]);
+
+/* Records (pending included) after the last checkpoint. */
+uint64_t store_uncheckpointed(const store_t *s);
+
+/* Adds a checkpoint of the head, pending records included, to the
+ * pending batch; signed when a key is set. Does nothing on an empty
+ * trail, or when the head already has one (a final one, when `final`).
+ * 0 or -ENOMEM. */
+int store_checkpoint(store_t *s, bool final);
+
 /* ---- read --------------------------------------------------------- */
 
 /* Records with since_ns <= ts < until_ns in key order, starting after the
@@ -106,8 +146,11 @@ store_iter_t *store_iter_new(store_t *s, uint64_t since_ns, uint64_t until_ns,
 void store_iter_destroy(store_iter_t **it);
 /* Moves to the next record: 1 and *out, 0 at the end, -EBADMSG when the
  * stored value does not decode (its key and value are still readable;
- * the next call moves on). */
+ * the next call moves on), -EIO when LevelDB cannot read on (every call
+ * after says so again; store_iter_error() has its message). */
 int store_iter_next(store_iter_t *it, struct audit_record *out);
+const char *store_iter_error(const store_iter_t *it);
+/* The current record's key and value; NULL (and *len 0) past the end. */
 const void *store_iter_key(const store_iter_t *it, size_t *len);
 const void *store_iter_value(const store_iter_t *it, size_t *len);
 

@@ -16,9 +16,13 @@
 #define STORE_KEY_BASE_LEN 22     /* "t" ts:8 uid:8 idx:4 kind:1 */
 #define STORE_KEY_DUP_LEN 26      /* + dup:4 */
 #define STORE_SEQ_KEY_LEN 9       /* "s" seq:8 */
+#define STORE_CP_KEY_LEN 9        /* "c" seq:8 */
+#define STORE_CP_MSG_LEN 64       /* what a checkpoint's signature covers */
+#define STORE_SIG_BYTES 64
 
 struct store {
-    leveldb_t *db;
+    char *path;
+    leveldb_t *db;                /* NULL after a failed reopen */
     leveldb_options_t *opt;
     leveldb_filterpolicy_t *bloom;
     leveldb_readoptions_t *ro;
@@ -36,6 +40,16 @@ struct store {
     /* chain head including the pending batch, and as last committed */
     uint64_t seq, committed_seq;
     uint8_t hash[STORE_HASH_BYTES], committed_hash[STORE_HASH_BYTES];
+    /* A write failed: LevelDB may hold a half-written log record or a
+     * sticky error, so the next commit reopens the DB first. */
+    bool broken;
+    char broken_why[256];
+    /* checkpoints: the last one (pending included), the signing key */
+    uint64_t cp_seq;
+    bool cp_final, cp_pending;
+    bool signing;
+    uint8_t sign_sk[STORE_SIGN_SECRET_BYTES];
+    uint8_t sign_pk[STORE_SIGN_PUBLIC_BYTES];
     /* chain entries, meta and query requests are unpacked here */
     msgpack_zone zone;
     msgpack_sbuffer records;      /* a query reply's records */
@@ -58,6 +72,29 @@ uint64_t store_get_be(const uint8_t *p, int width);
 void store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], const void *key,
                       size_t klen, const void *value, size_t vlen,
                       uint8_t out[STORE_HASH_BYTES]);
+
+/* What a checkpoint's signature covers: a fixed label, then seq, head,
+ * time and the final flag, big-endian. */
+void store_checkpoint_message(uint64_t seq,
+                              const uint8_t head[STORE_HASH_BYTES],
+                              uint64_t time_ns, bool final,
+                              uint8_t out[STORE_CP_MSG_LEN]);
+
+/* A checkpoint value, unpacked into z; key and sig are NULL when it is
+ * not signed. */
+struct store_cp {
+    uint64_t seq, time_ns;
+    const uint8_t *head, *key, *sig;
+    bool final;
+};
+bool store_checkpoint_read(msgpack_zone *z, const void *v, size_t n,
+                           struct store_cp *cp);
+
+/* 0, or -EIO with LevelDB's message in err when the iterator met a read
+ * error: it steps over a block it cannot read and only remembers the
+ * error, so a walk asks after every move. */
+int store_iter_status(const leveldb_iterator_t *it, char *err,
+                      size_t errlen);
 
 /* Reads a chain entry, [bin key, bin hash], unpacked into z. */
 bool store_chain_entry(msgpack_zone *z, const void *v, size_t n,

@@ -8,51 +8,51 @@
 #include "errbuf.h"
 #include "mpcheck.h"
 #include "mpobj.h"
-#include "mpout.h"
 #include "store_query.h"
 
 #include <errno.h>
 #include <string.h>
 
-/* Starts a request or reply in sb (cleared): the map and its version. */
-static void begin(msgpack_sbuffer *sb, msgpack_packer *pk,
-                  struct mpout_map *m)
+/* msgpack-c's packers return 0, or -1 when the buffer could not grow
+ * (the write is then dropped): every one is checked. */
+static int pack_key(msgpack_packer *pk, const char *key)
+{
+    return msgpack_pack_str_with_body(pk, key, strlen(key));
+}
+
+/* Starts a request or reply of n entries in sb (cleared): the map and
+ * its version. 0 or -1. */
+static int begin(msgpack_sbuffer *sb, msgpack_packer *pk, uint32_t n)
 {
     msgpack_sbuffer_clear(sb);
     msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
-    mpout_map_open(m, sb, pk, MPOUT_FIX);
-    mpout_key(m, "v");
-    msgpack_pack_uint32(pk, STORE_QUERY_VERSION);
+    return msgpack_pack_map(pk, n) || pack_key(pk, "v") ||
+                   msgpack_pack_uint32(pk, STORE_QUERY_VERSION)
+               ? -1
+               : 0;
 }
 
 int store_query_encode(msgpack_sbuffer *sb, const struct store_query *q)
 {
     msgpack_packer pk;
-    struct mpout_map m;
-    begin(sb, &pk, &m);
-    mpout_key(&m, "since");
-    msgpack_pack_uint64(&pk, q->since_ns);
-    mpout_key(&m, "until");
-    msgpack_pack_uint64(&pk, q->until_ns);
-    mpout_key(&m, "limit");
-    msgpack_pack_uint32(&pk, q->limit);
-    if (q->after) {
-        mpout_key(&m, "after");
-        msgpack_pack_bin_with_body(&pk, q->after, q->after_len);
-    }
-    mpout_map_close(&m);
-    return sb->data ? 0 : -ENOMEM;
+    if (begin(sb, &pk, q->after ? 5 : 4) || pack_key(&pk, "since") ||
+        msgpack_pack_uint64(&pk, q->since_ns) || pack_key(&pk, "until") ||
+        msgpack_pack_uint64(&pk, q->until_ns) || pack_key(&pk, "limit") ||
+        msgpack_pack_uint32(&pk, q->limit))
+        return -ENOMEM;
+    if (q->after && (pack_key(&pk, "after") ||
+                     msgpack_pack_bin_with_body(&pk, q->after, q->after_len)))
+        return -ENOMEM;
+    return 0;
 }
 
 static int serve_error(msgpack_sbuffer *reply, const char *why)
 {
     msgpack_packer pk;
-    struct mpout_map m;
-    begin(reply, &pk, &m);
-    mpout_key(&m, "error");
-    mpout_cstr(&pk, why);
-    mpout_map_close(&m);
-    return reply->data ? 0 : -ENOMEM;
+    if (begin(reply, &pk, 2) || pack_key(&pk, "error") ||
+        msgpack_pack_str_with_body(&pk, why, strlen(why)))
+        return -ENOMEM;
+    return 0;
 }
 
 /* Reads a request into q (q->after borrows req). NULL, or why it is
@@ -91,11 +91,12 @@ static const char *parse_request(store_t *s, const void *req, size_t len,
 }
 
 /* One page of q's records, packed one after another into s->records.
- * Returns the count; *last gets the key of the last one (its length in
- * *last_len) and *more whether records remain after it. */
-static uint32_t collect(store_t *s, store_iter_t *it, uint32_t cap,
-                        uint8_t last[STORE_KEY_MAX], size_t *last_len,
-                        bool *more)
+ * Returns the count, or -EIO (why in err) when LevelDB cannot read on,
+ * -ENOMEM; *last gets the key of the last one (its length in *last_len)
+ * and *more whether records remain after it. */
+static long collect(store_t *s, store_iter_t *it, uint32_t cap,
+                    uint8_t last[STORE_KEY_MAX], size_t *last_len,
+                    bool *more, char *err, size_t errlen)
 {
     msgpack_packer rp;
     msgpack_sbuffer_clear(&s->records);
@@ -106,6 +107,11 @@ static uint32_t collect(store_t *s, store_iter_t *it, uint32_t cap,
     *more = false;
     *last_len = 0;
     while ((rc = store_iter_next(it, &rec)) != 0) {
+        if (rc == -EIO) {
+            errbuf_set(err, errlen, "reading the trail: %s",
+                       store_iter_error(it));
+            return -EIO;
+        }
         if (n == cap || s->records.size >= STORE_REPLY_MAX_BYTES) {
             *more = true;
             break;
@@ -113,10 +119,11 @@ static uint32_t collect(store_t *s, store_iter_t *it, uint32_t cap,
         size_t kl, vl;
         const void *k = store_iter_key(it, &kl);
         const void *v = store_iter_value(it, &vl);
-        if (rc > 0) /* a checked, whole MessagePack map: embed as is */
-            msgpack_sbuffer_write(&s->records, v, vl);
-        else       /* undecodable: a nil keeps the client's count honest */
-            msgpack_pack_nil(&rp);
+        /* a checked, whole MessagePack map is embedded as is; an
+         * undecodable one as nil, which keeps the client's count honest */
+        if (rc > 0 ? msgpack_sbuffer_write(&s->records, v, vl)
+                   : msgpack_pack_nil(&rp))
+            return -ENOMEM;
         if (kl <= STORE_KEY_MAX) {
             memcpy(last, k, kl);
             *last_len = kl;
@@ -133,6 +140,9 @@ int store_query_serve(store_t *s, const void *req, size_t len,
     const char *why = parse_request(s, req, len, &q);
     if (why)
         return serve_error(reply, why);
+    if (!s->db)
+        return serve_error(reply, "the trail cannot be read now (the "
+                                  "logger cannot open it)");
     uint32_t cap = STORE_REPLY_MAX_RECORDS;
     if (q.limit && q.limit < cap)
         cap = q.limit;
@@ -144,23 +154,22 @@ int store_query_serve(store_t *s, const void *req, size_t len,
     uint8_t last[STORE_KEY_MAX];
     size_t last_len;
     bool more;
-    uint32_t n = collect(s, it, cap, last, &last_len, &more);
+    char err[300];
+    long n = collect(s, it, cap, last, &last_len, &more, err, sizeof(err));
     store_iter_destroy(&it);
+    if (n < 0)
+        return serve_error(reply, n == -EIO ? err : "out of memory");
 
     msgpack_packer pk;
-    struct mpout_map m;
-    begin(reply, &pk, &m);
-    mpout_key(&m, "records");
-    msgpack_pack_array(&pk, n);
-    if (s->records.size)
-        msgpack_sbuffer_write(reply, s->records.data, s->records.size);
-    mpout_key(&m, "next");
-    if (more && last_len)
-        msgpack_pack_bin_with_body(&pk, last, last_len);
-    else
-        msgpack_pack_nil(&pk);
-    mpout_map_close(&m);
-    return reply->data && (!n || s->records.data) ? 0 : -ENOMEM;
+    if (begin(reply, &pk, 3) || pack_key(&pk, "records") ||
+        msgpack_pack_array(&pk, (uint32_t)n) ||
+        (s->records.size &&
+         msgpack_sbuffer_write(reply, s->records.data, s->records.size)) ||
+        pack_key(&pk, "next") ||
+        (more && last_len ? msgpack_pack_bin_with_body(&pk, last, last_len)
+                          : msgpack_pack_nil(&pk)))
+        return serve_error(reply, "out of memory");
+    return 0;
 }
 
 /* The logger's error text, cut to fit. */

@@ -1,10 +1,13 @@
 /* store_verify.c - checks the trail's hash chain (store.h).
  *
  * One pass over the chain ("s" keys) checks each entry against the record
- * it names and remembers the record's key; one pass over the records
- * ("t" keys) then finds any the chain does not name. Reads verify
+ * it names and remembers the record's key, with the checkpoints ("c"
+ * keys, in seq order too) read alongside: each is compared with the
+ * chain's hash at its seq when the walk gets there. One pass over the
+ * records ("t" keys) then finds any the chain does not name. Reads verify
  * LevelDB's checksums and skip its cache: a verify touches every block
- * once.
+ * once. A read error is an error (-EIO), never taken for the end of the
+ * trail.
  */
 #include "store_private.h"
 #include "mpcheck.h"
@@ -12,6 +15,7 @@
 #include "store_verify.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,9 +25,14 @@ static const uint8_t zero_hash[STORE_HASH_BYTES];
 /* What one verification holds while it walks. */
 struct walk {
     store_t *s;
+    const struct store_verify_opts *opts;
     struct store_verify *out;
     leveldb_readoptions_t *ro;    /* checksums on, cache off */
     leveldb_iterator_t *it;
+    leveldb_iterator_t *cit;      /* the checkpoints */
+    struct store_cp cp;           /* the next one, when have_cp */
+    bool have_cp;
+    msgpack_zone cz;              /* holds cp */
     fpset_t *chained;             /* record keys the chain names */
     uint8_t prev[STORE_HASH_BYTES];
     char desc[160];
@@ -46,6 +55,84 @@ static int bad(struct store_verify *out, uint64_t seq, const char *fmt, ...)
 static const char *describe(struct walk *w, struct bytes key)
 {
     return store_key_describe(key.p, key.n, w->desc, sizeof(w->desc));
+}
+
+/* Where an iterator is after a move: 1 on an entry, 0 at the end, -EIO
+ * (why in out) on a read error. LevelDB's iterator steps over a block it
+ * cannot read and only remembers the error, so it is asked each time. */
+static int stopped(struct walk *w, leveldb_iterator_t *it)
+{
+    char err[200];
+    if (store_iter_status(it, err, sizeof(err)) == 0)
+        return leveldb_iter_valid(it) ? 1 : 0;
+    snprintf(w->out->why, sizeof(w->out->why), "reading the trail: %s",
+             err);
+    return -EIO;
+}
+
+/* Loads the checkpoint under w->cit into w->cp (have_cp false past the
+ * last one). */
+static int load_checkpoint(struct walk *w)
+{
+    size_t kl, vl;
+    w->have_cp = false;
+    int rc = stopped(w, w->cit);
+    if (rc <= 0)
+        return rc;
+    const uint8_t *k = (const uint8_t *)leveldb_iter_key(w->cit, &kl);
+    if (kl < 1 || k[0] != 'c')
+        return 0;
+    uint64_t seq = kl == STORE_CP_KEY_LEN ? store_get_be(k + 1, 8) : 0;
+    const char *v = leveldb_iter_value(w->cit, &vl);
+    if (!store_checkpoint_read(&w->cz, v, vl, &w->cp) || w->cp.seq != seq ||
+        !seq)
+        return bad(w->out, seq, "checkpoint malformed (edited)");
+    w->have_cp = true;
+    return 0;
+}
+
+/* A checkpoint's signature, when it is by the key we were given. */
+static int check_signature(struct walk *w, uint64_t seq)
+{
+    const uint8_t *pk = w->opts ? w->opts->pubkey : NULL;
+    if (!pk || !w->cp.sig)
+        return 0;
+    if (memcmp(w->cp.key, pk, STORE_SIGN_PUBLIC_BYTES)) {
+        w->out->other_key++;
+        return 0;
+    }
+    uint8_t msg[STORE_CP_MSG_LEN];
+    store_checkpoint_message(w->cp.seq, w->cp.head, w->cp.time_ns,
+                             w->cp.final, msg);
+    if (crypto_sign_verify_detached(w->cp.sig, msg, sizeof(msg), pk) != 0)
+        return bad(w->out, seq, "checkpoint signature invalid (forged or "
+                                "edited)");
+    w->out->signed_ok++;
+    w->out->last_signed_seq = seq;
+    w->out->last_signed_final = w->cp.final;
+    return 0;
+}
+
+/* The checkpoints at seq, whose chain hash is now w->prev. */
+static int check_checkpoints(struct walk *w, uint64_t seq)
+{
+    while (w->have_cp && w->cp.seq <= seq) {
+        if (w->cp.seq < seq)
+            return bad(w->out, w->cp.seq, "checkpoint out of order "
+                                          "(edited)");
+        if (memcmp(w->cp.head, w->prev, STORE_HASH_BYTES))
+            return bad(w->out, seq, "checkpoint does not match the chain: "
+                       "the records up to here were rewritten (or the "
+                       "checkpoint edited)");
+        int rc = check_signature(w, seq);
+        if (rc < 0)
+            return rc;
+        w->out->checkpoints++;
+        leveldb_iter_next(w->cit);
+        if ((rc = load_checkpoint(w)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* Reads "m": the last seq and head hash it records (*hash NULL when it
@@ -139,15 +226,24 @@ static int verify_entry(struct walk *w, uint64_t seq, const char *v,
         return bad(w->out, seq, "hash mismatch: the record or its chain "
                                 "entry was edited (%s)", describe(w, key));
     memcpy(w->prev, hash, sizeof(w->prev));
+    if (w->opts && w->opts->head && !w->out->head_seq &&
+        !memcmp(hash, w->opts->head, STORE_HASH_BYTES))
+        w->out->head_seq = seq;
     return fpset_add(w->chained, key.p, key.n);
 }
 
-/* Every entry from seq 1 on, in sequence. */
+/* Every entry from seq 1 on, in sequence, with its checkpoints. */
 static int verify_chain(struct walk *w)
 {
     uint64_t expect = 1;
-    for (leveldb_iter_seek(w->it, "s", 1); leveldb_iter_valid(w->it);
-         leveldb_iter_next(w->it), expect++) {
+    leveldb_iter_seek(w->cit, "c", 1);
+    int rc = load_checkpoint(w);
+    if (rc < 0)
+        return rc;
+    for (leveldb_iter_seek(w->it, "s", 1);; leveldb_iter_next(w->it),
+                                           expect++) {
+        if ((rc = stopped(w, w->it)) <= 0)
+            return rc;
         size_t kl, vl;
         const uint8_t *k = (const uint8_t *)leveldb_iter_key(w->it, &kl);
         if (kl < 1 || k[0] != 's')
@@ -159,8 +255,8 @@ static int verify_chain(struct walk *w)
         if (seq != expect)
             return bad(w->out, expect, "unexpected chain key (edited)");
         const char *v = leveldb_iter_value(w->it, &vl);
-        int rc = verify_entry(w, seq, v, vl);
-        if (rc < 0)
+        if ((rc = verify_entry(w, seq, v, vl)) < 0 ||
+            (rc = check_checkpoints(w, seq)) < 0)
             return rc;
         w->out->records = seq;
     }
@@ -170,8 +266,10 @@ static int verify_chain(struct walk *w)
 /* Every record must be one the chain names. */
 static int verify_no_extra(struct walk *w)
 {
-    for (leveldb_iter_seek(w->it, "t", 1); leveldb_iter_valid(w->it);
-         leveldb_iter_next(w->it)) {
+    for (leveldb_iter_seek(w->it, "t", 1);; leveldb_iter_next(w->it)) {
+        int rc = stopped(w, w->it);
+        if (rc <= 0)
+            return rc;
         size_t kl;
         const char *k = leveldb_iter_key(w->it, &kl);
         if (kl < 1 || k[0] != 't')
@@ -183,30 +281,82 @@ static int verify_no_extra(struct walk *w)
     return 0;
 }
 
-int store_verify(store_t *s, struct store_verify *out)
+/* What the chain cannot show by itself: a checkpoint past its end, a
+ * head it does not hold, records no signature covers. */
+static int verify_anchors(struct walk *w)
 {
-    struct walk w = { .s = s, .out = out };
+    struct store_verify *out = w->out;
+    uint64_t last = out->records;
+    char hex[STORE_HASH_BYTES * 2 + 1];
+    if (w->have_cp)
+        return bad(out, last + 1, "a checkpoint names seq %llu, but the "
+                   "chain ends at seq %llu: records were cut from the end",
+                   (unsigned long long)w->cp.seq, (unsigned long long)last);
+    if (w->opts && w->opts->head && !out->head_seq) {
+        sodium_bin2hex(hex, sizeof(hex), w->opts->head, STORE_HASH_BYTES);
+        return bad(out, 0, "the head %.16s... is not in the chain: records "
+                   "were cut or rewritten", hex);
+    }
+    if (!w->opts || !w->opts->pubkey)
+        return 0;
+    if (!out->signed_ok)
+        return bad(out, 0, "no checkpoint signed by this key%s",
+                   out->other_key ? " (some are signed by another key)"
+                                  : " (was logger.sign_key set when the "
+                                    "trail was written?)");
+    if (out->last_signed_seq < last)
+        return bad(out, out->last_signed_seq + 1,
+                   "records %llu to %llu are not covered by a signed "
+                   "checkpoint: added after signing, or the logger was "
+                   "killed before it signed them",
+                   (unsigned long long)out->last_signed_seq + 1,
+                   (unsigned long long)last);
+    if (!out->last_signed_final)
+        return bad(out, last, "the last signed checkpoint is not a final "
+                   "one: the trail may have been cut here, or its logger "
+                   "was killed; compare with the head hark run printed "
+                   "(--head)");
+    return 0;
+}
+
+int store_verify(store_t *s, const struct store_verify_opts *opts,
+                 struct store_verify *out)
+{
+    struct walk w = { .s = s, .opts = opts, .out = out };
     memset(out, 0, sizeof(*out));
     memcpy(w.prev, zero_hash, sizeof(w.prev));
+    if (!s->db) {
+        snprintf(out->why, sizeof(out->why), "the trail is not open");
+        return -EIO;
+    }
+    if (!msgpack_zone_init(&w.cz, 1024))
+        return -ENOMEM;
     w.ro = leveldb_readoptions_create();
-    w.it = leveldb_create_iterator(s->db, s->ro);
     w.chained = fpset_new();
     int rc = -ENOMEM;
-    if (w.ro && w.it && w.chained) {
+    if (w.ro) {
         leveldb_readoptions_set_verify_checksums(w.ro, 1);
         leveldb_readoptions_set_fill_cache(w.ro, 0);
-        rc = verify_chain(&w);
+        w.it = leveldb_create_iterator(s->db, w.ro);
+        w.cit = leveldb_create_iterator(s->db, w.ro);
     }
+    if (w.it && w.cit && w.chained)
+        rc = verify_chain(&w);
     if (rc == 0)
         rc = verify_meta(&w, out->records);
     if (rc == 0)
         rc = verify_no_extra(&w);
     if (rc == 0)
+        rc = verify_anchors(&w);
+    if (rc == 0 || rc == -EBADMSG)
         memcpy(out->head, w.prev, sizeof(w.prev));
     if (w.it)
         leveldb_iter_destroy(w.it);
+    if (w.cit)
+        leveldb_iter_destroy(w.cit);
     if (w.ro)
         leveldb_readoptions_destroy(w.ro);
     fpset_destroy(&w.chained);
+    msgpack_zone_destroy(&w.cz);
     return rc;
 }

@@ -133,7 +133,7 @@ static int handle_items(struct correlate *c, const struct frame *f)
             if (m.kind == MSG_REQ)
                 rc = wait_request(c->wait, &m, &f->items[i]);
             else if (m.kind == MSG_RESP)
-                rc = wait_response(c->wait, &m);
+                rc = wait_response(c->wait, &m, &f->items[i]);
             else
                 rc = wait_conn(c->wait, &m);
         }
@@ -190,6 +190,7 @@ static void register_counters(struct correlate *c)
                    { "timeouts", &n->timeouts }, { "closed", &n->closed },
                    { "eof_unanswered", &n->eof_unanswered },
                    { "late", &n->late }, { "orphans", &n->orphans },
+                   { "lost", &n->lost },
                    { "not_waited", &n->not_waited },
                    { "records", &n->records },
                    { "records_passed", &c->records_passed },

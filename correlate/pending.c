@@ -1,14 +1,18 @@
-/* pending.c - waits keyed by (uid, index), in per-policy deadline FIFOs. */
+/* pending.c - waits keyed by (uid, index), in per-policy deadline FIFOs;
+ * moved waits in deadline heaps. */
 #include "pending.h"
 #include "uid.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct pending_entry {
     pending_entry_t *hnext;          /* hash chain */
-    pending_entry_t *prev, *next;    /* FIFO */
+    pending_entry_t *prev, *next;    /* FIFO, unless moved */
     unsigned fifo;
+    bool moved;                      /* in a heap instead of a FIFO */
+    uint32_t slot;                   /* its place in that heap */
     uint64_t uid;
     uint32_t idx;
     uint64_t deadline;
@@ -24,6 +28,13 @@ struct fifo {
     pending_entry_t *head, *tail;
 };
 
+/* A binary min-heap by deadline; each entry knows its slot, so it can
+ * leave from anywhere. */
+struct heap {
+    pending_entry_t **a;
+    uint32_t n, cap;
+};
+
 struct pending {
     const struct config *cfg;
     uint32_t max, count;
@@ -31,7 +42,8 @@ struct pending {
     pending_entry_t **buckets;
     unsigned nfifo;                  /* 2 per policy + 1 for unwaited */
     struct fifo *fifos;
-    uint64_t *gauge, *refused, *duplicate;
+    struct heap moved[2];            /* [0] live waits, [1] tombstones */
+    uint64_t *gauge, *refused, *duplicate, *move_failed;
 };
 
 pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st)
@@ -54,6 +66,7 @@ pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st)
     p->gauge = stats_add(st, "pending");
     p->refused = stats_add(st, "pending_refused");
     p->duplicate = stats_add(st, "pending_duplicate");
+    p->move_failed = stats_add(st, "pending_move_failed");
     return p;
 }
 
@@ -70,6 +83,11 @@ void pending_destroy(pending_t **pp)
             e = next;
         }
     }
+    for (int h = 0; h < 2; h++) {
+        for (uint32_t i = 0; i < p->moved[h].n; i++)
+            free(p->moved[h].a[i]);
+        free(p->moved[h].a);
+    }
     free(p->fifos);
     free(p->buckets);
     free(p);
@@ -78,9 +96,7 @@ void pending_destroy(pending_t **pp)
 
 static uint32_t bucket_of(const pending_t *p, uint64_t uid, uint32_t idx)
 {
-    uint64_t h = (uid ^ ((uint64_t)idx * 0x9e3779b97f4a7c15ull)) *
-                 0xff51afd7ed558ccdull;
-    return (uint32_t)(h >> 32) & (p->nbuckets - 1);
+    return (uint32_t)(pending_key_hash(uid, idx) >> 32) & (p->nbuckets - 1);
 }
 
 static void fifo_push(struct fifo *f, pending_entry_t *e)
@@ -105,6 +121,90 @@ static void fifo_unlink(struct fifo *f, pending_entry_t *e)
     else
         f->tail = e->prev;
     e->prev = e->next = NULL;
+}
+
+static void heap_set(struct heap *h, uint32_t i, pending_entry_t *e)
+{
+    h->a[i] = e;
+    e->slot = i;
+}
+
+static void heap_up(struct heap *h, uint32_t i)
+{
+    pending_entry_t *e = h->a[i];
+    while (i > 0) {
+        uint32_t up = (i - 1) / 2;
+        if (h->a[up]->deadline <= e->deadline)
+            break;
+        heap_set(h, i, h->a[up]);
+        i = up;
+    }
+    heap_set(h, i, e);
+}
+
+static void heap_down(struct heap *h, uint32_t i)
+{
+    pending_entry_t *e = h->a[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->a[c + 1]->deadline < h->a[c]->deadline)
+            c++;
+        if (e->deadline <= h->a[c]->deadline)
+            break;
+        heap_set(h, i, h->a[c]);
+        i = c;
+    }
+    heap_set(h, i, e);
+}
+
+/* Room for want entries; the heaps never hold more than the table. */
+static int heap_reserve(struct heap *h, uint32_t want)
+{
+    if (want <= h->cap)
+        return 0;
+    uint32_t cap = h->cap ? h->cap : 64;
+    while (cap < want)
+        cap *= 2;
+    pending_entry_t **a = realloc(h->a, (size_t)cap * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    h->a = a;
+    h->cap = cap;
+    return 0;
+}
+
+/* The caller reserved the room. */
+static void heap_push(struct heap *h, pending_entry_t *e)
+{
+    heap_set(h, h->n++, e);
+    heap_up(h, e->slot);
+}
+
+static void heap_remove(struct heap *h, pending_entry_t *e)
+{
+    uint32_t i = e->slot;
+    pending_entry_t *last = h->a[--h->n];
+    if (i == h->n)
+        return;
+    heap_set(h, i, last);
+    heap_down(h, i);
+    heap_up(h, last->slot);
+}
+
+static pending_entry_t *heap_top(const struct heap *h)
+{
+    return h->n ? h->a[0] : NULL;
+}
+
+/* Takes e out of its FIFO or heap. */
+static void unlink_entry(pending_t *p, pending_entry_t *e)
+{
+    if (e->moved)
+        heap_remove(&p->moved[e->tombstone], e);
+    else
+        fifo_unlink(&p->fifos[e->fifo], e);
 }
 
 static unsigned policy_index(const pending_t *p,
@@ -201,56 +301,76 @@ void pending_remove(pending_t *p, pending_entry_t *e)
         pp = &(*pp)->hnext;
     if (*pp)
         *pp = e->hnext;
-    fifo_unlink(&p->fifos[e->fifo], e);
+    unlink_entry(p, e);
     p->count--;
     *p->gauge = p->count;
     free(e);
 }
 
-pending_entry_t *pending_next_expired(pending_t *p, uint64_t wm)
+/* The first entry due among the FIFO heads and heap tops: live waits
+ * (pass 0) or tombstones and unwaited requests (pass 1). */
+static pending_entry_t *first_due(pending_t *p, int pass)
 {
-    pending_entry_t *best = NULL;
-    /* Live waits (even FIFOs) first, so a wait is reported before any
-     * tombstone is swept at the same watermark. */
-    for (int pass = 0; pass < 2 && !best; pass++) {
-        for (unsigned f = 0; f < p->nfifo; f++) {
-            bool live_fifo = f % 2 == 0 && f != p->nfifo - 1;
-            if (live_fifo != (pass == 0))
-                continue;
-            pending_entry_t *h = p->fifos[f].head;
-            if (h && h->deadline < wm &&
-                (!best || h->deadline < best->deadline))
-                best = h;
-        }
+    pending_entry_t *best = heap_top(&p->moved[pass]);
+    for (unsigned f = 0; f < p->nfifo; f++) {
+        bool live_fifo = f % 2 == 0 && f != p->nfifo - 1;
+        pending_entry_t *h = p->fifos[f].head;
+        if (live_fifo == (pass == 0) && h &&
+            (!best || h->deadline < best->deadline))
+            best = h;
     }
     return best;
+}
+
+pending_entry_t *pending_next_expired(pending_t *p, uint64_t wm)
+{
+    /* Live waits first, so a wait is reported before any tombstone is
+     * swept at the same watermark. */
+    for (int pass = 0; pass < 2; pass++) {
+        pending_entry_t *e = first_due(p, pass);
+        if (e && e->deadline < wm)
+            return e;
+    }
+    return NULL;
+}
+
+int pending_move(pending_t *p, pending_entry_t *e, uint64_t deadline)
+{
+    if (e->moved || e->tombstone || !e->policy)
+        return 0;
+    /* Room for its tombstone too, so that burying it cannot fail. */
+    struct heap *live = &p->moved[0], *dead = &p->moved[1];
+    if (heap_reserve(live, live->n + 1) < 0 ||
+        heap_reserve(dead, live->n + dead->n + 1) < 0) {
+        (*p->move_failed)++;
+        return -ENOMEM;
+    }
+    fifo_unlink(&p->fifos[e->fifo], e);
+    e->moved = true;
+    e->deadline = deadline;
+    heap_push(live, e);
+    return 0;
 }
 
 void pending_bury(pending_t *p, pending_entry_t *e)
 {
     if (e->tombstone || !e->policy)
         return;
-    fifo_unlink(&p->fifos[e->fifo], e);
+    unlink_entry(p, e);
     e->tombstone = true;
-    e->fifo += 1;
     e->deadline += e->policy->steps[e->policy->wait_step].timeout_ns;
-    fifo_push(&p->fifos[e->fifo], e);
+    if (e->moved) {
+        heap_push(&p->moved[1], e);
+    } else {
+        e->fifo += 1;
+        fifo_push(&p->fifos[e->fifo], e);
+    }
 }
 
 pending_entry_t *pending_any(pending_t *p)
 {
-    pending_entry_t *best = NULL;
-    for (unsigned f = 0; f < p->nfifo; f++) {
-        pending_entry_t *h = p->fifos[f].head;
-        if (!h)
-            continue;
-        bool live = !h->tombstone && h->policy;
-        bool best_live = best && !best->tombstone && best->policy;
-        if (!best || (live && !best_live) ||
-            (live == best_live && h->deadline < best->deadline))
-            best = h;
-    }
-    return best;
+    pending_entry_t *e = first_due(p, 0);
+    return e ? e : first_due(p, 1);
 }
 
 const struct req_summary *pending_summary(const pending_entry_t *e)
@@ -265,6 +385,7 @@ const struct config_policy *pending_policy(const pending_entry_t *e)
 
 uint64_t pending_deadline(const pending_entry_t *e) { return e->deadline; }
 bool pending_is_tombstone(const pending_entry_t *e) { return e->tombstone; }
+bool pending_is_moved(const pending_entry_t *e) { return e->moved; }
 bool pending_waits(const pending_entry_t *e) { return e->policy != NULL; }
 
 const void *pending_raw(const pending_entry_t *e, size_t *len)

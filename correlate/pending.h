@@ -2,16 +2,19 @@
  * Packets").
  *
  * A request waits under the key (connection uid, request index): the
- * reassembler numbers requests and responses of a connection in order, so
- * the n-th response answers the n-th request. The uid is keyed as
- * uid_value() (uid.h), which keeps ids that are not hex apart too.
+ * reassembler gives a response the index of the request it answers. The
+ * uid is keyed as uid_value() (uid.h), which keeps ids that are not hex
+ * apart too.
  * Waits sit in one FIFO per policy; each policy has one timeout, so a
  * FIFO is already in deadline order and expiry only looks at heads
  * (nearly: shards interleave, so an entry can outlive its deadline behind
  * a later one; correlate judges by packet time, not by what is still
- * here). An expired wait stays as a tombstone for one more timeout, so a
- * late response is still recognised as late (and logged as such) rather
- * than as a response without request. Requests that wait for nothing (no
+ * here). A wait whose response has begun can be moved to a later deadline
+ * (the ceiling of the whole response): moved waits leave their FIFO for
+ * a heap ordered by deadline, since they move in no particular order.
+ * An expired wait stays as a tombstone for one more timeout, so a late
+ * response is still recognised as late (and logged as such) rather than
+ * as a response without request. Requests that wait for nothing (no
  * route, or a policy without a wait) are kept briefly too, so their
  * responses are not mistaken for orphans.
  *
@@ -28,6 +31,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The hash of a wait's key (uid_value(), request index); tables keyed
+ * like the waits use it too. */
+static inline uint64_t pending_key_hash(uint64_t uid, uint32_t idx)
+{
+    return (uid ^ ((uint64_t)idx * 0x9e3779b97f4a7c15ull)) *
+           0xff51afd7ed558ccdull;
+}
+
 /* How long a request that waits for nothing is remembered. */
 #define PENDING_UNWAITED_NS (60ull * 1000000000ull)
 
@@ -35,7 +46,8 @@ typedef struct pending pending_t;
 typedef struct pending_entry pending_entry_t;
 
 /* cfg (policies) must outlive the table. NULL on ENOMEM. Registers the
- * counters "pending", "pending_refused", "pending_duplicate". */
+ * counters "pending", "pending_refused", "pending_duplicate",
+ * "pending_move_failed". */
 pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st);
 void pending_destroy(pending_t **p);
 
@@ -55,6 +67,11 @@ void pending_remove(pending_t *p, pending_entry_t *e);
  * waits come before tombstones. */
 pending_entry_t *pending_next_expired(pending_t *p, uint64_t wm);
 
+/* Gives the live wait e the later deadline `deadline` (its response
+ * began). 0, or -ENOMEM (counted in pending_move_failed): e keeps its
+ * deadline. */
+int pending_move(pending_t *p, pending_entry_t *e, uint64_t deadline);
+
 /* Turns an expired wait into a tombstone (it stays findable). */
 void pending_bury(pending_t *p, pending_entry_t *e);
 
@@ -65,6 +82,8 @@ const struct req_summary *pending_summary(const pending_entry_t *e);
 const struct config_policy *pending_policy(const pending_entry_t *e);
 uint64_t pending_deadline(const pending_entry_t *e);
 bool pending_is_tombstone(const pending_entry_t *e);
+/* True once pending_move() gave the wait its later deadline. */
+bool pending_is_moved(const pending_entry_t *e);
 bool pending_waits(const pending_entry_t *e);
 /* The raw request kept at add, or NULL. */
 const void *pending_raw(const pending_entry_t *e, size_t *len);

@@ -1,6 +1,7 @@
 /* wait.c - wait verdicts by packet time, and the log steps after them. */
 #include "wait.h"
 
+#include "early.h"
 #include "pending.h"
 #include "policy.h"
 
@@ -10,11 +11,14 @@
 struct wait {
     const struct config *cfg;
     pending_t *pending;
+    early_t *early;               /* responses that came before their
+                                     request */
     struct wait_counters n;
     wait_sink_fn *sink;
     void *sink_ctx;
     frame_reader_t *raw_reader;   /* decodes kept requests */
-    msgpack_sbuffer raw;          /* a request re-packed to be kept */
+    frame_reader_t *early_reader; /* decodes held early responses */
+    msgpack_sbuffer raw;          /* a message re-packed to be kept */
     msgpack_packer raw_pk;
     struct msg_header scratch[FRAME_MAX_HEADERS];
 };
@@ -33,8 +37,10 @@ wait_t *wait_new(const struct config *cfg, stats_t *st,
     msgpack_sbuffer_init(&w->raw);
     msgpack_packer_init(&w->raw_pk, &w->raw, msgpack_sbuffer_write);
     w->pending = pending_new(cfg, cfg->correlate.max_pending, st);
+    w->early = early_new(st);
     w->raw_reader = frame_reader_new();
-    if (!w->pending || !w->raw_reader)
+    w->early_reader = frame_reader_new();
+    if (!w->pending || !w->early || !w->raw_reader || !w->early_reader)
         wait_destroy(&w);
     return w;
 }
@@ -45,7 +51,9 @@ void wait_destroy(wait_t **pw)
     if (!w)
         return;
     pending_destroy(&w->pending);
+    early_destroy(&w->early);
     frame_reader_destroy(&w->raw_reader);
+    frame_reader_destroy(&w->early_reader);
     msgpack_sbuffer_destroy(&w->raw);
     free(w);
     *pw = NULL;
@@ -133,21 +141,37 @@ static const struct config_policy *routed_policy(wait_t *w,
     return pol;
 }
 
-int wait_request(wait_t *w, const struct http_msg *m,
-                 const msgpack_object *item)
+static const struct config_step *wait_step_of(const pending_entry_t *e)
 {
-    (*w->n.requests)++;
-    const struct config_policy *pol = routed_policy(w, m);
-    const void *raw = NULL;
-    size_t raw_len = 0;
-    if (pol && logs_request_after_wait(pol)) {
-        msgpack_sbuffer_clear(&w->raw);
-        msgpack_pack_object(&w->raw_pk, *item);
-        raw = w->raw.data;
-        raw_len = w->raw.size;
-    }
-    pending_add(w->pending, m, pol, raw, raw_len);
-    return 0;
+    const struct config_policy *pol = pending_policy(e);
+    return &pol->steps[pol->wait_step];
+}
+
+/* When the wait e ends unless a response with its first byte at first_ns
+ * ends it: the timeout after the request's last byte or, when the step
+ * waits for the first byte and it came within the timeout, the ceiling
+ * of the whole response. Packet time only. */
+static uint64_t wait_end(const pending_entry_t *e, uint64_t first_ns)
+{
+    const struct config_step *s = wait_step_of(e);
+    uint64_t req_end = pending_summary(e)->ts_end_ns;
+    uint64_t due = req_end + s->timeout_ns;
+    if (s->until == WAIT_UNTIL_FIRST_BYTE && first_ns <= due)
+        return req_end + s->max_response_ns;
+    return due;
+}
+
+/* The response to the live wait e began at first_ns: in first_byte mode
+ * and in time, the wait moves to the ceiling, so the watermark does not
+ * end it while the rest arrives. */
+static void responding(wait_t *w, pending_entry_t *e, uint64_t first_ns)
+{
+    if (!pending_waits(e) || pending_is_tombstone(e) || pending_is_moved(e))
+        return;
+    uint64_t end = wait_end(e, first_ns);
+    if (end != pending_deadline(e))
+        pending_move(w->pending, e, end); /* on ENOMEM (counted) the wait
+                                             keeps its deadline */
 }
 
 static int log_orphan(wait_t *w, const struct http_msg *m)
@@ -165,102 +189,184 @@ static int log_orphan(wait_t *w, const struct http_msg *m)
     return emit(w, &rec);
 }
 
-/* When entry e is forgotten: the end of its tombstone (a live wait is
- * buried for one more timeout), or the deadline of an unwaited request. */
-static uint64_t forget_at(const pending_entry_t *e)
-{
-    uint64_t t = pending_deadline(e);
-    if (pending_waits(e) && !pending_is_tombstone(e)) {
-        const struct config_policy *pol = pending_policy(e);
-        t += pol->steps[pol->wait_step].timeout_ns;
-    }
-    return t;
-}
-
-/* The verdict on a found entry e for response m, by packet time. */
+/* The verdict on a found entry e for response m, by packet time.
+ * *forgotten: e was forgotten before m completed (m is an orphan). */
 static int judge_response(wait_t *w, const pending_entry_t *e,
-                          const struct http_msg *m, bool forgotten)
+                          const struct http_msg *m, bool *forgotten)
 {
+    /* Finding e proves nothing about time: it outlives its deadlines
+     * while the watermark lags behind another shard, or while it sits
+     * behind a later deadline in its FIFO. Only packet times decide. */
+    *forgotten = m->ts_end_ns > pending_deadline(e);
     if (!pending_waits(e)) {
-        if (!forgotten)
+        if (!*forgotten)
             (*w->n.not_waited)++;
         return 0;
     }
     if (pending_is_tombstone(e)) {
-        if (forgotten)
+        if (*forgotten)
             return 0;
         (*w->n.late)++;
         return finish_wait(w, e, m, OUTCOME_LATE, m->ts_ns);
     }
-    if (m->ts_end_ns > pending_deadline(e)) {
-        /* Not yet expired only because the watermark lags: the same
-         * verdict as if it had been. */
-        (*w->n.timeouts)++;
-        int rc = finish_wait(w, e, NULL, OUTCOME_TIMEOUT,
-                             pending_deadline(e));
-        if (rc == 0 && !forgotten) {
-            (*w->n.late)++;
-            rc = finish_wait(w, e, m, OUTCOME_LATE, m->ts_ns);
-        }
-        return rc;
+    uint64_t end = wait_end(e, m->ts_ns);
+    *forgotten = m->ts_end_ns > end + wait_step_of(e)->timeout_ns;
+    if (m->ts_end_ns <= end) {
+        (*w->n.pairs)++;
+        return finish_wait(w, e, m, OUTCOME_OK, m->ts_ns);
     }
-    (*w->n.pairs)++;
-    return finish_wait(w, e, m, OUTCOME_OK, m->ts_ns);
+    /* Not yet expired only because the watermark lags: the same verdict
+     * as if it had been. */
+    (*w->n.timeouts)++;
+    int rc = finish_wait(w, e, NULL, OUTCOME_TIMEOUT, end);
+    if (rc == 0 && !*forgotten) {
+        (*w->n.late)++;
+        rc = finish_wait(w, e, m, OUTCOME_LATE, m->ts_ns);
+    }
+    return rc;
 }
 
-int wait_response(wait_t *w, const struct http_msg *m)
+/* Response m answers entry e (NULL: no request for it). */
+static int answer(wait_t *w, pending_entry_t *e, const struct http_msg *m)
 {
-    (*w->n.responses)++;
-    pending_entry_t *e = pending_find(w->pending, m->uid, m->idx);
     if (!e)
         return log_orphan(w, m);
-    /* Finding e proves nothing about time: it outlives its deadlines
-     * while the watermark lags behind another shard, or while it sits
-     * behind a later deadline in its FIFO. Only packet times decide. */
-    bool forgotten = m->ts_end_ns > forget_at(e);
-    int rc = judge_response(w, e, m, forgotten);
+    bool forgotten;
+    int rc = judge_response(w, e, m, &forgotten);
     pending_remove(w->pending, e);
     if (rc == 0 && forgotten)
         rc = log_orphan(w, m);
     return rc;
 }
 
-/* Ends the live wait e because its connection closed at ts_end. */
-static int close_wait(wait_t *w, const pending_entry_t *e, uint64_t ts_end,
-                      bool ended)
+/* A held early response answers e (NULL: an orphan after all); frees it. */
+static int answer_held(wait_t *w, pending_entry_t *e, early_item_t *it)
 {
-    /* ts_end: the connection's last packet, when it ended. */
-    if (ts_end > pending_deadline(e)) {
+    size_t len;
+    const void *raw = early_item_raw(it, &len);
+    const msgpack_object *o;
+    struct http_msg m;
+    int rc = 0;
+    /* It decoded when it came; a failure here is not possible. */
+    if (frame_unpack(w->early_reader, raw, len, &o) == 0 &&
+        frame_decode_msg(w->early_reader, o, &m) == 0)
+        rc = answer(w, e, &m);
+    early_item_free(&it);
+    return rc;
+}
+
+/* Keeps a copy of item in w->raw. */
+static void repack(wait_t *w, const msgpack_object *item)
+{
+    msgpack_sbuffer_clear(&w->raw);
+    msgpack_pack_object(&w->raw_pk, *item);
+}
+
+int wait_request(wait_t *w, const struct http_msg *m,
+                 const msgpack_object *item)
+{
+    (*w->n.requests)++;
+    const struct config_policy *pol = routed_policy(w, m);
+    const void *raw = NULL;
+    size_t raw_len = 0;
+    if (pol && logs_request_after_wait(pol)) {
+        repack(w, item);
+        raw = w->raw.data;
+        raw_len = w->raw.size;
+    }
+    pending_entry_t *e = pending_add(w->pending, m, pol, raw, raw_len);
+    /* Its response began before it ended: the first byte is in time. */
+    if (e && (m->flags & MSG_F_EARLY_RESPONSE))
+        responding(w, e, m->ts_end_ns);
+    early_item_t *held = early_take(w->early, m->uid, m->idx);
+    return held ? answer_held(w, e, held) : 0;
+}
+
+int wait_response(wait_t *w, const struct http_msg *m,
+                  const msgpack_object *item)
+{
+    (*w->n.responses)++;
+    pending_entry_t *e = pending_find(w->pending, m->uid, m->idx);
+    if (!e && (m->flags & MSG_F_EARLY_RESPONSE)) {
+        /* Its request is still on its way (it was still uploading when
+         * this response completed). */
+        repack(w, item);
+        if (early_hold(w->early, m->uid, m->idx, w->raw.data,
+                       w->raw.size) == 0)
+            return 0;
+    }
+    return answer(w, e, m);
+}
+
+/* Ends the live wait e at ts_ns because its connection closed (ended:
+ * the capture or hark stopped) or its response was lost. */
+static int end_wait(wait_t *w, const pending_entry_t *e, uint64_t ts_ns,
+                    const char *outcome, uint64_t *counter)
+{
+    if (ts_ns > pending_deadline(e)) {
         (*w->n.timeouts)++;
         return finish_wait(w, e, NULL, OUTCOME_TIMEOUT, pending_deadline(e));
     }
-    (*(ended ? w->n.eof_unanswered : w->n.closed))++;
-    return finish_wait(w, e, NULL, ended ? OUTCOME_EOF : OUTCOME_CLOSED,
-                       ts_end);
+    (*counter)++;
+    return finish_wait(w, e, NULL, outcome, ts_ns);
 }
 
-int wait_conn(wait_t *w, const struct http_msg *m)
+/* Requests first .. first + n - 1 of connection uid will get no
+ * response: their live waits end with outcome (or timeout, when ts_ns is
+ * past their deadline); the rest is forgotten. */
+static int end_waits(wait_t *w, struct bytes uid, uint32_t first,
+                     uint32_t n, uint64_t ts_ns, const char *outcome,
+                     uint64_t *counter)
 {
-    if (!bytes_eq(m->event, "close"))
-        return 0;
-    bool ended = bytes_eq(m->reason_text, "eof") ||
-                 bytes_eq(m->reason_text, "signal");
-    uint32_t n = m->requests < WAIT_CLOSE_SCAN_MAX ? m->requests
-                                                   : WAIT_CLOSE_SCAN_MAX;
-    if (m->requests > WAIT_CLOSE_SCAN_MAX)
+    if (n > WAIT_CLOSE_SCAN_MAX) {
         (*w->n.close_scan_capped)++;
-    for (uint32_t idx = 0; idx < n; idx++) {
-        pending_entry_t *e = pending_find(w->pending, m->uid, idx);
+        n = WAIT_CLOSE_SCAN_MAX;
+    }
+    for (uint32_t i = 0; i < n && first + i >= first; i++) {
+        pending_entry_t *e = pending_find(w->pending, uid, first + i);
         if (!e)
             continue;
         int rc = 0;
         if (pending_waits(e) && !pending_is_tombstone(e))
-            rc = close_wait(w, e, m->ts_end_ns, ended);
+            rc = end_wait(w, e, ts_ns, outcome, counter);
         pending_remove(w->pending, e);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+/* Early responses still held at a close or the end: orphans. uid NULL
+ * takes them all. */
+static int orphan_held(wait_t *w, const struct bytes *uid)
+{
+    early_item_t *it;
+    int rc = 0;
+    while (rc == 0 && (it = early_take_conn(w->early, uid)))
+        rc = answer_held(w, NULL, it);
+    return rc;
+}
+
+int wait_conn(wait_t *w, const struct http_msg *m)
+{
+    if (bytes_eq(m->event, "lost"))
+        return end_waits(w, m->uid, m->idx, m->requests, m->ts_ns,
+                         OUTCOME_LOST, w->n.lost);
+    if (bytes_eq(m->event, "responding")) {
+        pending_entry_t *e = pending_find(w->pending, m->uid, m->idx);
+        if (e)
+            responding(w, e, m->ts_ns);
+        return 0;
+    }
+    if (!bytes_eq(m->event, "close"))
+        return 0;
+    bool ended = bytes_eq(m->reason_text, "eof") ||
+                 bytes_eq(m->reason_text, "signal");
+    /* ts_end: the connection's last packet, when it ended. */
+    int rc = end_waits(w, m->uid, 0, m->requests, m->ts_end_ns,
+                       ended ? OUTCOME_EOF : OUTCOME_CLOSED,
+                       ended ? w->n.eof_unanswered : w->n.closed);
+    return rc < 0 ? rc : orphan_held(w, &m->uid);
 }
 
 int wait_expire(wait_t *w, uint64_t wm)
@@ -301,5 +407,5 @@ int wait_drain(wait_t *w, uint64_t end_ns)
         }
         pending_remove(w->pending, e);
     }
-    return rc;
+    return rc < 0 ? rc : orphan_held(w, NULL);
 }

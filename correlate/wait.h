@@ -1,16 +1,29 @@
 /* wait.h - "Wait for Response Packets": the verdict on every wait, then
  * the rest of the policy.
  *
- * Pairs the n-th response of a connection with its n-th request. A wait
- * ends in one of: ok (the whole response arrived within the timeout),
+ * A response carries the index of the request it answers (the
+ * reassembler pairs them by TCP positions). A wait ends in one of: ok,
  * timeout, closed (the connection ended first), eof (the input ended
- * first); a response after its wait timed out is late, one without a
- * request (or after its wait was forgotten) an orphan. The decision uses
- * packet time only: a response is in time when its last byte is no later
- * than the request's last byte plus the timeout, whatever order shards'
- * frames arrive in and wherever the watermark stands, so a replay gives
- * the same trail. When a wait ends, the policy's log steps after it run
- * and each record goes to the sink.
+ * first), lost (the capture lost the response: the reassembler paired a
+ * later response past it); a response after its wait timed out is late,
+ * one without a request (or after its wait was forgotten) an orphan.
+ *
+ * When is a response in time? With `until: first_byte` (the default) its
+ * first byte must come within the timeout of the request's last byte and
+ * its last byte within max_response of it; with `until: last_byte` its
+ * last byte within the timeout. A response whose first byte came in time
+ * but whose end passed the ceiling ends the wait as timeout at the
+ * ceiling and is logged late when it completes.
+ *
+ * The decision uses packet time only, whatever order shards' frames
+ * arrive in and wherever the watermark stands, so a replay gives the same
+ * trail. The watermark only decides when a wait nobody answered ends: a
+ * `responding` event (the response's first byte came in time) moves the
+ * wait's deadline to the ceiling, so it does not expire while the body is
+ * still arriving. A response that completes before its request (early,
+ * as a 413 during an upload) is held until the request comes. When a wait
+ * ends, the policy's log steps after it run and each record goes to the
+ * sink.
  *
  * The caller feeds messages as they come and the watermark (every packet
  * up to it has been seen) when it moves; it owns the transport.
@@ -25,7 +38,7 @@
 #include <msgpack.h>
 #include <stdint.h>
 
-/* Requests of one connection looked up when it closes; the rest end by
+/* Requests looked up for one close or lost event; the rest end by
  * timeout instead (counted in close_scan_capped). */
 #define WAIT_CLOSE_SCAN_MAX 65536u
 
@@ -35,6 +48,7 @@ struct wait_counters {
     uint64_t *requests, *responses;
     uint64_t *pairs;              /* ok */
     uint64_t *timeouts, *closed, *eof_unanswered, *late, *orphans;
+    uint64_t *lost;               /* waits ended by a lost event */
     uint64_t *not_waited;         /* responses to requests without a wait */
     uint64_t *records;            /* records the sink took */
     uint64_t *policy_mismatch;    /* route names another config's policy */
@@ -48,7 +62,8 @@ typedef int wait_sink_fn(void *ctx, const struct audit_record *r);
 typedef struct wait wait_t;
 
 /* cfg (policies, correlate.max_pending) and the counters must outlive the
- * table; st receives the pending table's counters. NULL on ENOMEM. */
+ * table; st receives the pending table's and the early responses'
+ * counters. NULL on ENOMEM. */
 wait_t *wait_new(const struct config *cfg, stats_t *st,
                  const struct wait_counters *counters, wait_sink_fn *sink,
                  void *sink_ctx);
@@ -60,11 +75,16 @@ void wait_destroy(wait_t **w);
 int wait_request(wait_t *w, const struct http_msg *req,
                  const msgpack_object *item);
 
-/* A response: ends its request's wait, or is recorded as an orphan. */
-int wait_response(wait_t *w, const struct http_msg *resp);
+/* A response: ends its request's wait, or is recorded as an orphan. An
+ * early response whose request has not come yet is kept (item, as
+ * received, borrowed for the call) until it does. */
+int wait_response(wait_t *w, const struct http_msg *resp,
+                  const msgpack_object *item);
 
 /* A connection event: a close ends the waits of the connection's
- * requests (closed, or eof when capture ended); others are ignored. */
+ * requests (closed, or eof when capture ended) and makes orphans of the
+ * early responses held for it; lost ends the named waits as lost;
+ * responding moves a wait to its ceiling; others are ignored. */
 int wait_conn(wait_t *w, const struct http_msg *ev);
 
 /* The watermark reached wm: waits whose deadline is before it time out,
@@ -72,7 +92,8 @@ int wait_conn(wait_t *w, const struct http_msg *ev);
 int wait_expire(wait_t *w, uint64_t wm);
 
 /* The input ended at end_ns: every wait still open ends (timeout when
- * its deadline is before end_ns, else eof) and the table is emptied. */
+ * its deadline is before end_ns, else eof), early responses still held
+ * become orphans and the table is emptied. */
 int wait_drain(wait_t *w, uint64_t end_ns);
 
 #endif

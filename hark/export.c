@@ -490,6 +490,11 @@ static int export_records(store_t *s, uint64_t since, uint64_t until,
     struct audit_record r;
     int rc;
     while (!h->failed && (rc = store_iter_next(it, &r)) != 0) {
+        if (rc == -EIO) {
+            fprintf(stderr, "hark export: cannot read the trail on: %s\n",
+                    store_iter_error(it));
+            goto done;
+        }
         if (rc < 0) {
             size_t kl;
             char desc[160];

@@ -236,6 +236,11 @@ bool outages_open(const outages_t *o)
     return false;
 }
 
+bool outages_waiting(const outages_t *o)
+{
+    return outages_open(o) || bus_out_unacked(o->out) || !o->ended;
+}
+
 void outages_end(outages_t *o)
 {
     if (o->ended)

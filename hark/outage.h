@@ -59,6 +59,10 @@ void outages_add_lost(outages_t *o, const char *id, const char *name,
 /* True while an outage is open. */
 bool outages_open(const outages_t *o);
 
+/* True while something is not yet acknowledged by the logger: an open
+ * outage, a record or the supervisor's eof. */
+bool outages_waiting(const outages_t *o);
+
 /* Sends the supervisor's eof to the logger (once). */
 void outages_end(outages_t *o);
 

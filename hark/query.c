@@ -179,6 +179,12 @@ static int query_local(store_t *s, uint64_t since, uint64_t until,
     struct audit_record r;
     int rc;
     while ((rc = store_iter_next(it, &r)) != 0) {
+        if (rc == -EIO) {
+            fprintf(stderr, "hark query: cannot read the trail on: %s\n",
+                    store_iter_error(it));
+            store_iter_destroy(&it);
+            return 1;
+        }
         if (rc < 0) {
             size_t kl;
             const void *k = store_iter_key(it, &kl);

@@ -14,15 +14,21 @@
  * overwrites it. A stage other than the logger that dies opens an
  * outage (outage.h), written into the trail; `hark run` then exits 3
  * (EXIT_LOST) and the summary says what was lost.
+ *
+ * Started as root, the supervisor alone stays root (it restarts the
+ * capture, which needs root to open its device); every stage gives root
+ * up itself (stage.h). The run directory is made and checked first
+ * (rundir.h) and handed to the stages' user.
  */
 #include "supervisor.h"
 #include "clock.h"
 #include "config.h"
 #include "curve.h"
 #include "downtime.h"
-#include "fsutil.h"
 #include "log.h"
 #include "outage.h"
+#include "rundir.h"
+#include "runas.h"
 #include "stats.h"
 #include "topology.h"
 
@@ -68,7 +74,8 @@ struct child {
     uint64_t spawned_wall_ns;     /* wall clock of the last start */
     uint64_t restart_at;
     unsigned backoff_ms;
-    uint64_t restart_times[32];   /* ring of recent restarts */
+    /* ring of recent restarts: room for every one max_restarts allows */
+    uint64_t restart_times[CONFIG_MAX_RESTARTS];
     unsigned n_restart_times;
     unsigned restarts;
     bool term_sent;
@@ -92,6 +99,8 @@ struct supervisor {
     struct config *cfg;
     char bindir[PATH_MAX];
     char run_dir[PATH_MAX];
+    int run_fd;                   /* the run directory, checked */
+    struct runas user;            /* who the stages run as */
     int sigfd;
     bool offline;
     bool shutting_down;
@@ -357,7 +366,9 @@ static void describe_status(int status, char *buf, size_t size)
 static unsigned recent_restarts(const struct child *c, uint64_t now)
 {
     unsigned k = 0;
-    unsigned n = c->n_restart_times < 32 ? c->n_restart_times : 32;
+    unsigned n = c->n_restart_times < CONFIG_MAX_RESTARTS
+                     ? c->n_restart_times
+                     : CONFIG_MAX_RESTARTS;
     for (unsigned i = 0; i < n; i++)
         if (now - c->restart_times[i] < RESTART_WINDOW_NS)
             k++;
@@ -382,15 +393,20 @@ static void on_exit_status(struct supervisor *s, struct child *c, int status)
         begin_shutdown(s, "a stage refused its input");
         return;
     }
-    bool logger = c->ts->role == ROLE_LOGGER;
+    bool logger = c->ts->role == ROLE_LOGGER, clean;
     if ((s->shutting_down && !logger) ||
         (c->ts->level == 0 && s->offline) ||
+        (input_done(s, c, &clean) &&
+         !(logger && outages_waiting(s->outages))) ||
         (c->term_sent && WIFSIGNALED(status) &&
          WTERMSIG(status) == SIGKILL)) {
         /* Offline, a new capture would read the file again from the
-         * start; while draining, what the stage held is gone anyway.
+         * start; while draining, or once its input has ended, what the
+         * stage held is gone anyway and a new one has nothing to read.
          * A new logger loses nothing (its producers send again what it
-         * never committed), so it is restarted even then. */
+         * never committed), so it is restarted even while draining, and
+         * after its input ended while the supervisor's outage records
+         * wait for it. */
         log_error("%s %s", c->id, how);
         c->state = CHILD_DEAD;
         s->failed = true;
@@ -437,21 +453,36 @@ static void lost_stage(struct supervisor *s, const struct child *c,
                  err);
 }
 
+
+/* Every stage that exited, handled upstream first: whether a stage's
+ * input had ended depends on its producers' exits seen in the same
+ * turn. */
 static void reap(struct supervisor *s)
 {
-    int status;
+    int status[MAX_CHILDREN];
+    bool exited[MAX_CHILDREN] = { false };
+    int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         for (unsigned i = 0; i < s->n; i++) {
-            struct child *c = &s->children[i];
-            if (c->pid == pid && c->state == CHILD_RUNNING) {
-                on_exit_status(s, c, status);
-                bank(s, c, pid);
-                lost_stage(s, c, pid, status);
+            if (s->children[i].pid == pid &&
+                s->children[i].state == CHILD_RUNNING) {
+                exited[i] = true;
+                status[i] = st;
                 break;
             }
         }
     }
+    for (int level = 0; level < ROLE_COUNT; level++)
+        for (unsigned i = 0; i < s->n; i++) {
+            struct child *c = &s->children[i];
+            if (!exited[i] || c->ts->level != level)
+                continue;
+            pid_t dead = c->pid;
+            on_exit_status(s, c, status[i]);
+            bank(s, c, dead);
+            lost_stage(s, c, dead, status[i]);
+        }
 }
 
 static void restart_due(struct supervisor *s)
@@ -461,7 +492,7 @@ static void restart_due(struct supervisor *s)
         struct child *c = &s->children[i];
         if (c->state != CHILD_BACKOFF || now < c->restart_at)
             continue;
-        c->restart_times[c->n_restart_times++ % 32] = now;
+        c->restart_times[c->n_restart_times++ % CONFIG_MAX_RESTARTS] = now;
         c->restarts++;
         int rc = spawn(s, c);
         if (rc < 0) {
@@ -651,6 +682,8 @@ static const struct summary_counter {
     { T_UNMATCHED, ROLE_CORRELATE, false, "orphans" },
     { T_REFUSED, ROLE_CORRELATE, false, "pending_refused" },
     { T_RECORDS, ROLE_LOGGER, false, "records" },
+    { T_REFUSED, ROLE_LOGGER, false, "records_failed" },
+    { T_REFUSED, ROLE_LOGGER, false, "records_lost" },
     { T_MALFORMED, ROLE_COUNT, true, "frames_malformed" },
     { T_LOST, ROLE_COUNT, true, "frames_lost" },
 };
@@ -790,49 +823,76 @@ static int find_bindir(char *out, size_t size)
     return 0;
 }
 
-/* One pipeline per run directory: its ipc endpoints are not shared. */
-static int lock_run_dir(const char *dir)
+/* The run directory, made safely (rundir.h) and locked: one pipeline
+ * per run directory, its ipc endpoints are not shared. The default
+ * without a runtime directory is a new private one. Returns the lock's
+ * fd, or -errno after saying why. */
+static int prepare_run_dir(struct supervisor *s)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof(path), "%s/hark.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-        if (n > 0)
-            pid[n] = '\0';
-        fprintf(stderr, "hark run: another pipeline (pid %s) uses %s; pass "
-                        "--run-dir DIR to run a second one\n",
-                strtok(pid, "\n") ? pid : "?", dir);
-        close(fd);
-        return -EBUSY;
+    char err[600];
+    if (runas_resolve(s->cfg->supervisor.run_as, &s->user, err,
+                      sizeof(err)) < 0) {
+        fprintf(stderr, "hark run: %s\n", err);
+        return -ENOENT;
     }
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len)
-        log_warn("cannot write %s", path);
+    if (geteuid() == 0 && !s->user.switching)
+        log_warn("supervisor.run_as is %s: every stage runs as root, the "
+                 "reassemblers parsing what the network sends too",
+                 s->user.name);
+    if (!s->opt.run_dir && s->cfg->bus.run_dir_private) {
+        snprintf(s->run_dir, sizeof(s->run_dir), "/tmp/hark-%u.XXXXXX",
+                 (unsigned)getuid());
+        if (!mkdtemp(s->run_dir)) {
+            fprintf(stderr, "hark run: cannot make a run directory in "
+                            "/tmp: %s\n", strerror(errno));
+            return -errno;
+        }
+        log_info("run directory %s (pass --run-dir %s to hark stats, tap "
+                 "and query)", s->run_dir, s->run_dir);
+    }
+    s->run_fd = rundir_prepare(s->run_dir, &s->user, err, sizeof(err));
+    if (s->run_fd < 0) {
+        fprintf(stderr, "hark run: run directory %s\n", err);
+        return s->run_fd;
+    }
+    int rc = runas_check_dir(&s->user, s->run_dir);
+    if (rc < 0) {
+        fprintf(stderr, "hark run: the stages run as %s, who cannot use "
+                        "%s: %s (a directory above it is closed to them: "
+                        "choose another --run-dir)\n",
+                s->user.name, s->run_dir, strerror(-rc));
+        return rc;
+    }
+    int fd = rundir_lock(s->run_fd, err, sizeof(err));
+    if (fd < 0) {
+        fprintf(stderr, "hark run: %s: %s%s\n", s->run_dir, err,
+                fd == -EBUSY ? "; pass --run-dir DIR to run a second one"
+                             : "");
+        return fd;
+    }
+    rundir_clear(s->run_fd);
     return fd; /* held open for the life of the run */
 }
 
-static void clear_stats(const char *dir)
+/* The head the logger ended with, to keep outside the trail. */
+static void print_head(const struct supervisor *s)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof(path), "%s/stats", dir);
-    DIR *d = opendir(path);
-    if (!d)
+    char line[RUNDIR_HEAD_MAX], hex[80], key[80];
+    unsigned long long seq;
+    if (rundir_read_head(s->run_fd, line, sizeof(line)) < 0 ||
+        sscanf(line, "%llu %79s %79s", &seq, hex, key) != 3)
         return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n > 5 && !strcmp(e->d_name + n - 5, ".json")) {
-            char f[PATH_MAX + 300];
-            snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
-            unlink(f);
-        }
-    }
-    closedir(d);
+    bool is_signed = strcmp(key, "-") != 0;
+    printf("  head       seq %llu %s\n", seq, hex);
+    if (is_signed)
+        printf("             signed by ed25519 %s\n", key);
+    const char *sk = s->cfg->logger.sign_key;
+    printf("  check:     hark verify --db %s --head %s", s->cfg->logger.db,
+           hex);
+    if (is_signed)
+        printf(" --pubkey %s.pub", sk ? sk : "KEY.sign");
+    printf("\n");
+    fflush(stdout);
 }
 
 static int setup_signals(struct supervisor *s)
@@ -915,6 +975,7 @@ int hark_run_main(int argc, char **argv)
     struct supervisor *s = &sv;
     memset(s, 0, sizeof(*s));
     s->sigfd = -1;
+    s->run_fd = -1;
     s->started_ns = clock_mono_ns();
     int rc = parse_options(&s->opt, argc, argv);
     if (rc)
@@ -925,26 +986,28 @@ int hark_run_main(int argc, char **argv)
     if ((rc = load_config(s)) != 0)
         return rc;
     int lockfd = -1;
-    if ((rc = find_bindir(s->bindir, sizeof(s->bindir))) < 0 ||
-        (rc = fs_mkdir_p(s->run_dir)) < 0) {
-        fprintf(stderr, "hark run: cannot prepare %s: %s\n", s->run_dir,
+    if ((rc = find_bindir(s->bindir, sizeof(s->bindir))) < 0) {
+        fprintf(stderr, "hark run: cannot find the stage programs: %s\n",
                 strerror(-rc));
         config_destroy(&s->cfg);
         return 1;
     }
-    if ((lockfd = lock_run_dir(s->run_dir)) < 0) {
+    if ((lockfd = prepare_run_dir(s)) < 0) {
+        if (s->run_fd >= 0)
+            close(s->run_fd);
         config_destroy(&s->cfg);
-        return lockfd == -EBUSY ? 2 : 1;
+        return lockfd == -EBUSY || lockfd == -ENOENT ? 2 : 1;
     }
-    clear_stats(s->run_dir);
     if ((rc = setup_signals(s)) < 0) {
         fprintf(stderr, "hark run: signals: %s\n", strerror(-rc));
         close(lockfd);
+        close(s->run_fd);
         config_destroy(&s->cfg);
         return 1;
     }
     if ((rc = setup_outages(s)) != 0) {
         close(lockfd);
+        close(s->run_fd);
         config_destroy(&s->cfg);
         return rc;
     }
@@ -957,6 +1020,7 @@ int hark_run_main(int argc, char **argv)
         log_error("supervisor: %s", strerror(-rc));
     bool lost;
     bool counted = print_summary(s, &lost);
+    print_head(s);
     int status = s->input_error                     ? 2
                  : (s->failed || rc < 0 || !counted) ? 1
                  : lost                              ? EXIT_LOST
@@ -964,6 +1028,7 @@ int hark_run_main(int argc, char **argv)
     outages_destroy(&s->outages);
     close(s->sigfd);
     close(lockfd);
+    close(s->run_fd);
     config_destroy(&s->cfg);
     return status;
 }

@@ -96,6 +96,27 @@ static void usage(FILE *f)
         "bus.peers).\n");
 }
 
+static bool more_parts(void *sock)
+{
+    int more = 0;
+    size_t sz = sizeof(more);
+    return zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more;
+}
+
+/* One whole message into topic and body: false, with every part taken
+ * off the socket, when it is not exactly two parts (the next message
+ * must not start in the middle of this one). */
+static bool recv_pair(void *sub, zmq_msg_t *topic, zmq_msg_t *body)
+{
+    if (zmq_msg_recv(topic, sub, 0) < 0)
+        return false;
+    bool ok = more_parts(sub) && zmq_msg_recv(body, sub, 0) >= 0 &&
+              !more_parts(sub);
+    while (more_parts(sub) && zmq_msg_recv(body, sub, 0) >= 0)
+        ;
+    return ok;
+}
+
 int hark_tap_main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -193,8 +214,11 @@ int hark_tap_main(int argc, char **argv)
         zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll(&it, 1, 200) <= 0)
             continue;
-        if (zmq_msg_recv(&topic, sub, 0) < 0 || zmq_msg_recv(&body, sub, 0) < 0)
+        if (!recv_pair(sub, &topic, &body)) {
+            fprintf(stderr, "hark tap: skipped a message that was not topic "
+                            "+ body\n");
             continue;
+        }
         const msgpack_object *o;
         if (frame_unpack(reader, zmq_msg_data(&body), zmq_msg_size(&body),
                          &o) != 0) {

@@ -14,15 +14,25 @@
  *   - the client is the SYN sender (the SYN-ACK receiver); midstream, the
  *     sender of the first payload if it looks like a request, its
  *     receiver if it looks like a response, else the higher port;
- *   - checksums are not verified (offloads leave them unfilled) and
- *     segment size is not limited to the MSS (TSO/GRO);
- *   - every RST is believed (no in-window check): it ends both directions;
+ *   - a segment with a bad checksum is dropped as its receiver would
+ *     drop it, offload artifacts and rewritten captures excepted
+ *     (checksum.h); segment size is not limited to the MSS (TSO/GRO);
+ *   - a RST is believed only where the receiver would believe it (RFC
+ *     5961: at the byte it expects next); others are counted and the
+ *     connection goes on;
+ *   - a SYN with a new ISN on ports still tracked ends the old connection
+ *     ("reused") and starts a new one;
+ *   - which request a response answers is decided by TCP positions
+ *     (pairing.h), not by counting, and a packet whose ACK covers bytes
+ *     the other direction has not delivered is held back until they come
+ *     or, after reorder_ns of packet time, are declared a gap;
  *   - time is packet time: ts_ns of the packet for message timestamps,
  *     and the stage clock (the largest packet time seen) for expiry.
  */
 #ifndef HARK_REASSEMBLE_CONN_H
 #define HARK_REASSEMBLE_CONN_H
 
+#include "checksum.h"
 #include "flow.h"
 #include "frame.h"
 #include "http.h"
@@ -37,6 +47,10 @@ struct conn_config {
     uint64_t max_buffered;     /* out-of-order bytes per direction */
     uint64_t memcap;           /* out-of-order bytes per shard */
     uint64_t idle_timeout_ns;  /* packet time */
+    uint64_t reorder_ns;       /* how long an acknowledged hole may wait
+                                  for its bytes (packet time) */
+    enum stream_policy overlap_policy;
+    enum checksum_mode checksums;
     struct http_limits http;
 };
 
@@ -50,6 +64,20 @@ struct conn_counters {
     uint64_t pkts_after_close;     /* absorbed by a closed flow */
     uint64_t alloc_failed;         /* parser allocation failed: flow
                                       dropped */
+    uint64_t rst_ignored;          /* RSTs the receiver would not believe */
+    uint64_t ports_reused;         /* new SYN on a tracked port pair */
+    uint64_t pkts_held;            /* held back behind an acked hole */
+    uint64_t responses_lost;       /* requests whose responses the
+                                      capture lost (a later one paired) */
+    uint64_t pairs_uncertain;      /* responses flagged uncertain_pairing */
+    uint64_t responses_early;      /* responses before their request's end */
+    uint64_t pairing_evicted;      /* requests pushed out of a full
+                                      pairing queue */
+    uint64_t checksum_bad;         /* segments dropped: bad checksum */
+    uint64_t checksum_offloaded;   /* kept: offload's partial checksum */
+    uint64_t checksum_rewritten;   /* kept: a direction whose first
+                                      segment failed (rewritten capture) */
+    uint64_t checksum_unchecked;   /* kept: cut short, or TSO-sized */
 };
 
 /* Views of every counter the tracker keeps, for the stage's stats. */
@@ -75,12 +103,16 @@ void conn_tracker_destroy(conn_tracker_t **t);
 
 void conn_tracker_stats(const conn_tracker_t *t, struct conn_stats *out);
 
+/* pkt_flags of conn_packet */
+#define CONN_PKT_CONFLICT 1u   /* reassembled from IP fragments whose
+                                  overlapping copies differed */
+
 /* One decoded TCP segment (PACKET_OK) captured at ts_ns; `cut` is how
  * many payload bytes the capture did not keep (snaplen; 0 normally);
  * now_ns is the stage clock (>= every packet time seen so far). pi
  * borrows the packet. */
 void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
-                 uint64_t ts_ns, uint64_t now_ns);
+                 uint32_t pkt_flags, uint64_t ts_ns, uint64_t now_ns);
 
 /* Closes connections idle for idle_timeout_ns at clock now_ns (reason
  * "idle") and forgets closed ones. Cheap: call it once a second. */

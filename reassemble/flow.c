@@ -47,6 +47,7 @@ const char *flow_end_name(enum flow_end why)
     case FLOW_END_EOF: return "eof";
     case FLOW_END_SIGNAL: return "signal";
     case FLOW_END_EVICTED: return "evicted";
+    case FLOW_END_REUSED: return "reused";
     }
     return "?";
 }

@@ -44,6 +44,7 @@ enum flow_end {
     FLOW_END_EOF,     /* end of input */
     FLOW_END_SIGNAL,  /* the stage was told to stop */
     FLOW_END_EVICTED, /* table full */
+    FLOW_END_REUSED,  /* a new SYN with another ISN on the same ports */
 };
 const char *flow_end_name(enum flow_end why);
 

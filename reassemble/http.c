@@ -115,9 +115,13 @@ struct http_parser {
 
     uint64_t ts_first, ts_last;
 
-    /* response parsers: classes of unanswered requests, oldest first */
-    uint8_t queue[HTTP_MAX_PIPELINE];
-    uint32_t q_head, q_len;
+    /* positions: the stream offset of d[0] in the state being run, the
+     * offset after everything fed, and where the current message began */
+    uint64_t at, pos;
+    uint64_t mark;
+    uint64_t pos_first, mark_first;
+    http_classify_fn classify;
+    void *classify_ctx;
 
     /* resync: candidate start in hbuf[0, hlen) */
     bool line_start;
@@ -489,6 +493,11 @@ static void msg_reset(http_parser_t *p)
     p->ts_last = 0;
 }
 
+static struct http_start start_of(const http_parser_t *p)
+{
+    return (struct http_start){ p->pos_first, p->mark_first, p->ts_first };
+}
+
 static void emit(http_parser_t *p)
 {
     const uint8_t *base = head_base(p);
@@ -519,6 +528,7 @@ static void emit(http_parser_t *p)
     m.flags = p->flags;
     m.ts_first_ns = p->ts_first;
     m.ts_last_ns = p->ts_last;
+    m.start = start_of(p);
     if (p->flags & MSG_F_MALFORMED)
         p->cnt->malformed++;
     if (p->flags & MSG_F_INCOMPLETE)
@@ -547,15 +557,21 @@ static void stop(http_parser_t *p)
     p->state = ST_STOPPED;
 }
 
-static enum http_req_class dequeue(http_parser_t *p)
+/* A message's first byte is d[i] of the state being run. */
+static void begin(http_parser_t *p, size_t i, uint64_t ts)
 {
-    enum http_req_class c = HTTP_REQ_NORMAL;
-    if (p->q_len > 0) {
-        c = (enum http_req_class)p->queue[p->q_head];
-        p->q_head = (p->q_head + 1) % HTTP_MAX_PIPELINE;
-        p->q_len--;
-    }
-    return c;
+    p->ts_first = ts;
+    p->pos_first = p->at + i;
+    p->mark_first = p->mark;
+}
+
+/* The class of the request a final response answers. */
+static enum http_req_class classify(http_parser_t *p)
+{
+    if (!p->classify)
+        return HTTP_REQ_NORMAL;
+    struct http_start s = start_of(p);
+    return p->classify(p->classify_ctx, &s);
 }
 
 static bool interim(const http_parser_t *p)
@@ -772,7 +788,7 @@ static void cut(http_parser_t *p, uint32_t why)
             break;
         }
         if (p->dir == HTTP_DIR_RESPONSE)
-            dequeue(p);
+            classify(p);
         p->flags |= why;
         emit(p);
         break;
@@ -851,7 +867,7 @@ static void response_framing(http_parser_t *p)
         msg_reset(p);
         return;
     }
-    c = dequeue(p);
+    c = classify(p);
     if (p->status == 101 ||
         (c == HTTP_REQ_CONNECT && p->status >= 200 && p->status < 300)) {
         p->flags |= MSG_F_UPGRADE;
@@ -902,7 +918,7 @@ static size_t on_idle(http_parser_t *p, const uint8_t *d, size_t n,
     if (i < n) {
         msg_reset(p);
         p->state = ST_LINE;
-        p->ts_first = ts;
+        begin(p, i, ts);
         p->ts_last = ts;
     }
     return i;
@@ -1235,7 +1251,7 @@ static size_t on_resync(http_parser_t *p, const uint8_t *d, size_t n,
             int m = candidate(p, d[i]);
             if (m >= 0) {
                 if (p->hlen == 0)
-                    p->ts_first = ts;
+                    begin(p, i, ts);
                 p->hbuf[p->hlen++] = d[i++];
                 p->line_start = false;
                 if (m == 1) {
@@ -1320,9 +1336,12 @@ void http_parser_feed(http_parser_t *p, const uint8_t *data, size_t len,
     size_t off = 0;
     if (!p || !data)
         return;
+    uint64_t base = p->pos;
+    p->pos += len;
     while (off < len && p->state != ST_STOPPED) {
         const uint8_t *d = data + off;
         size_t n = len - off, used = 0;
+        p->at = base + off;
         switch (p->state) {
         case ST_IDLE:
             used = on_idle(p, d, n, ts_ns);
@@ -1374,6 +1393,7 @@ void http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns)
 {
     if (!p || len == 0)
         return;
+    p->pos += len;
     p->cnt->gap_bytes += len;
     switch (p->state) {
     case ST_STOPPED:
@@ -1416,22 +1436,30 @@ void http_parser_close(http_parser_t *p, uint64_t ts_ns)
     p->resync_run = 0;
 }
 
-int http_parser_expect(http_parser_t *p, enum http_req_class c)
+void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
+                                void *ctx)
 {
-    if (!p)
-        return -EINVAL;
-    if (p->dir != HTTP_DIR_RESPONSE)
-        return 0;
-    if (p->q_len >= HTTP_MAX_PIPELINE)
-        return -ENOSPC;
-    p->queue[(p->q_head + p->q_len) % HTTP_MAX_PIPELINE] = (uint8_t)c;
-    p->q_len++;
-    return 0;
+    p->classify = fn;
+    p->classify_ctx = ctx;
 }
 
-bool http_parser_between_messages(const http_parser_t *p)
+void http_parser_set_mark(http_parser_t *p, uint64_t mark)
 {
-    return p->state == ST_IDLE || p->state == ST_STOPPED;
+    p->mark = mark;
+}
+
+bool http_parser_current(const http_parser_t *p, struct http_start *s,
+                         struct bytes *method)
+{
+    bool under_way = p->state != ST_IDLE && p->state != ST_STOPPED &&
+                     (p->state != ST_RESYNC || p->hlen > 0);
+    *method = (struct bytes){ NULL, 0 };
+    if (!under_way)
+        return false;
+    *s = start_of(p);
+    if (p->state != ST_LINE && p->state != ST_RESYNC)
+        *method = bytes_at(head_base(p), p->method);
+    return true;
 }
 
 bool http_parser_stopped(const http_parser_t *p)

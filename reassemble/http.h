@@ -11,8 +11,9 @@
  * Content-Length or chunked Transfer-Encoding; responses to HEAD, 1xx,
  * 204 and 304 have none; a 2xx to CONNECT and a 101 end HTTP on the
  * connection; otherwise a response without length runs to the close.
- * Interim 1xx responses (100 Continue) are counted, not emitted, so the
- * n-th emitted response answers the n-th request.
+ * Interim 1xx responses (100 Continue) are counted, not emitted. Which
+ * request a response answers is not the parser's to decide: it asks its
+ * classifier (conn.c, pairing.h) when a response's head is parsed.
  *
  * All input is hostile: every length is checked, header bytes, header
  * count and body bytes kept are capped, and each cap has a counter in
@@ -56,6 +57,15 @@ enum http_req_class {
     HTTP_REQ_CONNECT,  /* 2xx response opens a tunnel */
 };
 
+/* Where a message began: the offset of its first byte in the stream
+ * (bytes fed plus gaps reported since the parser started), the mark in
+ * force when that byte was fed, and its packet time. */
+struct http_start {
+    uint64_t pos;
+    uint64_t mark;
+    uint64_t ts_ns;
+};
+
 /* A parsed message, borrowed for the duration of the callback. */
 struct http_parsed {
     enum http_dir dir;
@@ -69,6 +79,7 @@ struct http_parsed {
     uint64_t body_len;             /* whole body length */
     uint32_t flags;                /* enum msg_flag */
     uint64_t ts_first_ns, ts_last_ns;
+    struct http_start start;
 };
 
 typedef void (*http_message_cb)(void *ctx, const struct http_parsed *m);
@@ -96,17 +107,25 @@ void http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns);
  * close-delimited body, emits a partial message flagged incomplete. */
 void http_parser_close(http_parser_t *p, uint64_t ts_ns);
 
-/* Response parsers: the class of the next request still unanswered, in
- * request order. Requests not announced are treated as HTTP_REQ_NORMAL.
- * Returns 0, or -ENOSPC when HTTP_MAX_PIPELINE are already queued. */
-#define HTTP_MAX_PIPELINE 64
-int http_parser_expect(http_parser_t *p, enum http_req_class c);
+/* Response parsers: asked once per final response, when its head is
+ * parsed and before its body is framed, for the class of the request it
+ * answers. Without a classifier every response answers a normal
+ * request. */
+typedef enum http_req_class (*http_classify_fn)(void *ctx,
+                                                const struct http_start *s);
+void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
+                                void *ctx);
 
-/* True when no message is under way: the parser waits for a start line
- * (leading CR/LF already skipped) or has stopped. A request parser in
- * this state means a response now cannot be answering a request that is
- * still arriving. */
-bool http_parser_between_messages(const http_parser_t *p);
+/* Tags the bytes fed from now on (conn.c: how much of the other direction
+ * their packet acknowledged); each message keeps the tag of its first
+ * byte in http_parsed.start.mark. */
+void http_parser_set_mark(http_parser_t *p, uint64_t mark);
+
+/* True when a message is under way (its first byte seen, not yet
+ * emitted): *s says where it began and *method is its method once the
+ * start line is whole (else empty; borrowed until the next feed). */
+bool http_parser_current(const http_parser_t *p, struct http_start *s,
+                         struct bytes *method);
 
 /* True once the stream left HTTP (CONNECT tunnel, 101 upgrade, or bytes
  * that never resynchronised); further input is ignored. */

@@ -96,6 +96,19 @@ static void register_stats(struct reasm *r)
     attach(r, "pkts_no_flow", &cs.conn->pkts_no_flow);
     attach(r, "pkts_after_close", &cs.conn->pkts_after_close);
     attach(r, "alloc_failed", &cs.conn->alloc_failed);
+    attach(r, "rst_ignored", &cs.conn->rst_ignored);
+    attach(r, "ports_reused", &cs.conn->ports_reused);
+    attach(r, "pkts_held", &cs.conn->pkts_held);
+    attach(r, "responses_lost", &cs.conn->responses_lost);
+    attach(r, "pairs_uncertain", &cs.conn->pairs_uncertain);
+    attach(r, "responses_early", &cs.conn->responses_early);
+    attach(r, "pairing_evicted", &cs.conn->pairing_evicted);
+    attach(r, "overlap_conflicts", &cs.stream->overlap_conflicts);
+    attach(r, "checksum_bad", &cs.conn->checksum_bad);
+    attach(r, "checksum_offloaded", &cs.conn->checksum_offloaded);
+    attach(r, "checksum_rewritten", &cs.conn->checksum_rewritten);
+    attach(r, "checksum_unchecked", &cs.conn->checksum_unchecked);
+    attach(r, "ack_gaps", &cs.stream->ack_gaps);
     attach(r, "gaps", &cs.stream->gaps);
     attach(r, "gap_bytes", &cs.stream->gap_bytes);
     attach(r, "retransmit_bytes", &cs.stream->retransmit_bytes);
@@ -228,9 +241,11 @@ static void handle_pkts(struct reasm *r, const struct frame *f)
             struct packet_info whole;
             bool conflict;
             if (defrag_add(r->defrag, &pi, p.ts_ns, &whole, &conflict) > 0)
-                conn_packet(r->conns, &whole, 0, p.ts_ns, r->clock_ns);
+                conn_packet(r->conns, &whole, 0,
+                            conflict ? CONN_PKT_CONFLICT : 0, p.ts_ns,
+                            r->clock_ns);
         } else if (s == PACKET_OK) {
-            conn_packet(r->conns, &pi, cut, p.ts_ns, r->clock_ns);
+            conn_packet(r->conns, &pi, cut, 0, p.ts_ns, r->clock_ns);
         } else {
             count_status(r, s);
         }
@@ -305,6 +320,9 @@ static int setup(struct reasm *r)
         .max_buffered = rc->max_buffered,
         .memcap = rc->memcap,
         .idle_timeout_ns = rc->idle_timeout_ns,
+        .reorder_ns = rc->reorder_ns,
+        .overlap_policy = (enum stream_policy)rc->overlap,
+        .checksums = (enum checksum_mode)rc->checksums,
         .http = {
             .max_header_bytes = rc->max_header_bytes,
             .max_headers = rc->max_headers,

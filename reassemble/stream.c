@@ -18,8 +18,27 @@ struct stream_seg {
     struct stream_seg *prev, *next;
     uint32_t seq;
     uint32_t len;
+    /* the segment these bytes arrived in, for the overlap policy */
+    uint32_t orig_start, orig_end;
+    uint64_t mark;
     uint8_t data[];
 };
+
+/* Does a new copy [ns, ne) replace the held copy [os, oe) of the bytes
+ * they share? See enum stream_policy. */
+static bool new_wins(enum stream_policy policy, uint32_t ns, uint32_t ne,
+                     uint32_t os, uint32_t oe)
+{
+    switch (policy) {
+    case STREAM_POLICY_FIRST: return false;
+    case STREAM_POLICY_LAST: return true;
+    case STREAM_POLICY_BSD:
+    case STREAM_POLICY_WINDOWS: return SEQ_LT(ns, os);
+    case STREAM_POLICY_LINUX:
+        return SEQ_LT(ns, os) || (ns == os && SEQ_GT(ne, oe));
+    }
+    return false;
+}
 
 /* What a buffered piece costs against the caps. */
 static uint64_t seg_cost(uint32_t len)
@@ -67,13 +86,25 @@ void stream_release(struct stream *s)
 
 /* Hands n in-order bytes to the sink. */
 static void emit(struct stream *s, const uint8_t *p, uint32_t n,
-                 uint64_t ts_ns)
+                 uint64_t ts_ns, uint64_t mark)
 {
     if (n == 0)
         return;
-    s->sink->data(s->ctx, p, n, ts_ns);
+    s->sink->data(s->ctx, p, n, ts_ns, mark);
     s->next_seq += n;
     s->delivered += n;
+    s->offset += n;
+}
+
+/* Two copies of n bytes at sequence seq: say when they differ. */
+static void compare(struct stream *s, uint32_t seq, const uint8_t *a,
+                    const uint8_t *b, uint32_t n)
+{
+    if (n == 0 || memcmp(a, b, n) == 0)
+        return;
+    s->sh->c.overlap_conflicts++;
+    if (s->sink->conflict)
+        s->sink->conflict(s->ctx, stream_offset_of(s, seq));
 }
 
 static void gap(struct stream *s, uint32_t n, uint64_t ts_ns)
@@ -82,15 +113,16 @@ static void gap(struct stream *s, uint32_t n, uint64_t ts_ns)
         return;
     s->sink->gap(s->ctx, n, ts_ns);
     s->next_seq += n;
+    s->offset += n;
     s->gaps++;
     s->sh->c.gaps++;
     s->sh->c.gap_bytes += n;
 }
 
-/* Delivers the bytes p[0..len) that start at next_seq, interleaved with
- * buffered segments: where a buffered copy of a byte exists it arrived
- * first and wins, and the new copy is counted as a retransmission. Then
- * delivers every buffered segment that became contiguous. */
+/* Delivers the bytes p[0..len) of the segment being taken in, which
+ * start at next_seq, interleaved with buffered segments: where both hold
+ * a byte, the overlap policy picks the copy. Then delivers every buffered
+ * segment that became contiguous. */
 static void push(struct stream *s, const uint8_t *p, uint32_t len,
                  uint64_t ts_ns)
 {
@@ -103,13 +135,21 @@ static void push(struct stream *s, const uint8_t *p, uint32_t len,
             if (stale < h->len) {
                 uint32_t n = h->len - stale;
                 uint32_t dup = len < n ? len : n;
+                const uint8_t *held = h->data + stale;
                 if (dup) {
                     /* (p may be NULL when len is 0) */
                     s->sh->c.retransmit_bytes += dup;
+                    compare(s, s->next_seq, p, held, dup);
+                    if (new_wins(s->sh->policy, s->in_start, s->in_end,
+                                 h->orig_start, h->orig_end)) {
+                        emit(s, p, dup, ts_ns, s->in_mark);
+                        held += dup;
+                        n -= dup;
+                    }
                     p += dup;
                     len -= dup;
                 }
-                emit(s, h->data + stale, n, ts_ns);
+                emit(s, held, n, ts_ns, h->mark);
             }
             seg_unlink(s, h);
             continue;
@@ -119,7 +159,7 @@ static void push(struct stream *s, const uint8_t *p, uint32_t len,
         uint32_t n = len;
         if (h && SEQ_LT(h->seq, s->next_seq + len))
             n = h->seq - s->next_seq;
-        emit(s, p, n, ts_ns);
+        emit(s, p, n, ts_ns, s->in_mark);
         p += n;
         len -= n;
     }
@@ -157,6 +197,9 @@ static void walk(struct stream *s, uint32_t seq, const uint8_t *p,
                 } else {
                     k->seq = pos;
                     k->len = n;
+                    k->orig_start = s->in_start;
+                    k->orig_end = s->in_end;
+                    k->mark = s->in_mark;
                     memcpy(k->data, p + (pos - seq), n);
                     /* insert before g (at the tail when g is NULL) */
                     k->next = g;
@@ -181,8 +224,15 @@ static void walk(struct stream *s, uint32_t seq, const uint8_t *p,
         /* pos is inside g: those bytes are already held */
         uint32_t g_end = g->seq + g->len;
         uint32_t upto = SEQ_LT(g_end, end) ? g_end : end;
-        if (commit)
+        if (commit) {
+            uint8_t *held = g->data + (pos - g->seq);
+            const uint8_t *mine = p + (pos - seq);
             s->sh->c.retransmit_bytes += upto - pos;
+            compare(s, pos, mine, held, upto - pos);
+            if (new_wins(s->sh->policy, s->in_start, s->in_end,
+                         g->orig_start, g->orig_end))
+                memcpy(held, mine, upto - pos);
+        }
         pos = upto;
         g = g->next;
     }
@@ -224,7 +274,8 @@ static void store(struct stream *s, uint32_t seq, const uint8_t *p,
         uint32_t pieces;
         walk(s, seq, p, len, false, &cost, &pieces);
         if (pieces == 0) {
-            s->sh->c.retransmit_bytes += len;
+            /* all of it is held already: the policy picks the copy */
+            walk(s, seq, p, len, true, &cost, &pieces);
             return;
         }
         bool over_dir = s->buffered + cost > s->sh->max_buffered ||
@@ -247,21 +298,32 @@ static void store(struct stream *s, uint32_t seq, const uint8_t *p,
     }
 }
 
-/* Reports as gaps the holes the peer acknowledged past. */
-static void ack_gaps(struct stream *s, uint64_t ts_ns)
+/* How far the peer acknowledged past next_seq; 0 when not, or when the
+ * acknowledgement lies outside any window (recorded before the stream
+ * had a sequence, or forged). */
+static uint32_t acked_ahead(const struct stream *s)
 {
     if (s->state != STREAM_OPEN || !s->have_ack)
+        return 0;
+    int32_t d = SEQ_DIFF(s->peer_ack, s->next_seq);
+    return d > 0 && d <= (int32_t)STREAM_MAX_AHEAD ? (uint32_t)d : 0;
+}
+
+/* Reports as gaps the holes the peer acknowledged past, up to `upto`. */
+static void ack_gaps(struct stream *s, uint32_t upto, uint64_t ts_ns)
+{
+    if (!acked_ahead(s))
         return;
-    while (SEQ_GT(s->peer_ack, s->next_seq)) {
-        uint32_t target;
-        if (s->head)
+    uint32_t limit = SEQ_LT(upto, s->peer_ack) ? upto : s->peer_ack;
+    while (SEQ_GT(limit, s->next_seq)) {
+        uint32_t target = limit;
+        if (s->head && SEQ_LT(s->head->seq, target))
             target = s->head->seq;
-        else if (s->have_fin && SEQ_LT(s->next_seq, s->fin_seq))
+        if (s->have_fin && SEQ_LT(s->fin_seq, target))
             target = s->fin_seq;
-        else
-            return;
-        if (SEQ_LT(s->peer_ack, target))
-            target = s->peer_ack;
+        if (target == s->next_seq)
+            return; /* only the FIN's own number is acknowledged */
+        s->sh->c.ack_gaps++;
         gap(s, target - s->next_seq, ts_ns);
         push(s, NULL, 0, ts_ns);
     }
@@ -291,6 +353,7 @@ void stream_syn(struct stream *s, uint32_t isn)
          (s->syn_seen && s->next_seq == isn + 1)))
         return; /* a retransmission, or too late to restart */
     s->next_seq = isn + 1;
+    s->isn = isn;
     s->state = STREAM_OPEN;
     s->syn_seen = true;
 }
@@ -304,7 +367,8 @@ void stream_start(struct stream *s, uint32_t seq)
 }
 
 void stream_segment_cut(struct stream *s, uint32_t seq, const uint8_t *data,
-                        size_t len, size_t cut, bool fin, uint64_t ts_ns)
+                        size_t len, size_t cut, bool fin, uint64_t ts_ns,
+                        uint64_t mark)
 {
     if (s->state == STREAM_ENDED)
         return;
@@ -319,6 +383,9 @@ void stream_segment_cut(struct stream *s, uint32_t seq, const uint8_t *data,
         s->state = STREAM_OPEN;
     }
     uint32_t n = (uint32_t)len, total = (uint32_t)(len + cut);
+    s->in_start = seq;
+    s->in_end = seq + total;
+    s->in_mark = mark;
     /* Where the segment ends relative to next_seq, without wrapping. */
     int64_t ahead = (int64_t)SEQ_DIFF(seq, s->next_seq) + total;
     if (ahead > (int64_t)STREAM_MAX_AHEAD) {
@@ -363,24 +430,53 @@ void stream_segment_cut(struct stream *s, uint32_t seq, const uint8_t *data,
         gap(s, target - s->next_seq, ts_ns);
         push(s, NULL, 0, ts_ns);
     }
-    ack_gaps(s, ts_ns);
     check_fin(s, ts_ns);
 }
 
 void stream_segment(struct stream *s, uint32_t seq, const uint8_t *data,
                     size_t len, bool fin, uint64_t ts_ns)
 {
-    stream_segment_cut(s, seq, data, len, 0, fin, ts_ns);
+    stream_segment_cut(s, seq, data, len, 0, fin, ts_ns, 0);
 }
 
 void stream_ack(struct stream *s, uint32_t ack, uint64_t ts_ns)
 {
+    /* An acknowledgement beyond any window is not believed. */
+    if (s->state == STREAM_OPEN &&
+        SEQ_DIFF(ack, s->next_seq) > (int32_t)STREAM_MAX_AHEAD)
+        return;
     if (!s->have_ack || SEQ_GT(ack, s->peer_ack)) {
         s->peer_ack = ack;
         s->have_ack = true;
     }
-    ack_gaps(s, ts_ns);
+}
+
+bool stream_acked_hole(const struct stream *s)
+{
+    return acked_ahead(s) &&
+           !(s->have_fin && SEQ_GEQ(s->next_seq, s->fin_seq));
+}
+
+void stream_settle(struct stream *s, uint32_t upto, uint64_t ts_ns)
+{
+    ack_gaps(s, upto, ts_ns);
     check_fin(s, ts_ns);
+}
+
+uint64_t stream_offset_of(const struct stream *s, uint32_t seq)
+{
+    if (s->state == STREAM_NEW)
+        return 0;
+    int64_t d = SEQ_DIFF(seq, s->next_seq);
+    if (d < 0 && (uint64_t)-d > s->offset)
+        return 0;
+    return s->offset + (uint64_t)d;
+}
+
+bool stream_next_seq(const struct stream *s, uint32_t *seq)
+{
+    *seq = s->next_seq;
+    return s->state != STREAM_NEW;
 }
 
 void stream_end(struct stream *s, uint64_t ts_ns)

@@ -20,6 +20,8 @@ if [ ! -s "$pcap" ] || [ ! -s "$truth" ]; then
 fi
 run_dir=$(mktemp -d /tmp/hark-bench.XXXXXX)
 trap 'rm -rf "$run_dir"' EXIT INT TERM
+# Run as root, the stages run as supervisor.run_as: they must pass through.
+chmod 0711 "$run_dir"
 cfg="$run_dir/bench.yaml"
 cp hark.yaml "$cfg"
 if [ -n "${BENCH_SHARDS:-}" ]; then

@@ -6,6 +6,9 @@
 # SET is `build` (the libraries and tools that build hark) or `test`
 # (build, plus what the tests, fuzzers and benchmark run: the default
 # for the install modes). Plain `make` checks `build` only.
+# The install modes also create the `hark` system user the stages run as
+# when hark runs as root (supervisor.run_as); without it they run as
+# `nobody`, so nothing fails when it cannot be made.
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libpcap-dev libzmq3-dev libmsgpack-dev \
@@ -30,7 +33,17 @@ packages() { # SET -> package list
     esac
 }
 
+# The stages' user: a system account with no home and no shell.
+ensure_user() {
+    id hark >/dev/null 2>&1 && return 0
+    command -v useradd >/dev/null || return 0
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin hark >/dev/null 2>&1 ||
+        echo "deps: could not create the system user 'hark'; the stages will run as 'nobody'" >&2
+}
+
 install() {
+    ensure_user
     # shellcheck disable=SC2046
     todo=$(missing $(packages "$1"))
     [ -z "$todo" ] && return 0

@@ -38,6 +38,10 @@ DEMO_SERVER="$REPO/tests/data/demo_server.py"
 export HARK_BIN HARK_SHARED
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/hark-$E2E_NAME.XXXXXX")
+# Started as root, the stages run as an unprivileged user (supervisor.run_as)
+# who must reach the trail and run directories the tests put in $T: it may
+# pass through $T, not list it.
+chmod 0711 "$T"
 HARK_PID=
 HARK_RC=
 SERVER_PID=

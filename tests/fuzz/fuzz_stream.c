@@ -47,7 +47,8 @@ static void position(struct check *c)
     c->started = true;
 }
 
-static void on_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
+static void on_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts,
+                    uint64_t mark)
 {
     struct check *c = ctx;
     position(c);
@@ -77,7 +78,16 @@ static void on_end(void *ctx, uint64_t ts)
         abort();
 }
 
-static const struct stream_sink sink = { on_data, on_gap, on_end };
+/* Copies of the pattern never differ: a conflict there is a bug. */
+static void on_conflict(void *ctx, uint64_t offset)
+{
+    struct check *c = ctx;
+    if (c->strict)
+        abort();
+}
+
+static const struct stream_sink sink = { on_data, on_gap, on_end,
+                                         on_conflict };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -91,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct stream_shared sh = {
         .max_buffered = 64u << (data[4] & 15),
         .memcap = 64u << ((data[4] >> 4) & 15),
+        .policy = (enum stream_policy)((data[5] & 0x7f) % 5),
     };
     struct check c = { .strict = !(data[5] & 0x80) };
     struct stream s;
@@ -115,11 +126,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   : (uint8_t)(data[3] ^ i);
             if (op == 3) /* the capture kept only the first half */
                 stream_segment_cut(&s, seq, len ? buf : NULL, len - len / 2,
-                                   len / 2, fin, ts);
+                                   len / 2, fin, ts, off);
             else
                 stream_segment(&s, seq, len ? buf : NULL, len, fin, ts);
             break;
-        case 4: stream_ack(&s, seq, ts); break;
+        case 4:
+            stream_ack(&s, seq, ts);
+            if (fin) /* the reorder window passed */
+                stream_settle(&s, s.peer_ack, ts);
+            break;
         case 5: stream_syn(&s, isn + off); break;
         case 6: stream_start(&s, seq); break;
         case 7: stream_end(&s, ts); break;

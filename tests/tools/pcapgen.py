@@ -50,6 +50,8 @@ class Packet:
         self.window = window
         self.t = t                 # seconds; None: the capture's clock
         self.bad_checksum = False  # spoil the TCP checksum
+        self.partial_checksum = False  # what offload leaves: only the
+                                       # pseudo-header sum
         self.ttl = 64
         self.ip_id = 0
         self.raw_ip = None         # bytes of a whole IP packet instead
@@ -68,6 +70,8 @@ class Packet:
         else:
             pseudo = src + dst + struct.pack("!IxxxB", len(seg), 6)
         c = checksum(pseudo + seg)
+        if self.partial_checksum:
+            c = ~checksum(pseudo) & 0xFFFF
         if self.bad_checksum:
             c ^= 0x5A5A
         return seg[:16] + struct.pack("!H", c) + seg[18:]

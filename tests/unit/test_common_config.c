@@ -46,6 +46,8 @@ static void check_seed_policy(const struct config_policy *p)
     assert_string_equal(p->steps[0].label, "Log Request Message");
     assert_int_equal(p->steps[1].kind, STEP_WAIT);
     assert_int_equal(p->steps[1].timeout_ns, 30 * NS_PER_SEC);
+    assert_int_equal(p->steps[1].until, WAIT_UNTIL_FIRST_BYTE);
+    assert_int_equal(p->steps[1].max_response_ns, 600 * NS_PER_SEC);
     assert_string_equal(p->steps[1].label, "Assemble Response Packets");
     assert_int_equal(p->steps[2].kind, STEP_LOG);
     assert_int_equal(p->steps[2].message, STEP_MSG_RESPONSE);
@@ -104,9 +106,18 @@ static void test_defaults(void **state)
     assert_string_equal(c->logger.db, "hark.db");
     assert_int_equal(c->logger.batch, 512);
     assert_false(c->logger.sync);
-    char run_dir[64];
-    snprintf(run_dir, sizeof(run_dir), "/tmp/hark-%u", (unsigned)getuid());
-    assert_string_equal(c->bus.run_dir, run_dir);
+    /* never a predictable name in /tmp that `hark run` would use */
+    if (geteuid() == 0) {
+        assert_string_equal(c->bus.run_dir, "/run/hark");
+        assert_false(c->bus.run_dir_private);
+    } else if (!getenv("XDG_RUNTIME_DIR")) {
+        assert_true(c->bus.run_dir_private);
+    }
+    assert_null(c->supervisor.run_as);
+    assert_null(c->logger.sign_key);
+    assert_int_equal(c->logger.checkpoint_records, 10000);
+    assert_int_equal(c->logger.checkpoint_interval_ns, 10 * NS_PER_SEC);
+    assert_int_equal(c->logger.disk_full_wait_ns, 10 * NS_PER_SEC);
     for (unsigned i = 0; i < CONFIG_MAX_SHARDS; i++)
         assert_null(c->bus.reassemble[i]);
     assert_null(c->bus.dispatch);
@@ -205,7 +216,15 @@ static void test_shipped_file(void **state)
     assert_memory_equal(&c->correlate, &d->correlate, sizeof(c->correlate));
     assert_int_equal(c->logger.batch, d->logger.batch);
     assert_int_equal(c->logger.sync, d->logger.sync);
+    assert_null(c->logger.sign_key);
+    assert_int_equal(c->logger.checkpoint_records,
+                     d->logger.checkpoint_records);
+    assert_int_equal(c->logger.checkpoint_interval_ns,
+                     d->logger.checkpoint_interval_ns);
+    assert_int_equal(c->logger.disk_full_wait_ns,
+                     d->logger.disk_full_wait_ns);
     assert_string_equal(c->bus.run_dir, d->bus.run_dir);
+    assert_int_equal(c->bus.run_dir_private, d->bus.run_dir_private);
     assert_null(c->bus.dispatch);
     assert_null(c->bus.reassemble[0]);
     assert_int_equal(c->bus.tap_base_port, 0);
@@ -401,7 +420,26 @@ static const struct error_case error_cases[] = {
     { "wait long form unknown key",
       POLICY "    - wait_for_response: {timeot: 1s}\n", 3,
       "policies.p[0].wait_for_response.timeot",
-      "unknown key (expected one of timeout, label)" },
+      "unknown key (expected one of timeout, until, max_response, "
+      "label)" },
+    { "wait until neither byte",
+      POLICY "    - wait_for_response: {until: headers}\n", 3,
+      "policies.p[0].wait_for_response.until",
+      "unknown value (expected one of first_byte, last_byte, found "
+      "'headers')" },
+    { "wait ceiling not a duration",
+      POLICY "    - wait_for_response: {max_response: long}\n", 3,
+      "policies.p[0].wait_for_response.max_response",
+      "expected a duration" },
+    { "wait ceiling shorter than the timeout",
+      POLICY "    - wait_for_response: {timeout: 5s, max_response: 2s}\n",
+      3, "policies.p[0].wait_for_response.max_response",
+      "shorter than the timeout (expected at least '5s', found '2s')" },
+    { "wait ceiling shorter than the default timeout",
+      POLICY "    - wait_for_response:\n        max_response: 10s\n", 4,
+      "policies.p[0].wait_for_response.max_response",
+      "shorter than the timeout (expected at least the default timeout, "
+      "30s, found '10s')" },
     { "wait as a list", POLICY "    - wait_for_response: [1s]\n", 3,
       "policies.p[0].wait_for_response", "found a list" },
     { "empty policy name", "policies:\n  \"\": [log: request]\n", 2,
@@ -634,8 +672,11 @@ static void test_scalar_sections(void **state)
     (void)state;
     struct config *c = load_ok(
         "# the order of sections does not matter\n"
-        "supervisor: {max_restarts: 0, drain_timeout: 2m}\n"
+        "supervisor: {max_restarts: 0, drain_timeout: 2m, run_as: audit}\n"
         "logger:\n  db: /var/lib/hark/trail\n  batch: 64\n  sync: yes\n"
+        "  sign_key: /etc/hark/logger.sign\n  checkpoint_records: 500\n"
+        "  checkpoint_interval: 1m\n  disk_full_wait: 0s\n"
+        "bus:\n  run_dir: /run/hark-audit\n"
         "correlate:\n  max_pending: 1000\n"
         "capture:\n"
         "  device: eth1\n"
@@ -678,8 +719,15 @@ static void test_scalar_sections(void **state)
     assert_string_equal(c->logger.db, "/var/lib/hark/trail");
     assert_int_equal(c->logger.batch, 64);
     assert_true(c->logger.sync);
+    assert_string_equal(c->logger.sign_key, "/etc/hark/logger.sign");
+    assert_int_equal(c->logger.checkpoint_records, 500);
+    assert_int_equal(c->logger.checkpoint_interval_ns, 60 * NS_PER_SEC);
+    assert_int_equal(c->logger.disk_full_wait_ns, 0);
+    assert_string_equal(c->bus.run_dir, "/run/hark-audit");
+    assert_false(c->bus.run_dir_private);
     assert_int_equal(c->supervisor.max_restarts, 0);
     assert_int_equal(c->supervisor.drain_timeout_ns, 120 * NS_PER_SEC);
+    assert_string_equal(c->supervisor.run_as, "audit");
     config_destroy(&c);
 
     /* An empty filter captures everything; null unsets read. */
@@ -828,7 +876,16 @@ static void test_policy_forms(void **state)
         "    - wait_for_response:\n"
         "    - log: response\n"
         "  braces:\n"
-        "    - wait_for_response: {}\n");
+        "    - wait_for_response: {}\n"
+        "  last:\n"
+        "    - wait_for_response:\n"
+        "        timeout: 2s\n"
+        "        until: last_byte\n"
+        "        max_response: 1m\n"
+        "  long:\n"
+        "    - wait_for_response: 1h\n"
+        "  long_map:\n"
+        "    - wait_for_response: {timeout: 20m, until: first_byte}\n");
     p = config_policy_find(c, "full");
     assert_non_null(p);
     assert_int_equal(p->n_steps, 4);
@@ -854,6 +911,19 @@ static void test_policy_forms(void **state)
     assert_string_equal(p->steps[0].label, "Assemble Response Packets");
     p = config_policy_find(c, "braces");
     assert_int_equal(p->steps[0].timeout_ns, 30 * NS_PER_SEC);
+    assert_int_equal(p->steps[0].until, WAIT_UNTIL_FIRST_BYTE);
+    assert_int_equal(p->steps[0].max_response_ns, 600 * NS_PER_SEC);
+    p = config_policy_find(c, "last");
+    assert_int_equal(p->steps[0].timeout_ns, 2 * NS_PER_SEC);
+    assert_int_equal(p->steps[0].until, WAIT_UNTIL_LAST_BYTE);
+    assert_int_equal(p->steps[0].max_response_ns, 60 * NS_PER_SEC);
+    /* A timeout past the default ceiling takes the ceiling with it. */
+    p = config_policy_find(c, "long");
+    assert_int_equal(p->steps[0].timeout_ns, 3600 * NS_PER_SEC);
+    assert_int_equal(p->steps[0].max_response_ns, 3600 * NS_PER_SEC);
+    p = config_policy_find(c, "long_map");
+    assert_int_equal(p->steps[0].until, WAIT_UNTIL_FIRST_BYTE);
+    assert_int_equal(p->steps[0].max_response_ns, 1200 * NS_PER_SEC);
     config_destroy(&c);
 }
 

@@ -11,10 +11,15 @@
 #include "store.h"
 #include "store_query.h"
 #include "store_verify.h"
+#include "trailedit.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <leveldb/c.h>
+#include <msgpack.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +142,7 @@ static uint64_t expect_verify_ok(const char *dir)
     char err[256];
     assert_int_equal(store_open(dir, 0, &s, err, sizeof(err)), 0);
     struct store_verify v;
-    int rc = store_verify(s, &v);
+    int rc = store_verify(s, NULL, &v);
     if (rc)
         fail_msg("verify: %d seq %llu: %s", rc, (unsigned long long)v.bad_seq,
                  v.why);
@@ -155,7 +160,7 @@ static void expect_verify_bad(const char *dir, uint64_t seq, const char *why)
     char err[256];
     assert_int_equal(store_open(dir, 0, &s, err, sizeof(err)), 0);
     struct store_verify v;
-    assert_int_equal(store_verify(s, &v), -EBADMSG);
+    assert_int_equal(store_verify(s, NULL, &v), -EBADMSG);
     if (v.bad_seq != seq || !strstr(v.why, why))
         fail_msg("verify: want seq %llu '%s', got seq %llu '%s'",
                  (unsigned long long)seq, why, (unsigned long long)v.bad_seq,
@@ -547,16 +552,15 @@ static void seq_key(uint64_t seq, uint8_t k[9])
  * 4 = 1200, 5 = 2000, 6 = 2100. Time order: 1000(2) 1200(4) 2000(5)
  * 2100(6) 3000(1) 3500(3). */
 
-static void test_tamper_edit(void **state)
+/* Changes the method of the record at ts 2000 (chain seq 5) from GET to
+ * PUT: a well-formed record with one field changed. */
+static void edit_get_to_put(const char *dir)
 {
-    struct fixture *fx = *state;
-    build_trail(fx->dir);
     uint8_t key[STORE_KEY_MAX];
-    size_t kl = nth_key(fx->dir, 2, key); /* ts 2000: seq 5 */
-    /* a well-formed record with one field changed */
+    size_t kl = nth_key(dir, 2, key);
     store_t *s = NULL;
     char err[256];
-    assert_int_equal(store_open(fx->dir, 0, &s, err, sizeof(err)), 0);
+    assert_int_equal(store_open(dir, 0, &s, err, sizeof(err)), 0);
     store_iter_t *it = store_iter_new(s, 2000, 2001, NULL, 0);
     struct audit_record r;
     assert_int_equal(store_iter_next(it, &r), 1);
@@ -569,8 +573,15 @@ static void test_tamper_edit(void **state)
     char *get = memmem(copy, vl, "GET", 3);
     assert_non_null(get);
     memcpy(get, "PUT", 3);
-    raw_put(fx->dir, key, kl, copy, vl);
+    raw_put(dir, key, kl, copy, vl);
     free(copy);
+}
+
+static void test_tamper_edit(void **state)
+{
+    struct fixture *fx = *state;
+    build_trail(fx->dir);
+    edit_get_to_put(fx->dir);
     expect_verify_bad(fx->dir, 5, "hash mismatch");
 }
 
@@ -663,6 +674,268 @@ static void test_tamper_meta(void **state)
     expect_verify_bad(fx->dir, 6, "meta key missing");
 }
 
+/* ---- anchors: checkpoints and signatures ---------------------------- */
+
+struct anchored {
+    uint8_t pk[STORE_SIGN_PUBLIC_BYTES];
+    uint8_t head[STORE_HASH_BYTES];  /* as the logger would print it */
+};
+
+/* build_trail's six records in two batches, a checkpoint after each, the
+ * last one final, signed with a new key. */
+static void build_signed(const char *dir, struct anchored *a)
+{
+    uint8_t sk[STORE_SIGN_SECRET_BYTES];
+    assert_int_equal(sodium_init() < 0, 0);
+    crypto_sign_keypair(a->pk, sk);
+    build_trail(dir);
+    char err[256];
+    /* build_trail wrote without a key: sign on reopen, as a logger
+     * restarted with logger.sign_key would (the final checkpoint covers
+     * all six records) */
+    store_t *s = open_rw(dir);
+    store_sign_with(s, sk);
+    assert_true(store_signing(s));
+    assert_int_equal(store_uncheckpointed(s), 6);
+    assert_int_equal(store_checkpoint(s, false), 0);
+    assert_true(store_dirty(s));
+    assert_int_equal(store_pending(s), 0);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    assert_int_equal(store_uncheckpointed(s), 0);
+    struct audit_record r[] = {
+        make(RECORD_REQUEST, 4000, "00000000000000e5", 0),
+        make(RECORD_RESPONSE, 4100, "00000000000000e5", 0),
+    };
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(store_put(s, &r[i]), 0);
+    assert_int_equal(store_checkpoint(s, true), 0);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    /* a second final checkpoint of the same head adds nothing */
+    assert_int_equal(store_checkpoint(s, true), 0);
+    assert_false(store_dirty(s));
+    store_head(s, a->head);
+    store_close(&s);
+    sodium_memzero(sk, sizeof(sk));
+}
+
+static int verify_with(const char *dir, const struct store_verify_opts *o,
+                       struct store_verify *v)
+{
+    store_t *s = NULL;
+    char err[256];
+    assert_int_equal(store_open(dir, 0, &s, err, sizeof(err)), 0);
+    int rc = store_verify(s, o, v);
+    store_close(&s);
+    return rc;
+}
+
+static void expect_anchor_bad(const char *dir, const struct store_verify_opts *o,
+                              const char *why)
+{
+    struct store_verify v;
+    int rc = verify_with(dir, o, &v);
+    if (rc != -EBADMSG || !strstr(v.why, why))
+        fail_msg("verify: want '%s', got %d seq %llu '%s'", why, rc,
+                 (unsigned long long)v.bad_seq, v.why);
+}
+
+/* One edit of trailedit.h on the trail at dir. */
+#define EDIT(dir, call)                                                  \
+    do {                                                                 \
+        leveldb_t *db = raw_open(dir);                                   \
+        int edit_rc_ = (call);                                           \
+        leveldb_close(db);                                               \
+        assert_int_equal(edit_rc_, 0);                                   \
+    } while (0)
+
+static void test_checkpoints_signed(void **state)
+{
+    struct fixture *fx = *state;
+    struct anchored a;
+    build_signed(fx->dir, &a);
+    struct store_verify v;
+    struct store_verify_opts o = { a.pk, a.head };
+    assert_int_equal(verify_with(fx->dir, &o, &v), 0);
+    assert_int_equal(v.records, 8);
+    assert_int_equal(v.checkpoints, 2);
+    assert_int_equal(v.signed_ok, 2);
+    assert_int_equal(v.last_signed_seq, 8);
+    assert_true(v.last_signed_final);
+    assert_int_equal(v.head_seq, 8);
+    /* another key: nothing it signed, so nothing anchors the trail */
+    uint8_t other[STORE_SIGN_PUBLIC_BYTES], osk[STORE_SIGN_SECRET_BYTES];
+    crypto_sign_keypair(other, osk);
+    struct store_verify_opts wrong = { other, NULL };
+    expect_anchor_bad(fx->dir, &wrong, "no checkpoint signed by this key");
+    /* an unsigned trail has checkpoints that match, but no signature */
+    struct fixture plain = *fx;
+    strcat(plain.dir, "2");
+    build_trail(plain.dir);
+    store_t *s = open_rw(plain.dir);
+    char err[256];
+    assert_int_equal(store_checkpoint(s, true), 0);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    store_close(&s);
+    assert_int_equal(verify_with(plain.dir, NULL, &v), 0);
+    assert_int_equal(v.checkpoints, 1);
+    struct store_verify_opts just_key = { a.pk, NULL };
+    expect_anchor_bad(plain.dir, &just_key, "no checkpoint signed");
+}
+
+/* Cutting the newest records and fixing the meta passes the chain check;
+ * the checkpoints, the signature and the printed head catch it. */
+static void test_anchor_truncation(void **state)
+{
+    struct fixture *fx = *state;
+    struct anchored a;
+    build_signed(fx->dir, &a);
+    EDIT(fx->dir, te_cut_after(db, 7, 8));
+    expect_anchor_bad(fx->dir, NULL, "records were cut from the end");
+    /* the cutter removes the last checkpoint too */
+    EDIT(fx->dir, te_drop_checkpoints(db, 7, 8));
+    assert_int_equal(expect_verify_ok(fx->dir), 7); /* the chain alone */
+    struct store_verify_opts key = { a.pk, NULL }, head = { NULL, a.head };
+    expect_anchor_bad(fx->dir, &key, "records 7 to 7 are not covered");
+    expect_anchor_bad(fx->dir, &head, "is not in the chain");
+    /* cut back to the earlier (signed, not final) checkpoint at seq 6 */
+    EDIT(fx->dir, te_cut_after(db, 6, 7));
+    assert_int_equal(expect_verify_ok(fx->dir), 6);
+    expect_anchor_bad(fx->dir, &key, "not a final one");
+}
+
+/* An edited record with the chain (and the heads the checkpoints hold)
+ * recomputed from it on: a consistent trail that only the signature and
+ * the kept head catch. */
+static void test_anchor_rewrite(void **state)
+{
+    struct fixture *fx = *state;
+    struct anchored a;
+    build_signed(fx->dir, &a);
+    edit_get_to_put(fx->dir);
+    expect_verify_bad(fx->dir, 5, "hash mismatch");
+    EDIT(fx->dir, te_rechain(db, 8, NULL));
+    assert_int_equal(expect_verify_ok(fx->dir), 8); /* the chain alone */
+    struct store_verify_opts by_key = { a.pk, NULL };
+    struct store_verify_opts head = { NULL, a.head };
+    expect_anchor_bad(fx->dir, &by_key, "checkpoint signature invalid");
+    expect_anchor_bad(fx->dir, &head, "is not in the chain");
+    /* the rewriter drops the checkpoints it cannot sign */
+    EDIT(fx->dir, te_drop_checkpoints(db, 0, 8));
+    expect_anchor_bad(fx->dir, &by_key, "no checkpoint signed by this key");
+}
+
+static void test_anchor_reorder(void **state)
+{
+    struct fixture *fx = *state;
+    struct anchored a;
+    build_signed(fx->dir, &a);
+    static const uint64_t swapped[] = { 1, 3, 2, 4, 5, 6, 7, 8 };
+    EDIT(fx->dir, te_rechain(db, 8, swapped));
+    assert_int_equal(expect_verify_ok(fx->dir), 8); /* the chain alone */
+    struct store_verify_opts by_key = { a.pk, NULL };
+    expect_anchor_bad(fx->dir, &by_key, "checkpoint signature invalid");
+}
+
+/* A forged checkpoint: the head of a rewritten chain with a signature
+ * copied from the real one. */
+static void test_anchor_forged_signature(void **state)
+{
+    struct fixture *fx = *state;
+    struct anchored a;
+    build_signed(fx->dir, &a);
+    leveldb_t *db = raw_open(fx->dir);
+    leveldb_readoptions_t *ro = leveldb_readoptions_create();
+    uint8_t k[9];
+    te_key('c', 8, k);
+    char *e = NULL;
+    size_t vl;
+    char *v = leveldb_get(db, ro, (const char *)k, sizeof(k), &vl, &e);
+    assert_non_null(v);
+    char *copy = malloc(vl);
+    memcpy(copy, v, vl);
+    leveldb_free(v);
+    leveldb_readoptions_destroy(ro);
+    leveldb_close(db);
+    /* flip one bit of the time: the signature no longer matches */
+    char *t = memmem(copy, vl, "time", 4);
+    assert_non_null(t);
+    t[4 + 8] ^= 1; /* "time", 0xcf, 8 bytes: the last one */
+    raw_put(fx->dir, k, sizeof(k), copy, vl);
+    free(copy);
+    struct store_verify_opts key = { a.pk, NULL };
+    expect_anchor_bad(fx->dir, &key, "checkpoint signature invalid");
+    /* without the key the chain and checkpoint heads still agree */
+    assert_int_equal(expect_verify_ok(fx->dir), 8);
+}
+
+/* A table file LevelDB cannot read: verify says so (-EIO), not that
+ * records were deleted. */
+static void test_read_error_is_not_the_end(void **state)
+{
+    struct fixture *fx = *state;
+    /* enough records for several blocks of chain entries, so the walk
+     * over the chain reads one that the open did not cache */
+    store_t *s = open_rw(fx->dir);
+    char uid[17];
+    for (uint32_t i = 0; i < 400; i++) {
+        snprintf(uid, sizeof(uid), "%016x", i + 1);
+        struct audit_record r = make(RECORD_REQUEST, 1000 + i, uid, 0);
+        assert_int_equal(store_put(s, &r), 0);
+    }
+    char err[256];
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    store_close(&s);
+    s = open_rw(fx->dir); /* the log becomes a table file */
+    store_close(&s);
+    DIR *d = opendir(fx->dir);
+    assert_non_null(d);
+    struct dirent *de;
+    char path[256] = "";
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".ldb"))
+            snprintf(path, sizeof(path), "%s/%s", fx->dir, de->d_name);
+    closedir(d);
+    assert_true(path[0]);
+    /* chain entries ("s") sort before records ("t"): a few KB in */
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\xff\xff\xff\xff\xff\xff\xff\xff", 8, 6000),
+                     8);
+    close(fd);
+    struct store_verify v;
+    int rc = verify_with(fx->dir, NULL, &v);
+    if (rc != -EIO)
+        fail_msg("verify of a damaged table: want -EIO, got %d '%s'", rc,
+                 v.why);
+    print_message("verify: %s\n", v.why);
+    assert_non_null(strstr(v.why, "reading the trail"));
+}
+
+/* A batch that is given up on leaves the chain as it was committed. */
+static void test_discard(void **state)
+{
+    struct fixture *fx = *state;
+    build_trail(fx->dir);
+    store_t *s = open_rw(fx->dir);
+    uint8_t head[STORE_HASH_BYTES], after[STORE_HASH_BYTES];
+    store_head(s, head);
+    struct audit_record r[] = {
+        make(RECORD_REQUEST, 9000, "00000000000000f6", 0),
+        make(RECORD_RESPONSE, 9100, "00000000000000f6", 0),
+    };
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(store_put(s, &r[i]), 0);
+    assert_int_equal(store_checkpoint(s, false), 0);
+    assert_int_equal(store_discard(s), 2);
+    assert_false(store_dirty(s));
+    store_head(s, after);
+    assert_memory_equal(head, after, sizeof(head));
+    put_commit(s, r, 1);
+    assert_int_equal(store_last_seq(s), 7);
+    store_close(&s);
+    assert_int_equal(expect_verify_ok(fx->dir), 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +959,19 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tamper_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints_signed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_truncation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_rewrite, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_reorder, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_forged_signature, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_error_is_not_the_end,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,8 +10,12 @@
  * without its watermark events: the same records (in any order) and the
  * same counters must come out.
  *
- * Policy p waits 1s: a request ending at 1000 has its deadline at 2000
- * and its tombstone ends (it is forgotten) at 3000.
+ * Policy p waits 1s for the first byte (and 10 minutes for the whole
+ * response): a request ending at 1000 has its deadline at 2000 and its
+ * tombstone ends (it is forgotten) at 3000. Policy ceil waits 1s for the
+ * first byte and 3s for the whole response: its ceiling is at 4000 and
+ * its tombstone after the ceiling ends at 5000. Policy lb waits 1s for
+ * the last byte.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +25,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "early.h"
 #include "frame.h"
 #include "stats.h"
 #include "wait.h"
@@ -31,7 +36,7 @@
 #include <string.h>
 
 #define MS NS_PER_MS
-#define MAX_EVENTS 8
+#define MAX_EVENTS 12
 #define MAX_RECORDS 8
 #define TEXT_MAX 256
 
@@ -50,7 +55,13 @@ static const char yaml[] =
     "    - log: {message: request, label: req-after}\n"
     "    - log: {message: response, label: resp-after}\n"
     "  nowait:\n"
-    "    - log: request\n";
+    "    - log: request\n"
+    "  ceil:\n"
+    "    - wait_for_response: {timeout: 1s, max_response: 3s}\n"
+    "    - log: {message: response, label: ceil}\n"
+    "  lb:\n"
+    "    - wait_for_response: {timeout: 1s, until: last_byte}\n"
+    "    - log: {message: response, label: lb}\n";
 
 /* ---- the table ------------------------------------------------------- */
 
@@ -59,8 +70,8 @@ enum ev_kind { EV_REQ, EV_RESP, EV_CONN, EV_WM, EV_EOF };
 /* conn 'a' is uid 00000000000000aa ('x' gives 00000000000000xx, not hex).
  * t0/t1: first and last byte (ms); a watermark or the end of input is at
  * t1. A request is routed to policy at next_step (policy NULL: not
- * routed); a connection event is `event` with `reason` after idx
- * requests. */
+ * routed); a connection event is `event` with `reason` about n requests
+ * from idx (a close: after n requests). flags: the message's. */
 struct event {
     enum ev_kind kind;
     char conn;
@@ -69,6 +80,8 @@ struct event {
     const char *policy;
     int next_step;
     const char *event, *reason;
+    uint32_t n;
+    uint32_t flags;
 };
 
 struct wcase {
@@ -79,16 +92,30 @@ struct wcase {
     uint32_t max_pending;     /* 0: the config's */
 };
 
-#define REQ(c, i, t0, t1) { EV_REQ, (c), (i), (t0), (t1), "p", 1, 0, 0 }
+#define EARLY MSG_F_EARLY_RESPONSE
+#define REQ(c, i, t0, t1) { EV_REQ, (c), (i), (t0), (t1), "p", 1, 0, 0, 0, 0 }
 #define REQ_TO(c, i, t0, t1, pol, step) \
-    { EV_REQ, (c), (i), (t0), (t1), (pol), (step), 0, 0 }
-#define UNROUTED(c, i, t0, t1) { EV_REQ, (c), (i), (t0), (t1), 0, -1, 0, 0 }
-#define RESP(c, i, t0, t1) { EV_RESP, (c), (i), (t0), (t1), 0, 0, 0, 0 }
+    { EV_REQ, (c), (i), (t0), (t1), (pol), (step), 0, 0, 0, 0 }
+/* A request whose response began before it ended. */
+#define REQ_EARLY(c, i, t0, t1, pol, step) \
+    { EV_REQ, (c), (i), (t0), (t1), (pol), (step), 0, 0, 0, EARLY }
+#define UNROUTED(c, i, t0, t1) \
+    { EV_REQ, (c), (i), (t0), (t1), 0, -1, 0, 0, 0, 0 }
+#define RESP(c, i, t0, t1) { EV_RESP, (c), (i), (t0), (t1), 0, 0, 0, 0, 0, 0 }
+/* A response that completed before its request did. */
+#define RESP_EARLY(c, i, t0, t1) \
+    { EV_RESP, (c), (i), (t0), (t1), 0, 0, 0, 0, 0, EARLY }
 #define CLOSE(c, n, t, why) \
-    { EV_CONN, (c), (n), (t), (t), 0, 0, "close", (why) }
-#define OPEN(c, t) { EV_CONN, (c), 0, (t), (t), 0, 0, "open", "" }
-#define WM(t) { EV_WM, 0, 0, 0, (t), 0, 0, 0, 0 }
-#define END(t) { EV_EOF, 0, 0, 0, (t), 0, 0, 0, 0 }
+    { EV_CONN, (c), 0, (t), (t), 0, 0, "close", (why), (n), 0 }
+#define OPEN(c, t) { EV_CONN, (c), 0, (t), (t), 0, 0, "open", "", 0, 0 }
+/* The responses to requests i .. i + n - 1 were lost (seen at t). */
+#define LOST(c, i, n, t) \
+    { EV_CONN, (c), (i), (t), (t), 0, 0, "lost", "", (n), 0 }
+/* The response to request i began at t. */
+#define RESPONDING(c, i, t) \
+    { EV_CONN, (c), (i), (t), (t), 0, 0, "responding", "", 1, 0 }
+#define WM(t) { EV_WM, 0, 0, 0, (t), 0, 0, 0, 0, 0, 0 }
+#define END(t) { EV_EOF, 0, 0, 0, (t), 0, 0, 0, 0, 0, 0 }
 
 static const struct wcase cases[] = {
     /* ---- answered ---- */
@@ -285,6 +312,151 @@ static const struct wcase cases[] = {
       { "req a#0 - t=900 'req-after' [hdrs=2 body='q=1']",
         "resp a#0 closed t=1200 'resp-after'" },
       .counters = "requests=1 closed=1 records=2" },
+
+    /* ---- first byte in time, then the rest ---- */
+    { "first byte in time, last byte after the timeout: ok",
+      { REQ('a', 0, 900, 1000), RESPONDING('a', 0, 1500), WM(2500),
+        RESP('a', 0, 1500, 2800), END(5000) },
+      { "resp a#0 ok t=1500 'logged' [200 lat=500 hdrs=1 body='ok']" },
+      .counters = "requests=1 responses=1 pairs=1 records=1" },
+    { "until last_byte: the same response times out, then is late",
+      { REQ_TO('a', 0, 900, 1000, "lb", 0), RESPONDING('a', 0, 1500),
+        WM(2500), RESP('a', 0, 1500, 2800), END(5000) },
+      { "resp a#0 timeout t=2000 'lb'",
+        "resp a#0 late t=1500 'lb' [200 lat=500 hdrs=1 body='ok']" },
+      .counters = "requests=1 responses=1 timeouts=1 late=1 records=2" },
+    { "until last_byte: the last byte at the deadline is ok",
+      { REQ_TO('a', 0, 900, 1000, "lb", 0), RESP('a', 0, 1500, 2000),
+        END(5000) },
+      { "resp a#0 ok t=1500 'lb' [200 lat=500 hdrs=1 body='ok']" },
+      .counters = "requests=1 responses=1 pairs=1 records=1" },
+    { "first byte late: timeout, then late",
+      { REQ('a', 0, 900, 1000), WM(2100), RESPONDING('a', 0, 2200),
+        RESP('a', 0, 2200, 2300), END(5000) },
+      { "resp a#0 timeout t=2000 'logged'",
+        "resp a#0 late t=2200 'logged' [200 lat=1200 hdrs=1 body='ok']" },
+      .counters = "requests=1 responses=1 timeouts=1 late=1 records=2" },
+    { "first byte at the deadline: ok",
+      { REQ('a', 0, 900, 1000), RESPONDING('a', 0, 2000), WM(2900),
+        RESP('a', 0, 2000, 3000), END(5000) },
+      { "resp a#0 ok t=2000 'logged' [200 lat=1000 hdrs=1 body='ok']" },
+      .counters = "requests=1 responses=1 pairs=1 records=1" },
+    { "responding moves the deadline to the ceiling",
+      { REQ_TO('a', 0, 900, 1000, "ceil", 0), RESPONDING('a', 0, 1500),
+        WM(3900), END(3950) },
+      { "resp a#0 eof t=3950 'ceil'" },
+      .counters = "requests=1 eof_unanswered=1 records=1" },
+    { "a moved wait closes as closed until the ceiling",
+      { REQ('a', 0, 900, 1000), RESPONDING('a', 0, 1500),
+        CLOSE('a', 1, 2500, "fin"), END(5000) },
+      { "resp a#0 closed t=2500 'logged'" },
+      .counters = "requests=1 closed=1 records=1" },
+    { "ceiling passed: timeout at the ceiling, then late",
+      { REQ_TO('a', 0, 900, 1000, "ceil", 0), RESPONDING('a', 0, 1500),
+        WM(4500), RESP('a', 0, 1500, 4800), END(9000) },
+      { "resp a#0 timeout t=4000 'ceil'",
+        "resp a#0 late t=1500 'ceil' [200 lat=500 hdrs=1 body='ok']" },
+      .counters = "requests=1 responses=1 timeouts=1 late=1 records=2" },
+    { "ceiling and its tombstone passed: timeout, then orphan",
+      { REQ_TO('a', 0, 900, 1000, "ceil", 0), RESPONDING('a', 0, 1500),
+        WM(5200), RESP('a', 0, 1500, 5500), END(9000) },
+      { "resp a#0 timeout t=4000 'ceil'",
+        "resp a#0 orphan t=1500 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok']" },
+      .counters = "requests=1 responses=1 timeouts=1 orphans=1 records=2" },
+    { "moved waits expire in deadline order, with the others",
+      { REQ_TO('a', 0, 900, 1000, "ceil", 0),
+        REQ_TO('b', 0, 1900, 2000, "ceil", 0), RESPONDING('b', 0, 2100),
+        RESPONDING('a', 0, 1500), REQ('c', 0, 3000, 3100), WM(6000),
+        END(9000) },
+      { "resp a#0 timeout t=4000 'ceil'", "resp c#0 timeout t=4100 'logged'",
+        "resp b#0 timeout t=5000 'ceil'" },
+      .counters = "requests=3 timeouts=3 records=3" },
+    { "responding for an unknown request changes nothing",
+      { RESPONDING('b', 0, 1500), REQ('a', 0, 900, 1000),
+        RESPONDING('a', 1, 1500), WM(2500), END(5000) },
+      { "resp a#0 timeout t=2000 'logged'" },
+      .counters = "requests=1 timeouts=1 records=1" },
+
+    /* ---- responses the capture lost ---- */
+    { "lost ends the waits it names",
+      { REQ('a', 0, 900, 1000), REQ('a', 1, 1000, 1100),
+        REQ('a', 2, 1100, 1200), LOST('a', 0, 2, 1300),
+        RESP('a', 2, 1300, 1400), END(5000) },
+      { "resp a#0 lost t=1300 'logged'", "resp a#1 lost t=1300 'logged'",
+        "resp a#2 ok t=1300 'logged' [200 lat=100 hdrs=1 body='ok']" },
+      .counters = "requests=3 responses=1 pairs=1 lost=2 records=3" },
+    { "lost after the deadline: timeout",
+      { REQ('a', 0, 900, 1000), WM(2100), LOST('a', 0, 1, 2500),
+        END(5000) },
+      { "resp a#0 timeout t=2000 'logged'" },
+      .counters = "requests=1 timeouts=1 records=1" },
+    { "lost forgets tombstones and unwaited requests",
+      { REQ('a', 0, 900, 1000), UNROUTED('a', 1, 1000, 1100), WM(2100),
+        LOST('a', 0, 2, 2200), RESP('a', 0, 2250, 2300),
+        RESP('a', 1, 2350, 2400), END(5000) },
+      { "resp a#0 timeout t=2000 'logged'",
+        "resp a#0 orphan t=2250 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok']",
+        "resp a#1 orphan t=2350 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok']" },
+      .counters = "requests=2 responses=2 timeouts=1 orphans=2 records=3" },
+    { "lost runs the steps after the wait",
+      { REQ_TO('a', 0, 900, 1000, "after", 0), LOST('a', 0, 1, 1200),
+        END(5000) },
+      { "req a#0 - t=900 'req-after' [hdrs=2 body='q=1']",
+        "resp a#0 lost t=1200 'resp-after'" },
+      .counters = "requests=1 lost=1 records=2" },
+
+    /* ---- responses that complete before their request ---- */
+    { "early response held until its request, then paired",
+      { RESP_EARLY('a', 0, 1000, 1100), WM(5000),
+        REQ_EARLY('a', 0, 900, 6000, "p", 1), END(9000) },
+      { "resp a#0 ok t=1000 'logged' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]" },
+      .counters = "requests=1 responses=1 pairs=1 records=1 early_held=1" },
+    { "early response: the request logged after the wait",
+      { RESP_EARLY('a', 0, 1000, 1100),
+        REQ_EARLY('a', 0, 900, 1200, "after", 0), END(5000) },
+      { "req a#0 - t=900 'req-after' "
+        "[hdrs=2 body='q=1' early_response]",
+        "resp a#0 ok t=1000 'resp-after' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]" },
+      .counters = "requests=1 responses=1 pairs=1 records=2 early_held=1" },
+    { "early response whose request never came: orphan at close",
+      { RESP_EARLY('a', 0, 1000, 1100), RESP_EARLY('b', 0, 1000, 1100),
+        CLOSE('a', 0, 1500, "fin"), REQ('b', 0, 900, 1200), END(5000) },
+      { "resp a#0 orphan t=1000 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]",
+        "resp b#0 ok t=1000 'logged' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]" },
+      .counters = "requests=1 responses=2 pairs=1 orphans=1 records=2 "
+                  "early_held=2" },
+    { "early response whose request never came: orphan at the end",
+      { RESP_EARLY('a', 0, 1000, 1100), END(5000) },
+      { "resp a#0 orphan t=1000 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]" },
+      .counters = "responses=1 orphans=1 records=1 early_held=1" },
+    { "a second early response for one request: orphan at once",
+      { RESP_EARLY('a', 0, 1000, 1100), RESP_EARLY('a', 0, 1200, 1300),
+        REQ('a', 0, 900, 1400), END(5000) },
+      { "resp a#0 orphan t=1200 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]",
+        "resp a#0 ok t=1000 'logged' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]" },
+      .counters = "requests=1 responses=2 pairs=1 orphans=1 records=2 "
+                  "early_held=1 early_refused=1" },
+    { "early response to a request that waits for nothing",
+      { RESP_EARLY('a', 0, 1000, 1100), UNROUTED('a', 0, 900, 1200),
+        END(5000) },
+      { NULL },
+      .counters = "requests=1 responses=1 not_waited=1 early_held=1" },
+    { "early response after its request: paired as it comes",
+      { REQ_EARLY('a', 0, 900, 1000, "p", 1), WM(2500),
+        RESP_EARLY('a', 0, 800, 2800), END(5000) },
+      { "resp a#0 ok t=800 'logged' "
+        "[200 lat=0 hdrs=1 body='ok' early_response]" },
+      .counters = "requests=1 responses=1 pairs=1 records=1" },
 };
 
 /* ---- running a case -------------------------------------------------- */
@@ -293,10 +465,12 @@ struct run {
     char got[MAX_RECORDS][TEXT_MAX];
     size_t n;
     int fail_rc;              /* the sink's answer when non-zero */
+    bool count_only;          /* count records, keep none */
 };
 
 /* "resp a#0 ok t=1400 'logged' [200 lat=400 hdrs=1 body='ok']"; the part
- * in brackets is the logged message, when there is one. */
+ * in brackets is the logged message, when there is one, with its flags
+ * last when it has any ("... body='ok' early_response]"). */
 static void describe(const struct audit_record *r, char *out, size_t cap)
 {
     bool resp = r->kind == RECORD_RESPONSE;
@@ -313,8 +487,14 @@ static void describe(const struct audit_record *r, char *out, size_t cap)
     if (resp)
         snprintf(status, sizeof(status), "%u lat=%llu ", r->status,
                  (unsigned long long)(r->latency_ns / MS));
-    snprintf(out + n, cap - (size_t)n, " [%shdrs=%u body='%.*s']", status,
-             r->n_headers, (int)r->body.n, r->body.p);
+    char flags[128] = "";
+    for (unsigned i = 0, len = 0; i < MSG_FLAG_COUNT && len < sizeof(flags);
+         i++)
+        if (r->flags & (1u << i))
+            len += (unsigned)snprintf(flags + len, sizeof(flags) - len,
+                                      " %s", msg_flag_names[i]);
+    snprintf(out + n, cap - (size_t)n, " [%shdrs=%u body='%.*s'%s]", status,
+             r->n_headers, (int)r->body.n, r->body.p, flags);
 }
 
 static int sink(void *ctx, const struct audit_record *r)
@@ -322,6 +502,10 @@ static int sink(void *ctx, const struct audit_record *r)
     struct run *run = ctx;
     if (run->fail_rc)
         return run->fail_rc;
+    if (run->count_only) {
+        run->n++;
+        return 0;
+    }
     assert_true(run->n < MAX_RECORDS);
     describe(r, run->got[run->n++], TEXT_MAX);
     return 0;
@@ -342,7 +526,8 @@ static void fill_msg(const struct event *e, char *uid, struct http_msg *m)
     m->kind = e->kind == EV_REQ ? MSG_REQ : e->kind == EV_RESP ? MSG_RESP
                                                                : MSG_CONN;
     m->uid = bytes_of(uid);
-    m->idx = e->kind == EV_CONN ? 0 : e->idx;
+    m->idx = e->idx;
+    m->flags = e->flags;
     m->ts_ns = e->t0 * MS;
     m->ts_end_ns = e->t1 * MS;
     m->addr = (struct conn_addr){ BYTES_LIT("10.0.0.1"), 40000,
@@ -369,7 +554,7 @@ static void fill_msg(const struct event *e, char *uid, struct http_msg *m)
     } else {
         m->event = bytes_of(e->event);
         m->reason_text = bytes_of(e->reason);
-        m->requests = e->idx;
+        m->requests = e->n;
     }
 }
 
@@ -397,6 +582,7 @@ static void harness_open(struct harness *h, struct run *run)
     h->n.eof_unanswered = stats_add(h->st, "eof_unanswered");
     h->n.late = stats_add(h->st, "late");
     h->n.orphans = stats_add(h->st, "orphans");
+    h->n.lost = stats_add(h->st, "lost");
     h->n.not_waited = stats_add(h->st, "not_waited");
     h->n.records = stats_add(h->st, "records");
     h->n.policy_mismatch = stats_add(h->st, "policy_mismatch");
@@ -452,7 +638,7 @@ static int feed_msg(struct harness *h, const struct event *e)
     if (m.kind == MSG_REQ)
         return wait_request(h->w, &m, &f.items[0]);
     if (m.kind == MSG_RESP)
-        return wait_response(h->w, &m);
+        return wait_response(h->w, &m, &f.items[0]);
     return wait_conn(h->w, &m);
 }
 
@@ -559,6 +745,97 @@ static void test_sink_failure(void **state)
     harness_close(&h);
 }
 
+/* The same for the new ends of a wait: lost, a held early response
+ * paired or made an orphan at a close or at the end. */
+static void test_sink_failure_early_and_lost(void **state)
+{
+    (void)state;
+    static const struct event ev[] = {
+        REQ('a', 0, 900, 1000), LOST('a', 0, 1, 1100),
+        RESP_EARLY('b', 0, 1000, 1100), REQ('b', 0, 900, 1200),
+        RESP_EARLY('c', 0, 1000, 1100), CLOSE('c', 0, 1200, "fin"),
+        RESP_EARLY('d', 0, 1000, 1100),
+    };
+    struct run run;
+    struct harness h;
+    memset(&run, 0, sizeof(run));
+    run.fail_rc = -ENOSPC;
+    harness_open(&h, &run);
+    assert_int_equal(feed(&h, &ev[0]), 0);
+    assert_int_equal(feed(&h, &ev[1]), -ENOSPC);   /* lost */
+    assert_int_equal(feed(&h, &ev[2]), 0);         /* held */
+    assert_int_equal(feed(&h, &ev[3]), -ENOSPC);   /* paired */
+    assert_int_equal(feed(&h, &ev[4]), 0);
+    assert_int_equal(feed(&h, &ev[5]), -ENOSPC);   /* orphan at close */
+    assert_int_equal(feed(&h, &ev[6]), 0);
+    assert_int_equal(wait_drain(h.w, 1500 * MS), -ENOSPC); /* at the end */
+    assert_int_equal(stats_get(h.st, "records"), 0);
+    assert_int_equal(run.n, 0);
+    harness_close(&h);
+}
+
+/* Past EARLY_MAX held, an early response is an orphan at once; the held
+ * ones still pair with their requests. */
+static void test_early_cap(void **state)
+{
+    (void)state;
+    struct run run;
+    struct harness h;
+    memset(&run, 0, sizeof(run));
+    run.count_only = true;
+    harness_open(&h, &run);
+    for (uint32_t i = 0; i <= EARLY_MAX; i++) {
+        struct event e = RESP_EARLY('a', i, 1000, 1100);
+        assert_int_equal(feed(&h, &e), 0);
+    }
+    assert_int_equal(stats_get(h.st, "early_held"), EARLY_MAX);
+    assert_int_equal(stats_get(h.st, "early_refused"), 1);
+    assert_int_equal(stats_get(h.st, "orphans"), 1);
+    assert_int_equal(run.n, 1);
+    for (uint32_t i = 0; i < EARLY_MAX; i++) {
+        struct event e = REQ('a', i, 900, 1200);
+        assert_int_equal(feed(&h, &e), 0);
+    }
+    assert_int_equal(stats_get(h.st, "pairs"), EARLY_MAX);
+    assert_int_equal(wait_drain(h.w, 5000 * MS), 0);
+    assert_int_equal(stats_get(h.st, "orphans"), 1);
+    assert_int_equal(run.n, EARLY_MAX + 1);
+    harness_close(&h);
+}
+
+/* Held bytes are capped too: large bodies fill EARLY_MAX_BYTES before
+ * EARLY_MAX responses, and taking one out makes room again. */
+static void test_early_byte_cap(void **state)
+{
+    (void)state;
+    stats_t *st = stats_new("correlate", "correlate");
+    early_t *h = early_new(st);
+    assert_non_null(h);
+    size_t big = EARLY_MAX_BYTES / 4;
+    char *raw = calloc(1, big);
+    assert_non_null(raw);
+    struct bytes uid = bytes_of("00000000000000aa");
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(early_hold(h, uid, i, raw, big), 0);
+    assert_int_equal(early_hold(h, uid, 4, raw, 1), -ENOSPC);
+    assert_int_equal(early_hold(h, uid, 3, raw, 0), -EEXIST);
+    early_item_t *it = early_take(h, uid, 2);
+    assert_non_null(it);
+    size_t len;
+    assert_non_null(early_item_raw(it, &len));
+    assert_int_equal(len, big);
+    early_item_free(&it);
+    assert_null(it);
+    assert_null(early_take(h, uid, 2));
+    assert_int_equal(early_hold(h, uid, 4, raw, big), 0);
+    assert_int_equal(stats_get(st, "early_held"), 5);
+    assert_int_equal(stats_get(st, "early_refused"), 2);
+    free(raw);
+    early_destroy(&h); /* frees the four still held */
+    assert_null(h);
+    stats_destroy(&st);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -576,7 +853,7 @@ static int group_teardown(void **state)
 int main(void)
 {
     size_t n_cases = sizeof(cases) / sizeof(cases[0]);
-    struct CMUnitTest *tests = calloc(n_cases + 1, sizeof(*tests));
+    struct CMUnitTest *tests = calloc(n_cases + 4, sizeof(*tests));
     size_t n = 0;
     if (!tests)
         return 1;
@@ -587,6 +864,10 @@ int main(void)
         n++;
     }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_sink_failure);
+    tests[n++] =
+        (struct CMUnitTest)cmocka_unit_test(test_sink_failure_early_and_lost);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_early_cap);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_early_byte_cap);
     int rc = _cmocka_run_group_tests("correlate_wait", tests, n, group_setup,
                                      group_teardown);
     free(tests);

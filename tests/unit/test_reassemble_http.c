@@ -586,6 +586,19 @@ static void on_message(void *ctx, const struct http_parsed *m)
     describe(m, r->msgs[r->n++], TEXT_MAX);
 }
 
+/* The classifier of the cases: the classes of their requests in order,
+ * one letter each (H head, C connect, anything else normal). */
+static enum http_req_class class_in_order(void *ctx,
+                                          const struct http_start *s)
+{
+    const char **c = ctx;
+    if (!*c || !**c)
+        return HTTP_REQ_NORMAL;
+    char k = *(*c)++;
+    return k == 'H' ? HTTP_REQ_HEAD : k == 'C' ? HTTP_REQ_CONNECT
+                                                : HTTP_REQ_NORMAL;
+}
+
 /* Feeds from the end of the readable area, then scribbles over it. */
 static void feed(http_parser_t *p, const char *d, size_t n, uint64_t ts)
 {
@@ -620,10 +633,8 @@ static void run(const struct tcase *tc, size_t cut, bool bytewise,
     res->rec.len = tc->len;
     p = http_parser_new(tc->dir, lim, &cnt, on_message, &res->rec);
     assert_non_null(p);
-    for (const char *c = tc->classes; c && *c; c++)
-        assert_int_equal(http_parser_expect(p, *c == 'H' ? HTTP_REQ_HEAD :
-                                            *c == 'C' ? HTTP_REQ_CONNECT :
-                                            HTTP_REQ_NORMAL), 0);
+    const char *classes = tc->classes;
+    http_parser_set_classifier(p, class_in_order, &classes);
     if (tc->gap_len && tc->gap_at == 0)
         http_parser_gap(p, tc->gap_len, TS0);
     while (pos < tc->len) {
@@ -766,49 +777,87 @@ static void on_nothing(void *ctx, const struct http_parsed *m)
     (*(int *)ctx)++;
 }
 
-static void test_expect_queue(void **state)
+/* The classifier is asked once per final response, at its head, with
+ * where the response began; interim responses are not classified. */
+struct asked {
+    struct http_start s[4];
+    int n;
+};
+
+static enum http_req_class record_start(void *ctx,
+                                        const struct http_start *s)
 {
-    struct http_counters cnt = { 0 };
-    int n = 0;
-    http_parser_t *p = http_parser_new(RESP, &lim_default, &cnt, on_nothing,
-                                       &n);
-    assert_non_null(p);
-    for (int i = 0; i < HTTP_MAX_PIPELINE; i++)
-        assert_int_equal(http_parser_expect(p, HTTP_REQ_HEAD), 0);
-    assert_int_equal(http_parser_expect(p, HTTP_REQ_NORMAL), -ENOSPC);
-    /* answering one frees a slot */
-    http_parser_feed(p, (const uint8_t *)"HTTP/1.1 200 OK\r\n"
-                     "Content-Length: 9\r\n\r\n", 38, 1);
-    assert_int_equal(n, 1);
-    assert_int_equal(http_parser_expect(p, HTTP_REQ_NORMAL), 0);
-    assert_int_equal(http_parser_expect(p, HTTP_REQ_NORMAL), -ENOSPC);
-    http_parser_destroy(&p);
+    struct asked *a = ctx;
+    if (a->n < 4)
+        a->s[a->n++] = *s;
+    return a->n == 2 ? HTTP_REQ_HEAD : HTTP_REQ_NORMAL;
 }
 
-/* Bytes that never look like HTTP stop the parser after the cap. */
-/* Whether a request is under way decides if a response is unsolicited. */
-static void test_between_messages(void **state)
+static void test_classifier_positions(void **state)
 {
     (void)state;
     struct http_counters cnt = { 0 };
     int n = 0;
+    struct asked a = { .n = 0 };
+    http_parser_t *p = http_parser_new(RESP, &lim_default, &cnt, on_nothing,
+                                       &n);
+    assert_non_null(p);
+    http_parser_set_classifier(p, record_start, &a);
+    http_parser_set_mark(p, 100);
+    const char *r1 = "\r\nHTTP/1.1 100 Continue\r\n\r\n"
+                     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    http_parser_feed(p, (const uint8_t *)r1, strlen(r1), 1);
+    assert_int_equal(a.n, 1);
+    /* the final response began after the CRLF and the 100 Continue */
+    assert_int_equal(a.s[0].pos, 2 + 25);
+    assert_int_equal(a.s[0].mark, 100);
+    assert_int_equal(n, 1);
+    http_parser_gap(p, 1000, 2);
+    http_parser_set_mark(p, 250);
+    /* after the gap: positions count the missing bytes; the second
+     * response is classified HEAD, so its Content-Length has no body */
+    const char *r2 = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+                     "HTTP/1.1 204 No Content\r\n\r\n";
+    http_parser_feed(p, (const uint8_t *)r2, strlen(r2), 3);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(a.s[1].pos, strlen(r1) + 1000);
+    assert_int_equal(a.s[1].mark, 250);
+    assert_int_equal(a.s[1].ts_ns, 3);
+    assert_int_equal(n, 3);
+    http_parser_destroy(&p);
+}
+
+/* A request under way, with where it began and its method once known. */
+static void test_current(void **state)
+{
+    (void)state;
+    struct http_counters cnt = { 0 };
+    int n = 0;
+    struct http_start s;
+    struct bytes m;
     http_parser_t *p = http_parser_new(REQ, &lim_default, &cnt, on_nothing,
                                        &n);
     assert_non_null(p);
-    assert_true(http_parser_between_messages(p));
-    http_parser_feed(p, (const uint8_t *)"POST /u HTTP/1.1\r\n", 18, 1);
-    assert_false(http_parser_between_messages(p));
+    assert_false(http_parser_current(p, &s, &m));
+    http_parser_set_mark(p, 7);
+    http_parser_feed(p, (const uint8_t *)"\r\nPOST /u HTTP/1.1\r\n", 20, 1);
+    assert_true(http_parser_current(p, &s, &m));
+    assert_int_equal(s.pos, 2);
+    assert_int_equal(s.mark, 7);
+    assert_int_equal(m.n, 0); /* head not yet whole */
     http_parser_feed(p, (const uint8_t *)"Content-Length: 3\r\n\r\nab", 23,
                      2);
-    assert_false(http_parser_between_messages(p)); /* body under way */
+    assert_true(http_parser_current(p, &s, &m)); /* body under way */
+    assert_true(bytes_eq(m, "POST"));
     http_parser_feed(p, (const uint8_t *)"c", 1, 3);
     assert_int_equal(n, 1);
-    assert_true(http_parser_between_messages(p));
+    assert_false(http_parser_current(p, &s, &m));
     /* A stray CRLF after a body is not a request under way. */
     http_parser_feed(p, (const uint8_t *)"\r\n", 2, 4);
-    assert_true(http_parser_between_messages(p));
+    assert_false(http_parser_current(p, &s, &m));
     http_parser_feed(p, (const uint8_t *)"G", 1, 5);
-    assert_false(http_parser_between_messages(p));
+    assert_true(http_parser_current(p, &s, &m));
+    assert_int_equal(s.pos, 2 + 18 + 23 + 1 + 2);
     http_parser_destroy(&p);
 }
 
@@ -927,8 +976,9 @@ int main(void)
     }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_timestamps);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_zero_copy);
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_expect_queue);
-    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_between_messages);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        test_classifier_positions);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_current);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_resync_gives_up);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_reuse);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_looks_like);

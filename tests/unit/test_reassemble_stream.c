@@ -37,7 +37,8 @@ static void rec_put(struct rec *r, const char *p, size_t n)
     r->buf[r->n] = '\0';
 }
 
-static void rec_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
+static void rec_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts,
+                     uint64_t mark)
 {
     struct rec *r = ctx;
     assert_true(n > 0);
@@ -62,7 +63,17 @@ static void rec_end(void *ctx, uint64_t ts)
     rec_put(r, "|", 1);
 }
 
-static const struct stream_sink rec_sink = { rec_data, rec_gap, rec_end };
+/* Conflicting overlaps show as "[!offset]" where they are reported. */
+static void rec_conflict(void *ctx, uint64_t offset)
+{
+    struct rec *r = ctx;
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "[!%llu]", (unsigned long long)offset);
+    rec_put(r, tmp, (size_t)n);
+}
+
+static const struct stream_sink rec_sink = { rec_data, rec_gap, rec_end,
+                                             rec_conflict };
 
 /* ---- table -------------------------------------------------------- */
 
@@ -71,7 +82,10 @@ enum op_kind {
     OP_SYN,   /* SYN with isn; data, if any, is the SYN's payload */
     OP_SEG,   /* segment at offset */
     OP_FIN,   /* segment at offset carrying FIN */
-    OP_ACK,   /* the peer acknowledges up to offset */
+    OP_ACK,   /* the peer acknowledges up to offset, and the reorder
+                 window passes (stream_settle) */
+    OP_ACKW,  /* the same within the window: recorded only */
+    OP_SETTLE, /* the window passes */
     OP_START, /* stream_start at offset */
     OP_END,   /* stream_end */
 };
@@ -84,18 +98,24 @@ struct op {
                           captured (snaplen) */
 };
 
+/* Rows leave the trailing policy out when it is the default. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 struct scase {
     const char *label;
     struct op ops[12];
     const char *expect;
     uint64_t retransmit;  /* expected retransmit_bytes */
     uint64_t gaps;        /* expected gaps */
+    enum stream_policy policy; /* LINUX unless given */
 };
 
 #define SYN { OP_SYN, 0, "", 0 }
 #define SEG(o, d) { OP_SEG, (o), (d), 0 }
 #define FIN(o, d) { OP_FIN, (o), (d), 0 }
 #define ACK(o) { OP_ACK, (o), "", 0 }
+#define ACKW(o) { OP_ACKW, (o), "", 0 }
+#define SETTLE { OP_SETTLE, 0, "", 0 }
 #define END { OP_END, 0, "", 0 }
 #define CUT(o, d, c) { OP_SEG, (o), (d), (c) }
 #define CUTFIN(o, d, c) { OP_FIN, (o), (d), (c) }
@@ -110,22 +130,56 @@ static const struct scase cases[] = {
     { "reversed",
       { SYN, SEG(8, "IJ"), SEG(4, "EFGH"), SEG(0, "ABCD"), END },
       "ABCDEFGHIJ|", 0, 0 },
-    { "overlap: buffered copy wins over later in-order data",
+    /* Target-based overlap policies (Novak & Sturges): which copy of the
+     * bytes two segments share the receiver keeps. Differing copies are
+     * reported where they meet ("[!offset]"). */
+    { "linux: a copy that begins earlier wins",
       { SYN, SEG(2, "cdef"), SEG(0, "ABCDEF"), END },
-      "ABcdef|", 4, 0 },
+      "AB[!2]CDEF|", 4, 0 },
+    { "first: the held copy wins",
+      { SYN, SEG(2, "cdef"), SEG(0, "ABCDEF"), END },
+      "AB[!2]cdef|", 4, 0, STREAM_POLICY_FIRST },
+    { "bsd: a copy that begins earlier wins",
+      { SYN, SEG(2, "cdef"), SEG(0, "ABCDEF"), END },
+      "AB[!2]CDEF|", 4, 0, STREAM_POLICY_BSD },
+    { "linux: same start, longer: the new copy wins",
+      { SYN, SEG(2, "cdef"), SEG(2, "CDEFGH"), SEG(0, "AB"), END },
+      "[!2]ABCDEFGH|", 4, 0 },
+    { "bsd: same start, longer: the held copy wins",
+      { SYN, SEG(2, "cdef"), SEG(2, "CDEFGH"), SEG(0, "AB"), END },
+      "[!2]ABcdefGH|", 4, 0, STREAM_POLICY_BSD },
+    { "windows: same start, longer: the held copy wins",
+      { SYN, SEG(2, "cdef"), SEG(2, "CDEFGH"), SEG(0, "AB"), END },
+      "[!2]ABcdefGH|", 4, 0, STREAM_POLICY_WINDOWS },
+    { "linux: same start, shorter: the held copy wins",
+      { SYN, SEG(2, "cdefgh"), SEG(2, "CDEF"), SEG(0, "AB"), END },
+      "[!2]ABcdefgh|", 4, 0 },
+    { "last: the new copy always wins",
+      { SYN, SEG(2, "cdefgh"), SEG(3, "DEF"), SEG(0, "AB"), END },
+      "[!3]ABcDEFgh|", 3, 0, STREAM_POLICY_LAST },
+    { "linux: a later start inside the held copy loses",
+      { SYN, SEG(2, "cdefgh"), SEG(3, "DEF"), SEG(0, "AB"), END },
+      "[!3]ABcdefgh|", 3, 0 },
+    { "same bytes again: no conflict",
+      { SYN, SEG(2, "CDEF"), SEG(0, "ABCDEF"), END },
+      "ABCDEF|", 4, 0 },
     { "overlap: delivered copy wins",
       { SYN, SEG(0, "ABCD"), SEG(2, "xyEF"), END },
       "ABCDEF|", 2, 0 },
     { "overlap inside the buffer",
       { SYN, SEG(4, "EFGH"), SEG(6, "xyIJ"), SEG(0, "ABCD"), END },
-      "ABCDEFGHIJ|", 2, 0 },
-    { "one segment fills several holes",
+      "[!6]ABCDEFGHIJ|", 2, 0 },
+    { "one segment fills several holes (first)",
       { SYN, SEG(2, "CD"), SEG(6, "GH"), SEG(1, "bcdefghi"), SEG(0, "A"),
         END },
-      "AbCDefGHi|", 4, 0 },
+      "[!2][!6]AbCDefGHi|", 4, 0, STREAM_POLICY_FIRST },
+    { "one segment fills several holes (linux: it begins earlier)",
+      { SYN, SEG(2, "CD"), SEG(6, "GH"), SEG(1, "bcdefghi"), SEG(0, "A"),
+        END },
+      "[!2][!6]Abcdefghi|", 4, 0 },
     { "segment entirely inside a buffered one",
       { SYN, SEG(2, "CDEF"), SEG(3, "xy"), SEG(0, "AB"), END },
-      "ABCDEF|", 2, 0 },
+      "[!3]ABCDEF|", 2, 0 },
     { "retransmission of delivered bytes",
       { SYN, SEG(0, "ABCD"), SEG(0, "ABCD"), SEG(4, "EF"), SEG(1, "B") },
       "ABCDEF", 5, 0 },
@@ -142,8 +196,14 @@ static const struct scase cases[] = {
       { SYN, SEG(0, "AB"), SEG(6, "GH"), ACK(4), SEG(4, "EF") },
       "AB[g2]EFGH", 0, 1 },
     { "ACK seen before the data after the gap",
-      { SYN, SEG(0, "AB"), ACK(6), SEG(4, "EF") },
+      { SYN, SEG(0, "AB"), ACKW(6), SEG(4, "EF"), SETTLE },
       "AB[g2]EF", 0, 1 },
+    { "ACK seen before the data it acknowledges is not a gap",
+      { SYN, SEG(0, "AB"), ACKW(6), SEG(4, "EF"), SEG(2, "CD"), SETTLE },
+      "ABCDEF", 0, 0 },
+    { "acknowledged bytes that never come are a gap once settled",
+      { SYN, SEG(0, "AB"), ACKW(6), SETTLE, SEG(6, "GH") },
+      "AB[g4]GH", 0, 1 },
     { "late bytes of a gap are retransmissions",
       { SYN, SEG(0, "AB"), SEG(4, "EF"), ACK(6), SEG(2, "CD"), END },
       "AB[g2]EF|", 2, 1 },
@@ -167,7 +227,7 @@ static const struct scase cases[] = {
       "AB|", 0, 0 },
     { "buffered data past a later FIN is clipped",
       { SYN, SEG(4, "efgh"), FIN(0, "ABCDEF") },
-      "ABCDef|", 2, 0 },
+      "ABCD[!4]EF|", 2, 0 },
     { "end with nothing",
       { SYN, END },
       "|", 0, 0 },
@@ -225,7 +285,8 @@ static uint32_t seq_at(uint32_t isn, int32_t off)
 
 static void run_case(const struct scase *c, uint32_t isn)
 {
-    struct stream_shared sh = { .max_buffered = 1 << 20, .memcap = 1 << 24 };
+    struct stream_shared sh = { .max_buffered = 1 << 20, .memcap = 1 << 24,
+                                .policy = c->policy };
     struct rec rec = { .n = 0 };
     struct stream s;
     stream_init(&s, &sh, &rec_sink, &rec);
@@ -242,12 +303,17 @@ static void run_case(const struct scase *c, uint32_t isn)
         case OP_FIN:
             if (o->cut)
                 stream_segment_cut(&s, seq_at(isn, o->off), d, n, o->cut,
-                                   o->k == OP_FIN, ts);
+                                   o->k == OP_FIN, ts, 0);
             else
                 stream_segment(&s, seq_at(isn, o->off), d, n,
                                o->k == OP_FIN, ts);
             break;
-        case OP_ACK: stream_ack(&s, seq_at(isn, o->off), ts); break;
+        case OP_ACK: /* as the connection does once the window passed */
+            stream_ack(&s, seq_at(isn, o->off), ts);
+            stream_settle(&s, s.peer_ack, ts);
+            break;
+        case OP_ACKW: stream_ack(&s, seq_at(isn, o->off), ts); break;
+        case OP_SETTLE: stream_settle(&s, s.peer_ack, ts); break;
         case OP_START: stream_start(&s, seq_at(isn, o->off)); break;
         case OP_END: stream_end(&s, ts); break;
         case OP_NONE: break;
@@ -476,7 +542,8 @@ struct pat {
     int bad, ends;
 };
 
-static void pat_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts)
+static void pat_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts,
+                     uint64_t mark)
 {
     struct pat *c = ctx;
     if (memcmp(c->ref + c->off, p, n) != 0)
@@ -494,7 +561,8 @@ static void pat_end(void *ctx, uint64_t ts)
     ((struct pat *)ctx)->ends++;
 }
 
-static const struct stream_sink pat_sink = { pat_data, pat_gap, pat_end };
+static const struct stream_sink pat_sink = { pat_data, pat_gap, pat_end,
+                                             NULL };
 
 /* TSO-sized segments (64 KiB) out of order, then the first one. */
 static void test_big_segments(void **state)
