@@ -236,6 +236,13 @@ curve_t *curve_new(void *ctx, const struct config *cfg, unsigned flags,
     return c;
 }
 
+int curve_serve(curve_t *c, void *ctx, char *err, size_t errlen)
+{
+    if (!c->enabled || c->running)
+        return 0;
+    return start_zap(c, ctx, err, errlen);
+}
+
 void curve_destroy(curve_t **cp)
 {
     if (!cp || !*cp)

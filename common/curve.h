@@ -35,6 +35,12 @@ typedef struct curve curve_t;
  * a one-line reason in err. */
 curve_t *curve_new(void *ctx, const struct config *c, unsigned flags,
                    char *err, size_t errlen);
+/* Starts the ZAP handler on ctx later (a process that reads its keys as
+ * root and gives root up before it binds anything): before the first
+ * server socket. 0 (also without keys, or when it runs) or -errno with
+ * the reason in err. */
+int curve_serve(curve_t *c, void *ctx, char *err, size_t errlen);
+
 /* Call after zmq_ctx_term(ctx) (which ends the handler); joins it and
  * wipes the secret key. NULLs *c; safe twice. */
 void curve_destroy(curve_t **c);

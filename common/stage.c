@@ -231,9 +231,10 @@ static int setup_signals(struct stage *st)
 }
 
 /* The ZeroMQ context, the keys for tcp:// sockets (read before root is
- * given up: the secret key file is its owner's alone) and what the tap
- * hides. 0; 2 when the config asks for tcp:// without keys or names a
- * key that cannot be read; 1 when out of memory. */
+ * given up: the secret key file is its owner's alone; their ZAP handler
+ * starts after, see setup()) and what the tap hides. 0; 2 when the
+ * config asks for tcp:// without keys or names a key that cannot be
+ * read; 1 when out of memory. */
 static int setup_bus(struct stage *st)
 {
     char err[512], tcp[4200];
@@ -242,7 +243,7 @@ static int setup_bus(struct stage *st)
         log_error("out of memory");
         return 1;
     }
-    st->curve = curve_new(st->zmq, st->cfg, CURVE_ZAP, err, sizeof(err));
+    st->curve = curve_new(st->zmq, st->cfg, 0, err, sizeof(err));
     if (!st->curve) {
         log_error("%s", err);
         return 2;
@@ -340,6 +341,11 @@ static int setup(struct stage *st, enum topology_role role,
     st->cpu_sys_ms = stats_add(st->stats, "cpu_sys_ms");
     st->max_rss_kb = stats_add(st->stats, "max_rss_kb");
     stats_attach(st->stats, "curve_refused", curve_refused(st->curve));
+    char err[512];
+    if (curve_serve(st->curve, st->zmq, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
     char tap[4200];
     if (!topology_tap(cfg, st->id, tap, sizeof(tap))) {
         log_error("tap endpoint for %s does not fit", st->id);

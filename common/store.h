@@ -115,7 +115,7 @@ int store_producer_get(store_t *s, struct bytes id, uint64_t *seq);
 /* Puts seq for id in the pending batch: the next store_commit() writes
  * it even with no record pending. With `first`, other incarnations of
  * the same producer (same id up to the last ':') are removed in the same
- * batch. 0, -EINVAL (id too long or empty), -EIO. */
+ * batch, when they can be read. 0, or -EINVAL (id too long or empty). */
 int store_producer_put(store_t *s, struct bytes id, uint64_t seq,
                        bool first);
 

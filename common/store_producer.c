@@ -24,6 +24,8 @@ int store_producer_get(store_t *s, struct bytes id, uint64_t *seq)
     size_t kl = producer_key(id, k), vl = 0;
     if (!kl)
         return -ENOENT;
+    if (!s->db)
+        return -EIO; /* a reopen after a failed write failed too */
     char *e = NULL;
     char *v = leveldb_get(s->db, s->ro, (const char *)k, kl, &vl, &e);
     if (e) {
@@ -45,7 +47,7 @@ static int retire_others(store_t *s, struct bytes id, const uint8_t *key,
                          size_t kl)
 {
     const char *colon = memrchr(id.p, ':', id.n);
-    if (!colon)
+    if (!colon || !s->db)
         return 0;
     size_t plen = 1 + (size_t)(colon - id.p) + 1; /* "p" src ":" */
     leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro);
@@ -77,11 +79,10 @@ int store_producer_put(store_t *s, struct bytes id, uint64_t seq,
     size_t kl = producer_key(id, k);
     if (!kl)
         return -EINVAL;
-    if (first) {
-        int rc = retire_others(s, id, k, kl);
-        if (rc < 0)
-            return rc;
-    }
+    /* Entries of dead incarnations are only clutter (nobody reads them
+     * again), so failing to find them does not stop the put. */
+    if (first)
+        retire_others(s, id, k, kl);
     for (int i = 7; i >= 0; i--) {
         v[i] = (uint8_t)(seq & 0xff);
         seq >>= 8;
