@@ -248,6 +248,9 @@ static void on_records(struct logger *l, const struct frame *f)
         (*(r.kind == RECORD_REQUEST    ? &l->pending_requests
            : r.kind == RECORD_RESPONSE ? &l->pending_responses
                                        : &l->pending_outages))++;
+        /* Batches end at frame boundaries (on_frame); checkpoints keep
+         * their own pace inside one. */
+        checkpoint(l, false);
     }
     if (l->discarding)
         producers_committed(l->producers); /* lost, counted: let go */
