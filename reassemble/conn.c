@@ -107,10 +107,9 @@ static void sink_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts,
     struct conn *c = s->c;
     http_parser_t *hp = c->http[s->dir];
     c->fed_end[s->dir] = c->st[s->dir].offset + n;
-    if (!http_parser_stopped(hp)) {
-        http_parser_set_mark(hp, mark);
-        http_parser_feed(hp, p, n, ts);
-    }
+    /* a stopped parser only counts them (tunnel bytes) */
+    http_parser_set_mark(hp, mark);
+    http_parser_feed(hp, p, n, ts);
 }
 
 static void sink_gap(void *ctx, uint64_t len, uint64_t ts)
@@ -121,8 +120,7 @@ static void sink_gap(void *ctx, uint64_t len, uint64_t ts)
     uint64_t at = c->st[s->dir].offset;
     c->fed_end[s->dir] = at + len;
     pairing_hole(&c->pair, (int)s->dir, at, at + len);
-    if (!http_parser_stopped(hp))
-        http_parser_gap(hp, len, ts);
+    http_parser_gap(hp, len, ts);
 }
 
 static void sink_end(void *ctx, uint64_t ts)
@@ -308,6 +306,12 @@ static void on_message(void *ctx, const struct http_parsed *p)
     else
         response_done(c, p, &m);
     emit(c->tr, &m);
+    /* after a 2xx to CONNECT or a 101 the client's bytes are the tunnel's
+     * too: nothing in it is HTTP */
+    if (dir == 1 && (p->flags & MSG_F_UPGRADE)) {
+        http_parser_tunnel(c->http[0]);
+        c->tr->c.tunnels++;
+    }
 }
 
 static void emit_event(conn_tracker_t *t, const struct conn *c,
@@ -565,6 +569,8 @@ static void conn_end(conn_tracker_t *t, struct conn *c, enum flow_end why)
         stream_end(&c->st[r], c->ts_last_ns);
     emit_event(t, c, "close", flow_end_name(why));
     t->c.conn_closed++;
+    t->c.tunnel_bytes[0] += http_parser_tunnel_bytes(c->http[0]);
+    t->c.tunnel_bytes[1] += http_parser_tunnel_bytes(c->http[1]);
     for (int r = 0; r < 2; r++) {
         stream_release(&c->st[r]);
         http_parser_destroy(&c->http[r]);

@@ -69,6 +69,11 @@ struct conn_counters {
     uint64_t responses_early;      /* responses before their request's end */
     uint64_t pairing_evicted;      /* requests pushed out of a full
                                       pairing queue */
+    uint64_t tunnels;              /* CONNECT 2xx or 101: the rest of the
+                                      connection is not HTTP */
+    uint64_t tunnel_bytes[2];      /* their bytes after that, [0] client
+                                      -> server, [1] back; counted when
+                                      the connection closes */
 };
 
 /* Views of every counter the tracker keeps, for the stage's stats. */

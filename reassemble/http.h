@@ -5,7 +5,17 @@
  * per complete message (request or final response), with the body
  * de-chunked and kept up to a cap. Missing bytes (gaps) and the end of
  * the stream are reported too, so a message cut short is still emitted,
- * flagged, and parsing resynchronises on the next start line.
+ * flagged, and parsing resynchronises on the next start line, wherever
+ * it begins (after a line end or not: a lost body's tail or a SOCKS
+ * handshake runs straight into it); one found so must keep to the
+ * grammar.
+ *
+ * Start lines are read as servers read them: at a message boundary a
+ * request line with a known method whose other parts break the grammar
+ * (HTTP/0.9 "GET /", an odd or missing version, tabs, extra words, blanks
+ * or control bytes in the target) is a request, and a status line with
+ * an odd version or a status of one to three digits ("HTTP/1.0 2XX OK")
+ * a response; both are kept byte for byte and flagged MSG_F_MALFORMED.
  *
  * Framing follows RFC 9112 section 6: requests carry a body only with
  * Content-Length or chunked Transfer-Encoding; responses to HEAD, 1xx,
@@ -130,6 +140,15 @@ bool http_parser_current(const http_parser_t *p, struct http_start *s,
 /* True once the stream left HTTP (CONNECT tunnel, 101 upgrade, or bytes
  * that never resynchronised); further input is ignored. */
 bool http_parser_stopped(const http_parser_t *p);
+
+/* The connection became a tunnel (the other direction's 2xx to CONNECT or
+ * 101): from the end of the last whole message on, nothing more is
+ * parsed; what is under way is dropped unemitted. A response parser does
+ * this itself after such a response. */
+void http_parser_tunnel(http_parser_t *p);
+bool http_parser_in_tunnel(const http_parser_t *p);
+/* Bytes of the direction after the tunnel began (gaps included). */
+uint64_t http_parser_tunnel_bytes(const http_parser_t *p);
 
 /* True when the first bytes of a direction look like a request line
  * ("GET /..."), for telling client from server on midstream pickup. */

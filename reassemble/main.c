@@ -103,6 +103,9 @@ static void register_stats(struct reasm *r)
     attach(r, "pairs_uncertain", &cs.conn->pairs_uncertain);
     attach(r, "responses_early", &cs.conn->responses_early);
     attach(r, "pairing_evicted", &cs.conn->pairing_evicted);
+    attach(r, "tunnels", &cs.conn->tunnels);
+    attach(r, "tunnel_bytes_client", &cs.conn->tunnel_bytes[0]);
+    attach(r, "tunnel_bytes_server", &cs.conn->tunnel_bytes[1]);
     attach(r, "overlap_conflicts", &cs.stream->overlap_conflicts);
     attach(r, "ack_gaps", &cs.stream->ack_gaps);
     attach(r, "gaps", &cs.stream->gaps);
