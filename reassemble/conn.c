@@ -530,17 +530,6 @@ static int conn_open(conn_tracker_t *t, struct flow *f,
     c->flow = f;
     c->client = pick_client(pi, side, &c->midstream);
     c->ts_last_ns = ts_ns;
-    c->http[0] = http_parser_new(HTTP_DIR_REQUEST, &t->cfg.http, &t->http,
-                                 on_message, c);
-    c->http[1] = http_parser_new(HTTP_DIR_RESPONSE, &t->cfg.http, &t->http,
-                                 on_message, c);
-    if (!c->http[0] || !c->http[1]) {
-        http_parser_destroy(&c->http[0]);
-        http_parser_destroy(&c->http[1]);
-        t->c.alloc_failed++;
-        return -1;
-    }
-    http_parser_set_classifier(c->http[1], classify, c);
     for (int r = 0; r < 2; r++) {
         c->side[r].c = c;
         c->side[r].dir = (unsigned)r;
@@ -554,6 +543,26 @@ static int conn_open(conn_tracker_t *t, struct flow *f,
     c->open = true;
     emit_event(t, c, "open", "");
     return 0;
+}
+
+/* The parsers come with the first data, so a half-open flow (a SYN
+ * flood) costs only its entry. Without them its bytes are dropped,
+ * counted in alloc_failed. */
+static void conn_parsers(conn_tracker_t *t, struct conn *c)
+{
+    if (c->http[0])
+        return;
+    c->http[0] = http_parser_new(HTTP_DIR_REQUEST, &t->cfg.http, &t->http,
+                                 on_message, c);
+    c->http[1] = http_parser_new(HTTP_DIR_RESPONSE, &t->cfg.http, &t->http,
+                                 on_message, c);
+    if (!c->http[0] || !c->http[1]) {
+        http_parser_destroy(&c->http[0]);
+        http_parser_destroy(&c->http[1]);
+        t->c.alloc_failed++;
+        return;
+    }
+    http_parser_set_classifier(c->http[1], classify, c);
 }
 
 /* Takes in what is held back, delivers what each direction still holds
@@ -603,6 +612,8 @@ conn_tracker_t *conn_tracker_new(const struct conn_config *cfg,
         free(t);
         return NULL;
     }
+    /* the pool may take half: a full table leaves room for its data */
+    flow_table_set_memcap(t->flows, cfg->memcap / 2);
     return t;
 }
 
@@ -661,6 +672,20 @@ static bool new_syn(const struct conn *c, unsigned role,
     return pi->seq != s->isn; /* the same ISN: a retransmitted SYN */
 }
 
+/* A flow is live (no longer half-open, evicted first) once it carries
+ * data or the client acknowledged the server's SYN-ACK; its parsers come
+ * with the first data. */
+static void conn_data(conn_tracker_t *t, struct conn *c, unsigned role,
+                      const struct packet_info *pi, size_t cut)
+{
+    bool data = pi->payload_len || cut;
+    if (data)
+        conn_parsers(t, c);
+    if (data || (role == 0 && (pi->tcp_flags & (TCP_SYN | TCP_ACK)) ==
+                                  TCP_ACK && c->st[1].syn_seen))
+        flow_set_live(t->flows, c->flow);
+}
+
 /* Finds or makes the connection of a packet; NULL when it starts none. */
 static struct conn *lookup(conn_tracker_t *t, const struct packet_info *pi,
                            size_t cut, uint64_t ts_ns, uint64_t now_ns,
@@ -708,13 +733,39 @@ static struct conn *lookup(conn_tracker_t *t, const struct packet_info *pi,
     return c;
 }
 
+/* Bytes held by flows, parsers, out-of-order copies and held packets:
+ * what memcap bounds. */
+static uint64_t mem_total(const conn_tracker_t *t)
+{
+    return flow_table_counters(t->flows)->mem_used + t->http.mem_used +
+           t->sh.c.mem_used;
+}
+
+/* Streams may buffer what flows and parsers leave of the memcap. */
+static void stream_budget(conn_tracker_t *t)
+{
+    uint64_t other = flow_table_counters(t->flows)->mem_used +
+                     t->http.mem_used;
+    t->sh.memcap = other < t->cfg.memcap ? t->cfg.memcap - other : 0;
+}
+
+/* Over the memcap (emergency mode): other flows go, half-open first. */
+static void relieve(conn_tracker_t *t, const struct conn *c, uint64_t now_ns)
+{
+    while (mem_total(t) > t->cfg.memcap &&
+           flow_evict(t->flows, now_ns, c->flow))
+        ;
+}
+
 void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
                  uint32_t pkt_flags, uint64_t ts_ns, uint64_t now_ns)
 {
     unsigned role;
+    stream_budget(t);
     struct conn *c = lookup(t, pi, cut, ts_ns, now_ns, &role);
     if (!c)
         return;
+    conn_data(t, c, role, pi, cut);
     bool syn = pi->tcp_flags & TCP_SYN, ack = pi->tcp_flags & TCP_ACK;
     bool rst = pi->tcp_flags & TCP_RST, fin = pi->tcp_flags & TCP_FIN;
     struct stream *s = &c->st[role], *peer = &c->st[!role];
@@ -764,6 +815,7 @@ void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
         conn_end(t, c, FLOW_END_FIN);
         flow_close(t->flows, c->flow, now_ns);
     }
+    relieve(t, c, now_ns);
 }
 
 void conn_expire(conn_tracker_t *t, uint64_t now_ns)

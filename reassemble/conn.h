@@ -42,7 +42,9 @@
 struct conn_config {
     uint32_t max_flows;        /* flow table cap */
     uint64_t max_buffered;     /* out-of-order bytes per direction */
-    uint64_t memcap;           /* out-of-order bytes per shard */
+    uint64_t memcap;           /* bytes per shard: flow table (at most
+                                  half), parsers, out-of-order copies,
+                                  held packets */
     uint64_t idle_timeout_ns;  /* packet time */
     uint64_t reorder_ns;       /* how long an acknowledged hole may wait
                                   for its bytes (packet time) */
@@ -58,8 +60,8 @@ struct conn_counters {
     uint64_t pkts_no_flow;         /* no flow and nothing to start one
                                       (pure ACK, FIN or RST) */
     uint64_t pkts_after_close;     /* absorbed by a closed flow */
-    uint64_t alloc_failed;         /* parser allocation failed: flow
-                                      dropped */
+    uint64_t alloc_failed;         /* parser allocation failed: the
+                                      flow's bytes are not parsed */
     uint64_t rst_ignored;          /* RSTs the receiver would not believe */
     uint64_t ports_reused;         /* new SYN on a tracked port pair */
     uint64_t pkts_held;            /* held back behind an acked hole */

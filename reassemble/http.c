@@ -38,6 +38,8 @@
 #define HBUF_FIRST 1024
 #define BBUF_FIRST 4096
 #define HDRS_FIRST 16
+/* Bytes one kept header line costs (its spans and its resolved view). */
+#define HS_BYTES (sizeof(struct hspan) + sizeof(struct msg_header))
 
 enum state {
     ST_IDLE,        /* between messages: skipping CR and LF */
@@ -469,6 +471,7 @@ static int hbuf_reserve(http_parser_t *p, size_t need)
     nb = realloc(p->hbuf, ncap);
     if (!nb)
         return -1;
+    p->cnt->mem_used += ncap - p->hcap;
     p->hbuf = nb;
     p->hcap = ncap;
     return 0;
@@ -545,6 +548,7 @@ static int hs_reserve(http_parser_t *p, uint32_t need)
     if (!nm)
         return -1;
     p->hdrs = nm;
+    p->cnt->mem_used += (uint64_t)(ncap - p->hs_cap) * HS_BYTES;
     p->hs_cap = ncap;
     return 0;
 }
@@ -563,6 +567,7 @@ static int bbuf_reserve(http_parser_t *p, size_t need)
     nb = realloc(p->bbuf, ncap);
     if (!nb)
         return -1;
+    p->cnt->mem_used += ncap - p->bcap;
     p->bbuf = nb;
     p->bcap = ncap;
     return 0;
@@ -1489,6 +1494,7 @@ http_parser_t *http_parser_new(enum http_dir dir,
         free(p);
         return NULL;
     }
+    counters->mem_used += sizeof(*p) + p->hcap;
     msg_reset(p);
     return p;
 }
@@ -1499,6 +1505,8 @@ void http_parser_destroy(http_parser_t **pp)
     if (!pp || !*pp)
         return;
     p = *pp;
+    p->cnt->mem_used -= sizeof(*p) + p->hcap + p->bcap +
+                        (uint64_t)p->hs_cap * HS_BYTES;
     free(p->hbuf);
     free(p->bbuf);
     free(p->hs);
@@ -1628,7 +1636,8 @@ void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
 
 void http_parser_set_mark(http_parser_t *p, uint64_t mark)
 {
-    p->mark = mark;
+    if (p)
+        p->mark = mark;
 }
 
 bool http_parser_current(const http_parser_t *p, struct http_start *s,
@@ -1652,7 +1661,7 @@ bool http_parser_stopped(const http_parser_t *p)
 
 void http_parser_tunnel(http_parser_t *p)
 {
-    if (p->tunnel)
+    if (!p || p->tunnel)
         return;
     /* a message under way after the last one is tunnel bytes: dropped */
     msg_reset(p);

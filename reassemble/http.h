@@ -58,6 +58,7 @@ struct http_counters {
     uint64_t resync_bytes;          /* skipped looking for a start line */
     uint64_t gap_bytes;             /* reported missing */
     uint64_t upgrades;              /* CONNECT / 101: stopped parsing */
+    uint64_t mem_used;              /* gauge: bytes the parsers hold */
 };
 
 /* What a response parser must know about the request it answers. */

@@ -726,8 +726,10 @@ static void run(const struct tcase *tc, size_t cut, bool bytewise,
         http_parser_close(p, TS0 + tc->len);
     res->stopped = http_parser_stopped(p);
     count_text(&cnt, res->counters, sizeof(res->counters));
+    assert_true(cnt.mem_used > 0);
     http_parser_destroy(&p);
     assert_null(p);
+    assert_int_equal(cnt.mem_used, 0);
     http_parser_destroy(&p);
 }
 
