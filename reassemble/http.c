@@ -1643,8 +1643,9 @@ void http_parser_set_mark(http_parser_t *p, uint64_t mark)
 bool http_parser_current(const http_parser_t *p, struct http_start *s,
                          struct bytes *method)
 {
+    /* a resync candidate ("GE" in binary bytes) is not yet a message */
     bool under_way = p->state != ST_IDLE && p->state != ST_STOPPED &&
-                     (p->state != ST_RESYNC || p->hlen > 0);
+                     p->state != ST_RESYNC;
     *method = (struct bytes){ NULL, 0 };
     if (!under_way)
         return false;

@@ -133,7 +133,8 @@ void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
 void http_parser_set_mark(http_parser_t *p, uint64_t mark);
 
 /* True when a message is under way (its first byte seen, not yet
- * emitted): *s says where it began and *method is its method once the
+ * emitted; while resynchronising, once a whole method or "HTTP/1." was
+ * found): *s says where it began and *method is its method once the
  * start line is whole (else empty; borrowed until the next feed). */
 bool http_parser_current(const http_parser_t *p, struct http_start *s,
                          struct bytes *method);

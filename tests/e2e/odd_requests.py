@@ -15,6 +15,8 @@ import json
 import socket
 import sys
 
+from wire_cases import get
+
 # (label, bytes sent, url.original and http.version as hark reads them)
 CASES = [
     ("HTTP/0.9", b"GET /index.html\r\n\r\n", "/index.html", None),
@@ -55,15 +57,6 @@ def send(out, ports):
                             "status": status})
     with open(out, "w") as f:
         json.dump(results, f)
-
-
-def get(rec, dotted):
-    node = rec
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def check(out, trail):
