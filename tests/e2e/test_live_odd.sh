@@ -44,7 +44,10 @@ http {
 EOF
 nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$T/nginx/out.log" 2>&1 &
 NGINX_PID=$!
-stop_nginx() { kill "$NGINX_PID" 2>/dev/null || :; wait "$NGINX_PID" 2>/dev/null || :; }
+stop_nginx() {
+    kill "$NGINX_PID" 2>/dev/null || :
+    wait "$NGINX_PID" 2>/dev/null || :
+}
 trap 'rc=$?; stop_nginx; (exit $rc); _e2e_cleanup' EXIT
 wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PY_PORT/" ||
     fail "python http.server did not start: $(cat "$T/server.log")"

@@ -4,7 +4,8 @@
  * deterministic, the cap refuses or evicts with counters (half-open flows
  * first, whatever their age), the pool stays within its memcap, idle
  * expiry and tombstones. A SYN flood through a tracker with a small
- * memcap: every later exchange is logged, memory stays under the cap. Connections (conn.h, with the real HTTP parser): a whole
+ * memcap: every later exchange is logged, memory stays under the cap.
+ * Connections (conn.h, with the real HTTP parser): a whole
  * exchange, port reuse after FIN giving a new uid, late packets absorbed,
  * midstream pickup, RST, idle and end-of-input closes. Sequence numbers
  * run at ISNs 0, 1, 2^32-1 and 2^32-10.
