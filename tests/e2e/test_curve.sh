@@ -62,12 +62,14 @@ EOF
 }
 
 write_config "$T/nokeys.yaml" ""
-"$HARK" run -c "$T/nokeys.yaml" >"$T/nokeys.out" 2>&1 && rc=0 || rc=$?
+# bounded: a hark that accepted the config would run until stopped
+timeout -s INT 20 "$HARK" run -c "$T/nokeys.yaml" >"$T/nokeys.out" 2>&1 &&
+    rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "tcp:// without keys: hark run exited $rc, want 2"
 grep -q "no CURVE keys are set" "$T/nokeys.out" ||
     fail "tcp:// without keys: no clear refusal: $(cat "$T/nokeys.out")"
-"$HARK_BIN/hark-logger" -c "$T/nokeys.yaml" >"$T/nokeys.logger" 2>&1 &&
-    rc=0 || rc=$?
+timeout -s INT 20 "$HARK_BIN/hark-logger" -c "$T/nokeys.yaml" \
+    >"$T/nokeys.logger" 2>&1 && rc=0 || rc=$?
 [ "$rc" = 2 ] || fail "tcp:// without keys: hark-logger exited $rc, want 2"
 
 write_config "$T/insecure.yaml" "  insecure: true"
