@@ -18,6 +18,7 @@
 #include "errbuf.h"
 #include "frame.h"
 #include "topology.h"
+#include "urlpath.h"
 #include "ydoc.h"
 
 #include <assert.h>
@@ -739,17 +740,49 @@ static int resolve_policy(struct loader *ld, struct config_route *rt,
                      ydoc_describe(n, found, sizeof(found)));
 }
 
+/* Orders routes by host (none first, any case) and methods: 0 when a
+ * request would weigh them alike. */
+static int cmp_scope(const struct config_route *a,
+                     const struct config_route *b)
+{
+    if (!a->host != !b->host)
+        return a->host ? 1 : -1;
+    int c = a->host ? strcasecmp(a->host, b->host) : 0;
+    if (c)
+        return c;
+    if (a->n_methods != b->n_methods)
+        return a->n_methods < b->n_methods ? -1 : 1;
+    for (unsigned i = 0; i < a->n_methods; i++)
+        if ((c = strcmp(a->methods[i], b->methods[i])))
+            return c;
+    return 0;
+}
+
 static bool same_route(const struct config_route *a,
                        const struct config_route *b)
 {
-    if (strcmp(a->path, b->path) || !a->host != !b->host ||
-        (a->host && strcasecmp(a->host, b->host)) ||
-        a->n_methods != b->n_methods)
-        return false;
-    for (unsigned i = 0; i < a->n_methods; i++)
-        if (strcmp(a->methods[i], b->methods[i]))
-            return false;
-    return true;
+    return !strcmp(a->path, b->path) && !cmp_scope(a, b);
+}
+
+/* A relative path is written as the rfc3986 reading has it, so the file
+ * says what is matched: "/a/../b" is "/b", "/%61" is "/a". */
+static int check_normal_path(struct loader *ld, const yaml_node_t *n,
+                             const char *key, const char *path)
+{
+    char found[64];
+    size_t len = strlen(path);
+    char *norm = malloc(len + 2);
+    if (!norm)
+        return -ENOMEM;
+    size_t nl = urlpath_read(URLPATH_RFC3986, path, len, norm, len + 2);
+    int rc = 0;
+    if (nl != len || memcmp(norm, path, len))
+        rc = ydoc_fail(&ld->y, n, key, "not in normal form (expected "
+                       "'%.80s', found %s): requests are matched by their "
+                       "normalised path", norm,
+                       ydoc_describe(n, found, sizeof(found)));
+    free(norm);
+    return rc;
 }
 
 /* n is a list of 1..max entries, its length into *count. what names one
@@ -800,6 +833,8 @@ static int load_route(struct loader *ld, struct config_route *rt,
         return ydoc_fail(&ld->y, path, sub, "not a relative path (expected a "
                          "path starting with '/', found %s)",
                          ydoc_describe(path, found, sizeof(found)));
+    if ((rc = check_normal_path(ld, path, sub, rt->path)) < 0)
+        return rc;
     ydoc_child_key(sub, key, "policy");
     if ((rc = get_string(ld, policy, sub, YDOC_STR_REQUIRED,
                          &rt->policy)) < 0 ||
@@ -863,6 +898,109 @@ static int load_group(struct loader *ld, struct config_group *g,
     return 0;
 }
 
+/* A relative path as one reading has it, and where it is written. */
+struct read_route {
+    char *path;
+    size_t len;
+    const struct config_route *rt;
+    unsigned group, index;
+};
+
+static int cmp_read_route(const void *pa, const void *pb)
+{
+    const struct read_route *a = pa, *b = pb;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->path, b->path, n);
+    if (c || a->len != b->len)
+        return c ? c : a->len < b->len ? -1 : 1;
+    if ((c = cmp_scope(a->rt, b->rt)))
+        return c;
+    if (a->group != b->group)
+        return a->group < b->group ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static yaml_node_t *route_path_node(struct loader *ld, const yaml_node_t *n,
+                                    const struct read_route *r)
+{
+    yaml_node_t *g = ydoc_item(&ld->y, n, r->group);
+    yaml_node_t *list = ydoc_map_get(&ld->y, g, "relative_paths");
+    return ydoc_map_get(&ld->y, ydoc_item(&ld->y, list, r->index), "path");
+}
+
+/* r[1] reads as r[0] does: the later of the two is the error. */
+static int report_alias(struct loader *ld, const yaml_node_t *n,
+                        const struct read_route *r, unsigned k)
+{
+    char key[YDOC_KEY_MAX], first[YDOC_KEY_MAX], t1[YDOC_KEY_MAX],
+        t2[YDOC_KEY_MAX], found[64];
+    const struct read_route *a = &r[0], *b = &r[1];
+    ydoc_item_key(t1, "service_groups", a->group);
+    ydoc_child_key(t2, t1, "relative_paths");
+    ydoc_item_key(first, t2, a->index);
+    ydoc_item_key(t1, "service_groups", b->group);
+    ydoc_child_key(t2, t1, "relative_paths");
+    ydoc_item_key(t1, t2, b->index);
+    ydoc_child_key(key, t1, "path");
+    yaml_node_t *at = route_path_node(ld, n, b);
+    return ydoc_fail(&ld->y, at, key, "the same relative path as %s (line "
+                     "%u) once normalised (expected paths no server reads "
+                     "alike, found %s and '%.80s', both '%.*s' to the %s "
+                     "reading: %s)", first,
+                     ydoc_line(route_path_node(ld, n, a)),
+                     ydoc_describe(at, found, sizeof(found)), a->rt->path,
+                     (int)(a->len > 80 ? 80 : a->len), a->path,
+                     urlpath_reading_name(k), urlpath_reading_servers(k));
+}
+
+/* Two relative paths that some server reads as one ("/a" and "/a/",
+ * "/Admin" and "/admin" on IIS, "/a%2Fb" and "/a/b" on nginx) with the
+ * same host and methods would leave one of them to chance: refused.
+ * Sorted per reading, so a large file costs n log n, not n^2. */
+static int check_path_aliases(struct loader *ld, const yaml_node_t *n)
+{
+    const struct config *c = ld->c;
+    size_t total = 0;
+    for (unsigned g = 0; g < c->n_groups; g++)
+        total += c->groups[g].n_routes;
+    struct read_route *r = calloc(total ? total : 1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    int rc = 0;
+    for (unsigned k = 0; rc == 0 && k < URLPATH_READINGS; k++) {
+        size_t m = 0;
+        for (unsigned g = 0; rc == 0 && g < c->n_groups; g++)
+            for (unsigned i = 0; rc == 0 && i < c->groups[g].n_routes; i++) {
+                const struct config_route *rt = &c->groups[g].routes[i];
+                size_t len = strlen(rt->path);
+                struct read_route *x = &r[m++];
+                if (!(x->path = malloc(len + 2))) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                len = urlpath_read(k, rt->path, len, x->path, len + 2);
+                x->len = urlpath_subtree_len(x->path, len);
+                x->rt = rt;
+                x->group = g;
+                x->index = i;
+            }
+        if (rc == 0) {
+            qsort(r, m, sizeof(*r), cmp_read_route);
+            for (size_t i = 1; rc == 0 && i < m; i++)
+                if (r[i].len == r[i - 1].len &&
+                    !memcmp(r[i].path, r[i - 1].path, r[i].len) &&
+                    !cmp_scope(r[i].rt, r[i - 1].rt))
+                    rc = report_alias(ld, n, &r[i - 1], k);
+        }
+        for (size_t i = 0; i < m; i++) {
+            free(r[i].path);
+            r[i].path = NULL;
+        }
+    }
+    free(r);
+    return rc;
+}
+
 /* The file's groups replace the built-in one as a whole. */
 static int load_groups(struct loader *ld, const yaml_node_t *n)
 {
@@ -897,7 +1035,7 @@ static int load_groups(struct loader *ld, const yaml_node_t *n)
                                  ydoc_line(first));
             }
     }
-    return 0;
+    return check_path_aliases(ld, n);
 }
 
 /* ---- the document ---- */

@@ -322,6 +322,54 @@ static const struct error_case error_cases[] = {
       "service_groups[0].relative_paths[1]",
       "duplicate relative path (expected each path, host and methods once "
       "per group, found '/a' again after line 4)" },
+    /* relative paths are written in normal form, and no two of them are
+     * one path to some server */
+    { "dot segments in a relative path",
+      GROUP "      - path: /a/../b\n        policy: audit\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/b', found '/a/../b')" },
+    { "escaped unreserved character",
+      GROUP "      - path: /%61dmin\n        policy: audit\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/admin', found '/%61dmin')" },
+    { "lower-case escape", GROUP "      - {path: /a%2fb, policy: audit}\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/a%2Fb'" },
+    { "double slash", GROUP "      - {path: //a, policy: audit}\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/a'" },
+    { "query in a relative path", GROUP "      - {path: /a?x, policy: audit}\n",
+      4, "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/a'" },
+    { "trailing slash: the same subtree",
+      GROUP "      - {path: /a, policy: audit}\n"
+      "      - {path: /a/, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "the same relative path as service_groups[0].relative_paths[0] (line "
+      "4) once normalised (expected paths no server reads alike, found "
+      "'/a/' and '/a', both '/a' to the rfc3986 reading" },
+    { "case: one path to IIS",
+      GROUP "      - {path: /admin, policy: audit}\n"
+      "      - {path: /Admin, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "found '/Admin' and '/admin', both '/admin' to the windows reading: "
+      "IIS" },
+    { "encoded slash: one path to nginx",
+      GROUP "      - {path: /a/b, policy: audit}\n"
+      "      - {path: /a%2Fb, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "both '/a/b' to the decoded reading: nginx, Python http.server" },
+    { "path parameter: one path to Tomcat",
+      GROUP "      - {path: /a, policy: audit}\n"
+      "      - {path: /a;x, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "both '/a' to the servlet reading: Tomcat" },
+    { "the same path in two groups",
+      GROUP "      - {path: /x, policy: audit}\n"
+      "  - name: H\n    relative_paths: [{path: /x, policy: audit}]\n", 6,
+      "service_groups[1].relative_paths[0].path",
+      "the same relative path as service_groups[0].relative_paths[0] (line "
+      "4)" },
     { "group without relative paths", "service_groups:\n  - name: G\n", 2,
       "service_groups[0].relative_paths", "missing (expected a list of "
       "relative paths" },
