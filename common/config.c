@@ -1129,10 +1129,28 @@ int config_load_string(const char *text, const char *name,
                      errlen);
 }
 
-/* Reads until EOF rather than trusting st_size, so a pipe works too. */
-static int read_file(const char *path, char **text, size_t *len)
+/* What a path is when it is not a regular file. */
+static const char *file_kind(mode_t mode)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (S_ISFIFO(mode))
+        return "a FIFO or pipe";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* Reads a regular file whole. Every stage reads the config, so a FIFO
+ * (whose open would wait for a writer, and which only one reader could
+ * drain) or a device is refused: opened without blocking, looked at,
+ * closed. Returns 0, -errno, or -EINVAL with *kind set. */
+static int read_file(const char *path, char **text, size_t *len,
+                     const char **kind)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -errno;
     char *buf = NULL;
@@ -1145,6 +1163,11 @@ static int read_file(const char *path, char **text, size_t *len)
     }
     if (S_ISDIR(sb.st_mode)) {
         rc = -EISDIR;
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        *kind = file_kind(sb.st_mode);
+        rc = -EINVAL;
         goto out;
     }
     for (;;) {
@@ -1189,8 +1212,20 @@ int config_load(const char *path, struct config **out, char *err,
 {
     char *text = NULL;
     size_t len = 0;
+    const char *kind = NULL;
     *out = NULL;
-    int rc = read_file(path, &text, &len);
+    int rc = read_file(path, &text, &len, &kind);
+    if (rc < 0 && kind) {
+        errbuf_set(err, errlen, "%s: cannot read: not a regular file "
+                   "(expected a YAML file every stage can read, found %s)",
+                   path, kind);
+        return rc;
+    }
+    if (rc == -EFBIG) {
+        errbuf_set(err, errlen, "%s: cannot read: too large (expected at "
+                   "most %u MiB)", path, MAX_FILE_BYTES >> 20);
+        return rc;
+    }
     if (rc < 0) {
         errbuf_set(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
         return rc;

@@ -188,16 +188,70 @@ static int extra_documents(yaml_parser_t *parser, const char *text,
     }
 }
 
+/* Walks the events before anything is built: libyaml has no bound on
+ * nesting (100k levels cost it minutes) or on nodes (each costs a
+ * hundred bytes and more), so both are checked here, and the walk stops
+ * at the first level or node too many. */
+static int check_shape(yaml_parser_t *parser, const char *text, size_t len,
+                       const char *name, char *err, size_t errlen)
+{
+    unsigned depth = 0;
+    size_t nodes = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(parser, &ev))
+            return syntax_error(parser, text, len, name, err, errlen);
+        yaml_event_type_t type = ev.type;
+        size_t line = ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT)
+            return 0;
+        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (type != YAML_SEQUENCE_START_EVENT &&
+            type != YAML_MAPPING_START_EVENT && type != YAML_SCALAR_EVENT &&
+            type != YAML_ALIAS_EVENT)
+            continue;
+        if (++nodes > YDOC_MAX_NODES) {
+            errbuf_set(err, errlen, "%s:%zu: " YDOC_TOP_LEVEL ": too many "
+                       "values (expected at most %d keys, values and list "
+                       "entries, found more)", name, line, YDOC_MAX_NODES);
+            return -EINVAL;
+        }
+        if (type != YAML_SCALAR_EVENT && type != YAML_ALIAS_EVENT &&
+            ++depth > YDOC_MAX_DEPTH) {
+            errbuf_set(err, errlen, "%s:%zu: " YDOC_TOP_LEVEL ": nested too "
+                       "deep (expected at most %d levels of lists and "
+                       "mappings, found more)", name, line, YDOC_MAX_DEPTH);
+            return -EINVAL;
+        }
+    }
+}
+
+static int new_parser(yaml_parser_t *parser, const char *text, size_t len,
+                      const char *name, char *err, size_t errlen)
+{
+    if (!yaml_parser_initialize(parser)) {
+        errbuf_set(err, errlen, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
+    return 0;
+}
+
 int ydoc_parse(yaml_document_t *doc, const char *text, size_t len,
                const char *name, char *err, size_t errlen)
 {
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        errbuf_set(err, errlen, "%s: out of memory", name);
-        return -ENOMEM;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc;
+    int rc = new_parser(&parser, text, len, name, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = check_shape(&parser, text, len, name, err, errlen);
+    yaml_parser_delete(&parser);
+    if (rc < 0)
+        return rc;
+    if ((rc = new_parser(&parser, text, len, name, err, errlen)) < 0)
+        return rc;
     if (!yaml_parser_load(&parser, doc)) {
         rc = syntax_error(&parser, text, len, name, err, errlen);
     } else {

@@ -14,9 +14,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NAME "t.yaml"
@@ -847,6 +849,148 @@ static void test_policy_forms(void **state)
     config_destroy(&c);
 }
 
+/* ---- hostile files ---- */
+
+/* text nested `levels` lists deep under capture: */
+static char *nested(unsigned levels, char open, char close)
+{
+    char *t = malloc(2 * (size_t)levels + 16);
+    assert_non_null(t);
+    size_t o = (size_t)sprintf(t, "capture: ");
+    memset(t + o, open, levels);
+    memset(t + o + levels, close, levels);
+    strcpy(t + o + 2 * (size_t)levels, "\n");
+    return t;
+}
+
+/* Loads text; returns the result and the time it took in ms. */
+static int load_timed(const char *text, char *err, size_t errlen,
+                      uint64_t *ms)
+{
+    struct config *c = NULL;
+    uint64_t t0 = clock_mono_ns();
+    int rc = config_load_string(text, NAME, &c, err, errlen);
+    *ms = (clock_mono_ns() - t0) / NS_PER_MS;
+    config_destroy(&c);
+    return rc;
+}
+
+/* Nesting and size are bounded before libyaml builds anything: 100k
+ * levels cost it a minute and more, a million values hundreds of MB. */
+static void test_bounds(void **state)
+{
+    (void)state;
+    char err[512];
+    uint64_t ms;
+    char *t = nested(100000, '[', ']');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":1: (top level): nested too deep "
+                        "(expected at most 64 levels of lists and mappings, "
+                        "found more)");
+    assert_true(ms < 2000);
+    free(t);
+    t = nested(100000, '{', '}');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_non_null(strstr(err, "nested too deep"));
+    assert_true(ms < 2000);
+    free(t);
+    /* the root mapping is a level: 63 lists under it are the most */
+    t = nested(63, '[', ']');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_non_null(strstr(err, "capture: wrong type"));
+    free(t);
+    t = nested(64, '[', ']');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_non_null(strstr(err, "nested too deep"));
+    free(t);
+    /* block style, one level per line: the line of the first too many */
+    size_t cap = 70 * 70 + 16, o = 0;
+    t = malloc(cap);
+    assert_non_null(t);
+    o += (size_t)sprintf(t, "capture:\n");
+    for (unsigned i = 0; i < 70; i++)
+        o += (size_t)sprintf(t + o, "%*s- \n", (int)i, "");
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":65: (top level): nested too deep "
+                        "(expected at most 64 levels of lists and mappings, "
+                        "found more)");
+    free(t);
+    /* a flat list of more values than a config has any use for */
+    size_t n = 300000;
+    t = malloc(2 * n + 16);
+    assert_non_null(t);
+    o = (size_t)sprintf(t, "capture: [");
+    for (size_t i = 0; i < n; i++) {
+        t[o++] = '1';
+        t[o++] = ',';
+    }
+    strcpy(t + o - 1, "]\n");
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":1: (top level): too many values "
+                        "(expected at most 262144 keys, values and list "
+                        "entries, found more)");
+    free(t);
+}
+
+static void fire(int sig)
+{
+    (void)sig;
+    fail_msg("config_load blocked");
+}
+
+/* Only regular files: a FIFO would block the open (and only one stage
+ * could drain it), a device could be read forever. */
+static void test_not_regular(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_common_config.XXXXXX", path[64], err[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    struct config *c = (struct config *)1;
+    signal(SIGALRM, fire);
+    alarm(5);
+    int rc = config_load(path, &c, err, sizeof(err));
+    alarm(0);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(c);
+    char want[256];
+    snprintf(want, sizeof(want), "%s: cannot read: not a regular file "
+             "(expected a YAML file every stage can read, found a FIFO or "
+             "pipe)", path);
+    assert_string_equal(err, want);
+    unlink(path);
+    rmdir(dir);
+    alarm(5);
+    rc = config_load("/dev/zero", &c, err, sizeof(err));
+    alarm(0);
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(err, "/dev/zero: cannot read: not a regular file "
+                        "(expected a YAML file every stage can read, found "
+                        "a character device)");
+    /* a pipe (what "-c <(cmd)" or /dev/stdin gives) */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+    rc = config_load(path, &c, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_non_null(strstr(err, "found a FIFO or pipe"));
+    close(fds[0]);
+    close(fds[1]);
+    /* too large: cut at 16 MiB, without reading the rest */
+    char big[] = "/tmp/test_common_config.XXXXXX";
+    int fd = mkstemp(big);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 17 << 20), 0);
+    close(fd);
+    rc = config_load(big, &c, err, sizeof(err));
+    unlink(big);
+    assert_int_equal(rc, -EFBIG);
+    snprintf(want, sizeof(want), "%s: cannot read: too large (expected at "
+             "most 16 MiB)", big);
+    assert_string_equal(err, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -861,6 +1005,8 @@ int main(void)
         cmocka_unit_test(test_scalar_sections),
         cmocka_unit_test(test_groups_and_routes),
         cmocka_unit_test(test_policy_forms),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_not_regular),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
