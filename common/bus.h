@@ -53,8 +53,8 @@ bus_out_t *bus_out_new(void *ctx, const char *endpoint, const char *src,
 void bus_out_destroy(bus_out_t **o);
 
 /* Sends the writer's batch (if it holds any item) with the next sequence
- * number, mirrors it to the tap (tapcopy.h) and resets the writer. Blocks while the
- * link is full. 0 or -errno. */
+ * number, mirrors it to the tap (tapcopy.h) and resets the writer. Blocks
+ * while the link is full. 0 or -errno. */
 int bus_out_flush(bus_out_t *o, frame_writer_t *w, uint64_t wm_ns, bool live);
 
 /* Same, but sends even an empty batch: a heartbeat that carries the

@@ -37,6 +37,8 @@
 #define MAX_FILE_BYTES (16u << 20)
 #define MAX_GROUPS 256
 #define MAX_ROUTES 4096     /* per group */
+#define MAX_ALL_ROUTES 16384 /* in all groups: aliases let a group reuse
+                                another's list, so the sum is capped too */
 #define MAX_POLICIES 256
 #define MAX_STEPS 32        /* per policy */
 
@@ -758,12 +760,6 @@ static int cmp_scope(const struct config_route *a,
     return 0;
 }
 
-static bool same_route(const struct config_route *a,
-                       const struct config_route *b)
-{
-    return !strcmp(a->path, b->path) && !cmp_scope(a, b);
-}
-
 /* A relative path is written as the rfc3986 reading has it, so the file
  * says what is matched: "/a/../b" is "/b", "/%61" is "/a". */
 static int check_normal_path(struct loader *ld, const yaml_node_t *n,
@@ -887,13 +883,6 @@ static int load_group(struct loader *ld, struct config_group *g,
         ydoc_item_key(rkey, sub, i);
         if ((rc = load_route(ld, &g->routes[i], it, rkey)) < 0)
             return rc;
-        for (unsigned j = 0; j < i; j++)
-            if (same_route(&g->routes[j], &g->routes[i]))
-                return ydoc_fail(&ld->y, it, rkey, "duplicate relative path "
-                                 "(expected each path, host and methods once "
-                                 "per group, found '%s' again after line %u)",
-                                 g->routes[i].path,
-                                 ydoc_line(ydoc_item(&ld->y, paths, j)));
     }
     return 0;
 }
@@ -941,6 +930,16 @@ static int report_alias(struct loader *ld, const yaml_node_t *n,
     ydoc_item_key(t1, "service_groups", b->group);
     ydoc_child_key(t2, t1, "relative_paths");
     ydoc_item_key(t1, t2, b->index);
+    if (a->group == b->group && !strcmp(a->rt->path, b->rt->path)) {
+        yaml_node_t *list = ydoc_map_get(&ld->y, ydoc_item(&ld->y, n,
+                                                           b->group),
+                                         "relative_paths");
+        return ydoc_fail(&ld->y, ydoc_item(&ld->y, list, b->index), t1,
+                         "duplicate relative path (expected each path, host "
+                         "and methods once per group, found '%s' again after "
+                         "line %u)", b->rt->path,
+                         ydoc_line(ydoc_item(&ld->y, list, a->index)));
+    }
     ydoc_child_key(key, t1, "path");
     yaml_node_t *at = route_path_node(ld, n, b);
     return ydoc_fail(&ld->y, at, key, "the same relative path as %s (line "
@@ -1013,6 +1012,17 @@ static int load_groups(struct loader *ld, const yaml_node_t *n)
                        MAX_GROUPS, &count);
     if (rc < 0)
         return rc;
+    size_t all = 0;
+    for (unsigned i = 0; i < count; i++) {
+        yaml_node_t *paths = ydoc_map_get(&ld->y, ydoc_item(&ld->y, n, i),
+                                          "relative_paths");
+        if (paths && paths->type == YAML_SEQUENCE_NODE)
+            all += ydoc_n_items(paths);
+    }
+    if (all > MAX_ALL_ROUTES)
+        return ydoc_fail(&ld->y, n, "service_groups", "too many relative "
+                         "paths (expected at most %u in all groups, found "
+                         "%zu)", MAX_ALL_ROUTES, all);
     free_groups(c);
     if (!(c->groups = calloc(count, sizeof(*c->groups))))
         return -ENOMEM;

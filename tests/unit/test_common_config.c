@@ -930,6 +930,23 @@ static void test_bounds(void **state)
                         "(expected at most 262144 keys, values and list "
                         "entries, found more)");
     free(t);
+    /* a short file that aliases one list of relative paths into many
+     * groups: 5 x 4096 routes from 4096 lines */
+    t = malloc(4096 * 40 + 1024);
+    assert_non_null(t);
+    o = (size_t)sprintf(t, "service_groups:\n  - name: g0\n"
+                        "    relative_paths: &r\n");
+    for (unsigned i = 0; i < 4096; i++)
+        o += (size_t)sprintf(t + o, "      - {path: /p%u, policy: audit}\n",
+                             i);
+    for (unsigned g = 1; g < 5; g++)
+        o += (size_t)sprintf(t + o, "  - {name: g%u, relative_paths: *r}\n",
+                             g);
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":2: service_groups: too many relative "
+                        "paths (expected at most 16384 in all groups, found "
+                        "20480)");
+    free(t);
 }
 
 static void fire(int sig)

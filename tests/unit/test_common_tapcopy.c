@@ -52,7 +52,8 @@ static const struct http_msg req = {
 /* Ethernet + IPv4 + TCP (20-byte headers) + an HTTP payload. */
 static size_t make_packet(uint8_t *p)
 {
-    static const char payload[] = "GET / HTTP/1.1\r\nCookie: " SECRET "\r\n\r\n";
+    static const char payload[] =
+        "GET / HTTP/1.1\r\nCookie: " SECRET "\r\n\r\n";
     size_t plen = sizeof(payload) - 1, ip_len = 20 + 20 + plen;
     memset(p, 0, 54);
     p[12] = 0x08; /* IPv4 */
