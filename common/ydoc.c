@@ -188,22 +188,41 @@ static int extra_documents(yaml_parser_t *parser, const char *text,
     }
 }
 
+/* The anchor an event defines, or NULL. */
+static const yaml_char_t *event_anchor(const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT: return ev->data.scalar.anchor;
+    case YAML_SEQUENCE_START_EVENT: return ev->data.sequence_start.anchor;
+    case YAML_MAPPING_START_EVENT: return ev->data.mapping_start.anchor;
+    default: return NULL;
+    }
+}
+
 /* Walks the events before anything is built: libyaml has no bound on
- * nesting (100k levels cost it minutes) or on nodes (each costs a
- * hundred bytes and more), so both are checked here, and the walk stops
- * at the first level or node too many. */
+ * nesting (100k levels cost it minutes), on nodes (each costs a hundred
+ * bytes and more) or on anchors (it keeps them in a list it searches for
+ * every anchor and alias: 200k anchors cost it minutes), so all three are
+ * checked here, and the walk stops at the first one too many. */
 static int check_shape(yaml_parser_t *parser, const char *text, size_t len,
                        const char *name, char *err, size_t errlen)
 {
     unsigned depth = 0;
-    size_t nodes = 0;
+    size_t nodes = 0, anchors = 0;
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(parser, &ev))
             return syntax_error(parser, text, len, name, err, errlen);
         yaml_event_type_t type = ev.type;
         size_t line = ev.start_mark.line + 1;
+        bool anchor = event_anchor(&ev) != NULL;
         yaml_event_delete(&ev);
+        if (anchor && ++anchors > YDOC_MAX_ANCHORS) {
+            errbuf_set(err, errlen, "%s:%zu: " YDOC_TOP_LEVEL ": too many "
+                       "anchors (expected at most %d &names, found more)",
+                       name, line, YDOC_MAX_ANCHORS);
+            return -EINVAL;
+        }
         if (type == YAML_STREAM_END_EVENT)
             return 0;
         if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)

@@ -4,7 +4,7 @@
 # Each must be refused quickly, with exit status 2 and a message that
 # says what is wrong and what is expected, by every command that reads
 # it: YAML nested 100,000 levels (libyaml took 40 s and more), a million
-# values, a FIFO or a device as the config (open() used to wait for a
+# values, 200,000 anchors (minutes), a FIFO or a device as the config (open() used to wait for a
 # writer), --since 1e30 (an overflow that returned every record) and
 # impossible dates (2026-02-30 was read as March 2nd). Valid times keep
 # working on a real trail, made from the demo capture.
@@ -44,6 +44,8 @@ open(t + "/deepmap.yaml", "w").write("capture: " + "{a: " * n + "1" +
                                      "}" * n + "\n")
 open(t + "/wide.yaml", "w").write("capture: [" + ",".join(["1"] * 1000000) +
                                   "]\n")
+open(t + "/anchors.yaml", "w").write(
+    "x: [" + ",".join("&a%d 1" % i for i in range(200000)) + "]\n")
 PYEOF
 mkfifo "$T/fifo.yaml"
 
@@ -58,6 +60,8 @@ for cfg in deep.yaml deepmap.yaml; do
 done
 refused "$HARK" query -c "$T/wide.yaml" &&
     says "too many values (expected at most 262144"
+refused "$HARK" query -c "$T/anchors.yaml" &&
+    says "too many anchors (expected at most 256"
 fifo_says="cannot read: not a regular file (expected a YAML file every stage"
 fifo_says+=" can read, found a FIFO or pipe)"
 for cmd in query export tap; do

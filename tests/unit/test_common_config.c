@@ -930,6 +930,18 @@ static void test_bounds(void **state)
                         "(expected at most 262144 keys, values and list "
                         "entries, found more)");
     free(t);
+    /* anchors: libyaml searches a list of them for each one and each
+     * alias; 257 are refused before it builds anything */
+    t = malloc(257 * 16 + 64);
+    assert_non_null(t);
+    o = (size_t)sprintf(t, "capture: {}\nx: [");
+    for (unsigned i = 0; i < 257; i++)
+        o += (size_t)sprintf(t + o, "%s&a%u 1", i ? ", " : "", i);
+    strcpy(t + o, "]\n");
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":2: (top level): too many anchors "
+                        "(expected at most 256 &names, found more)");
+    free(t);
     /* a short file that aliases one list of relative paths into many
      * groups: 5 x 4096 routes from 4096 lines */
     t = malloc(4096 * 40 + 1024);
