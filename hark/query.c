@@ -307,12 +307,15 @@ static int query_remote(const struct config *cfg, uint64_t since,
     return status;
 }
 
+/* Digits only: strtoull alone takes " -5" as 2^64 - 5. */
 static bool parse_u64(const char *s, uint64_t *v)
 {
     char *end;
+    if (*s < '0' || *s > '9')
+        return false;
     errno = 0;
     unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-')
+    if (errno || *end)
         return false;
     *v = x;
     return true;

@@ -6,8 +6,9 @@
 # it: YAML nested 100,000 levels (libyaml took 40 s and more), a million
 # values, 200,000 anchors (minutes), a FIFO or a device as the config (open() used to wait for a
 # writer), --since 1e30 (an overflow that returned every record) and
-# impossible dates (2026-02-30 was read as March 2nd). Valid times keep
-# working on a real trail, made from the demo capture.
+# impossible dates (2026-02-30 was read as March 2nd), --limit " -5" (read
+# as 2^64 - 5). Valid values keep working on a real trail, made from the
+# demo capture.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
@@ -99,6 +100,13 @@ for cmd in query export; do
         done
     done
 done
+# Numbers: digits only (strtoull alone reads " -5" as 2^64 - 5).
+for bad in " -5" "+5" 0 99999999999999999999 5x; do
+    refused "$HARK" query --db "$db" --limit "$bad" &&
+        says "--limit: expected a positive number"
+done
+refused "$HARK" query --db "$db" --status " 200" && says "--status: expected"
+[ "$(count --limit 5)" = 5 ] || problem "--limit 5 did not print 5 records"
 # Valid times still select: the whole trail, none of it, and a day.
 [ "$(count --since 1970-01-01)" = 24 ] ||
     problem "--since 1970-01-01 lost records"
