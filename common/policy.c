@@ -115,6 +115,8 @@ static bool name_redacted(struct bytes name, const char *want)
  * ':' is looked at once, with the token before it. */
 static bool value_carries(struct bytes value, const char *want)
 {
+    if (value.n == 0)
+        return false; /* p may be NULL then */
     const unsigned char *p = (const unsigned char *)value.p;
     const unsigned char *c = p, *end = p + value.n;
     while ((c = memchr(c, ':', (size_t)(end - c))) != NULL) {

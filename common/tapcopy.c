@@ -26,6 +26,8 @@ struct tapcopy {
 static int write_sb(void *data, const char *buf, size_t len)
 {
     tapcopy_t *t = data;
+    if (len == 0)
+        return 0; /* buf may be NULL then (an empty bin) */
     if (msgpack_sbuffer_write(&t->sb, buf, len) != 0)
         t->failed = true;
     return 0;
