@@ -38,7 +38,7 @@ struct sharder {
     struct log_limit link_warn;
 };
 
-sharder_t *sharder_new(const struct bus_env *bus, const struct config *cfg,
+sharder_t *sharder_new(struct bus_env bus, const struct config *cfg,
                        const char *src, bus_tap_t *tap, int link, bool live,
                        stats_t *st)
 {

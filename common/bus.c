@@ -5,6 +5,7 @@
 #include "log.h"
 #include "loop.h"
 #include "outbox.h"
+#include "tapcopy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,18 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TAP_SUBS_MAX 16           /* distinct subscriptions tracked */
-#define TAP_SUB_LEN 16
-
 struct bus_tap {
-    void *sock;                   /* XPUB: we learn what is subscribed */
-    const struct bus_env *env;
-    char subs[TAP_SUBS_MAX][TAP_SUB_LEN];
-    unsigned n_subs;
-    bool subs_overflow;           /* too many to track: assume any */
+    void *sock;               /* XPUB: it tells who subscribes to what */
     uint64_t *dropped;
     uint64_t *published;
-    uint64_t *withheld;
+    uint64_t *withheld;       /* frames a redacted copy could not be made of */
+    unsigned wanted[FRAME_TYPE_COUNT]; /* subscriptions taking each topic */
+    tapcopy_t *copy;
 };
 
 struct bus_out {
@@ -74,12 +70,12 @@ static bool more_parts(void *sock)
 }
 
 /* zmq_bind or zmq_connect after the CURVE setup an endpoint needs. */
-static int attach(const struct bus_env *env, void *sock, const char *ep,
+static int attach(struct bus_env env, void *sock, const char *ep,
                   bool bind)
 {
     char err[512];
-    int rc = bind ? curve_server(env->curve, sock, ep, err, sizeof(err))
-                  : curve_client(env->curve, sock, ep, err, sizeof(err));
+    int rc = bind ? curve_server(env.curve, sock, ep, err, sizeof(err))
+                  : curve_client(env.curve, sock, ep, err, sizeof(err));
     if (rc < 0) {
         log_error("%s", err);
         errno = -rc;
@@ -90,13 +86,12 @@ static int attach(const struct bus_env *env, void *sock, const char *ep,
 
 /* ---- taps ----------------------------------------------------------- */
 
-bus_tap_t *bus_tap_new(const struct bus_env *env, const char *endpoint,
+bus_tap_t *bus_tap_new(struct bus_env env, const char *endpoint,
                        stats_t *st)
 {
     bus_tap_t *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->env = env;
     t->dropped = stats_add(st, "tap_dropped");
     t->published = stats_add(st, "tap_published");
     t->withheld = stats_add(st, "tap_withheld");
@@ -108,14 +103,16 @@ bus_tap_t *bus_tap_new(const struct bus_env *env, const char *endpoint,
         errno = -rc;
         return NULL;
     }
-    t->sock = zmq_socket(env->zmq, ZMQ_XPUB);
+    t->copy = tapcopy_new();
+    t->sock = t->copy ? zmq_socket(env.zmq, ZMQ_XPUB) : NULL;
     if (!t->sock || set_int(t->sock, ZMQ_SNDHWM, BUS_TAP_HWM) ||
         set_int(t->sock, ZMQ_XPUB_NODROP, 1) ||
         set_int(t->sock, ZMQ_LINGER, 0) ||
         attach(env, t->sock, endpoint, true)) {
-        int e = errno;
+        int e = t->copy ? errno : ENOMEM;
         if (t->sock)
             zmq_close(t->sock);
+        tapcopy_destroy(&t->copy);
         free(t);
         errno = e;
         return NULL;
@@ -129,49 +126,42 @@ void bus_tap_destroy(bus_tap_t **t)
         return;
     if ((*t)->sock)
         zmq_close((*t)->sock);
+    tapcopy_destroy(&(*t)->copy);
     free(*t);
     *t = NULL;
 }
 
-/* Takes the (un)subscriptions the XPUB passed up: without XPUB_VERBOSE it
- * passes a topic's first subscription and its last unsubscription. */
-static void take_subscriptions(bus_tap_t *t)
+/* Takes the (un)subscriptions that arrived. XPUB passes on the first
+ * subscription to a prefix and the last unsubscription (a subscriber
+ * leaving counts), so a count per topic says whether anyone listens. */
+static void tap_read_subscriptions(bus_tap_t *t)
 {
-    char buf[TAP_SUB_LEN + 1];
+    unsigned char buf[64];
     int n;
-    while ((n = zmq_recv(t->sock, buf, sizeof(buf), ZMQ_DONTWAIT)) > 0) {
-        size_t len = (size_t)n - 1;
-        if ((size_t)n > sizeof(buf) || (buf[0] != 0 && buf[0] != 1)) {
-            t->subs_overflow = true; /* longer than we track: any */
+    while ((n = zmq_recv(t->sock, buf, sizeof(buf), ZMQ_DONTWAIT)) >= 0) {
+        /* a longer prefix is no topic's; other messages are not ours */
+        if (n < 1 || (size_t)n > sizeof(buf) || buf[0] > 1)
             continue;
-        }
-        unsigned i = 0;
-        while (i < t->n_subs && (strlen(t->subs[i]) != len ||
-                                 memcmp(t->subs[i], buf + 1, len)))
-            i++;
-        if (buf[0] == 1 && i == t->n_subs) {
-            if (t->n_subs == TAP_SUBS_MAX || memchr(buf + 1, 0, len)) {
-                t->subs_overflow = true;
+        size_t len = (size_t)n - 1;
+        for (int type = 0; type < FRAME_TYPE_COUNT; type++) {
+            const char *topic = frame_topic(type);
+            if (len > strlen(topic) || memcmp(topic, buf + 1, len))
                 continue;
-            }
-            memcpy(t->subs[t->n_subs], buf + 1, len);
-            t->subs[t->n_subs++][len] = '\0';
-        } else if (buf[0] == 0 && i < t->n_subs) {
-            memcpy(t->subs[i], t->subs[--t->n_subs], TAP_SUB_LEN);
+            if (buf[0] == 1)
+                t->wanted[type]++;
+            else if (t->wanted[type] > 0)
+                t->wanted[type]--;
         }
     }
 }
 
-/* Whether any subscriber takes the topic (a subscription is a prefix). */
-static bool subscribed(bus_tap_t *t, const char *topic)
+/* True when someone subscribes to frames of this type. */
+static bool tap_wants(bus_tap_t *t, enum frame_type type)
 {
-    take_subscriptions(t);
-    if (t->subs_overflow)
-        return true;
-    for (unsigned i = 0; i < t->n_subs; i++)
-        if (!strncmp(topic, t->subs[i], strlen(t->subs[i])))
-            return true;
-    return false;
+    if (!t || !t->sock)
+        return false;
+    tap_read_subscriptions(t);
+    return t->wanted[type] > 0;
 }
 
 /* Sends topic + msg on the tap without waiting; takes the msg. */
@@ -194,45 +184,15 @@ static void tap_send_msg(bus_tap_t *t, enum frame_type type, zmq_msg_t *msg)
     (*t->published)++;
 }
 
-/* What the tap may show of a frame the stage emits: the frame itself
- * (the reference in msg), a redacted copy, or nothing. Takes msg. */
-static void tap_mirror(bus_tap_t *t, enum frame_type type, zmq_msg_t *msg)
+/* Publishes a copy of body: redacted (tapcopy.h) when its type needs it. */
+static void tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
+                        size_t len)
 {
-    const struct bus_env *env = t->env;
-    bool redact = type == FRAME_MSG && env->redact;
-    if ((type == FRAME_PKT && !env->tap_packets) ||
-        ((redact || type == FRAME_PKT) &&
-         !subscribed(t, frame_topic(type)))) {
-        zmq_msg_close(msg);
-        return;
-    }
-    if (!redact) {
-        tap_send_msg(t, type, msg);
-        return;
-    }
-    const void *out;
-    size_t len;
-    int rc = tapredact_msg(env->redact, zmq_msg_data(msg),
-                           zmq_msg_size(msg), &out, &len);
-    if (rc == 0) {
-        tap_send_msg(t, type, msg);
-        return;
-    }
-    zmq_msg_close(msg);
-    if (rc < 0 || zmq_msg_init_size(msg, len) != 0) {
+    if (tapcopy_needed(type) &&
+        tapcopy_make(t->copy, type, body, len, &body, &len) < 0) {
         (*t->withheld)++;
         return;
     }
-    memcpy(zmq_msg_data(msg), out, len);
-    tap_send_msg(t, type, msg);
-}
-
-void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
-                     size_t len)
-{
-    if (!t || !t->sock)
-        return;
-    take_subscriptions(t);
     zmq_msg_t msg;
     if (zmq_msg_init_size(&msg, len) != 0) {
         (*t->dropped)++;
@@ -242,9 +202,16 @@ void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
     tap_send_msg(t, type, &msg);
 }
 
+void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
+                     size_t len)
+{
+    if (tap_wants(t, type))
+        tap_publish(t, type, body, len);
+}
+
 /* ---- outputs -------------------------------------------------------- */
 
-static bus_out_t *out_new(const struct bus_env *env, const char *endpoint,
+static bus_out_t *out_new(struct bus_env env, const char *endpoint,
                           const char *src, bus_tap_t *tap, int type,
                           const char *routing_id, int hwm)
 {
@@ -254,7 +221,7 @@ static bus_out_t *out_new(const struct bus_env *env, const char *endpoint,
     snprintf(o->src, sizeof(o->src), "%s", src);
     o->tap = tap;
     msgpack_sbuffer_init(&o->scratch);
-    o->sock = zmq_socket(env->zmq, type);
+    o->sock = zmq_socket(env.zmq, type);
     if (!o->sock || set_int(o->sock, ZMQ_SNDHWM, hwm) ||
         set_int(o->sock, ZMQ_LINGER, -1) ||
         set_int(o->sock, ZMQ_RECONNECT_IVL, 100) ||
@@ -272,13 +239,13 @@ static bus_out_t *out_new(const struct bus_env *env, const char *endpoint,
     return o;
 }
 
-bus_out_t *bus_out_new(const struct bus_env *env, const char *endpoint,
+bus_out_t *bus_out_new(struct bus_env env, const char *endpoint,
                        const char *src, bus_tap_t *tap)
 {
     return out_new(env, endpoint, src, tap, ZMQ_PUSH, NULL, BUS_PIPE_HWM);
 }
 
-bus_out_t *bus_out_new_acked(const struct bus_env *env, const char *endpoint,
+bus_out_t *bus_out_new_acked(struct bus_env env, const char *endpoint,
                              const char *src, bus_tap_t *tap, stats_t *st,
                              int hwm)
 {
@@ -369,19 +336,23 @@ int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
         zmq_msg_close(&msg);
         return rc;
     }
-    bool tapping = o->tap && o->tap->sock;
-    /* The tap shares the buffer (reference counted), no second copy. */
-    if (tapping && (zmq_msg_init(&tapmsg) != 0 ||
-                    zmq_msg_copy(&tapmsg, &msg) != 0))
-        tapping = false;
+    bool tapping = tap_wants(o->tap, type);
+    /* A frame the tap may carry as it is shares the buffer (reference
+     * counted), no second copy; the others get a redacted one. */
+    bool shared = tapping && !tapcopy_needed(type);
+    if (shared && (zmq_msg_init(&tapmsg) != 0 ||
+                   zmq_msg_copy(&tapmsg, &msg) != 0))
+        shared = tapping = false;
     rc = send_msg(o, type, &msg);
     if (rc == 0)
         o->seq++;
     update_gauges(o);
-    if (tapping && rc == 0)
-        tap_mirror(o->tap, type, &tapmsg);
-    else if (tapping)
+    if (shared && rc == 0)
+        tap_send_msg(o->tap, type, &tapmsg);
+    else if (shared)
         zmq_msg_close(&tapmsg);
+    else if (tapping && rc == 0)
+        tap_publish(o->tap, type, body, len);
     return rc;
 }
 
@@ -508,7 +479,7 @@ int bus_out_resend(bus_out_t *o)
 
 /* ---- inputs --------------------------------------------------------- */
 
-bus_in_t *bus_in_new(const struct bus_env *env, const char *endpoint,
+bus_in_t *bus_in_new(struct bus_env env, const char *endpoint,
                      bool router)
 {
     bus_in_t *in = calloc(1, sizeof(*in));
@@ -521,7 +492,7 @@ bus_in_t *bus_in_new(const struct bus_env *env, const char *endpoint,
         return NULL;
     }
     in->router = router;
-    in->sock = zmq_socket(env->zmq, router ? ZMQ_ROUTER : ZMQ_PULL);
+    in->sock = zmq_socket(env.zmq, router ? ZMQ_ROUTER : ZMQ_PULL);
     /* A router's last acknowledgements must get out after its last
      * commit: a little linger. */
     if (!in->sock || set_int(in->sock, ZMQ_RCVHWM, BUS_PIPE_HWM) ||

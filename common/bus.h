@@ -9,8 +9,10 @@
  *     forever) for a restarted peer;
  *   - tap sends never block: a frame a slow subscriber cannot take is
  *     dropped and counted in `tap_dropped`;
- *   - taps never show what a policy redacts (tapredact.h), nor packets
- *     unless bus.tap_packets says so;
+ *   - a tap carries what the trail could hold, never more: `msg` and `pkt`
+ *     frames go out as redacted copies (tapcopy.h), and only while
+ *     someone subscribes to their topic, so an unwatched tap costs no
+ *     copy;
  *   - every tcp:// socket is a CURVE server (binds) or client (connects),
  *     see curve.h.
  * One link is acknowledged: the logger's input is a ROUTER, and a
@@ -26,7 +28,6 @@
 #include "curve.h"
 #include "frame.h"
 #include "stats.h"
-#include "tapredact.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,13 +44,12 @@
 #define BUS_ACKED_MAX_BYTES (256u << 20)
 #define BUS_ACK_TIMEOUT_MS 2000
 
-/* What every socket of a process shares; borrowed by the sockets, so it
- * outlives them. */
+/* What every socket of a process shares. Passed by value, so that a bare
+ * ZeroMQ context given where it belongs fails to compile; the keys it
+ * points to outlive the sockets. */
 struct bus_env {
     void *zmq;                /* the process's ZeroMQ context */
     const curve_t *curve;     /* keys for tcp:// (NULL: none) */
-    tapredact_t *redact;      /* NULL: msg frames shown as they are */
-    bool tap_packets;         /* pkt frames go on the tap */
 };
 
 typedef struct bus_tap bus_tap_t;
@@ -59,7 +59,7 @@ typedef struct bus_in bus_in_t;
 /* Binds a PUB tap at endpoint (NULL or "" for none). Counts drops in the
  * stats counter "tap_dropped", frames it would not show in
  * "tap_withheld". NULL on failure (errno set; the reason logged). */
-bus_tap_t *bus_tap_new(const struct bus_env *env, const char *endpoint,
+bus_tap_t *bus_tap_new(struct bus_env env, const char *endpoint,
                        stats_t *st);
 void bus_tap_destroy(bus_tap_t **t);
 /* Publishes a frame on the tap only (used for stats). */
@@ -68,7 +68,7 @@ void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
 
 /* Connects a PUSH output to endpoint. src is this producer's id (copied);
  * tap may be NULL. NULL on failure (errno set; the reason logged). */
-bus_out_t *bus_out_new(const struct bus_env *env, const char *endpoint,
+bus_out_t *bus_out_new(struct bus_env env, const char *endpoint,
                        const char *src, bus_tap_t *tap);
 
 /* Connects an acknowledged output (a DEALER with the routing id
@@ -78,7 +78,7 @@ bus_out_t *bus_out_new(const struct bus_env *env, const char *endpoint,
  * Registers "frames_resent", "acks_in" and the gauges "unacked_frames"
  * and "unacked_since_ns" (when the oldest was sent, wall clock) in st.
  * NULL on failure. */
-bus_out_t *bus_out_new_acked(const struct bus_env *env, const char *endpoint,
+bus_out_t *bus_out_new_acked(struct bus_env env, const char *endpoint,
                              const char *src, bus_tap_t *tap, stats_t *st,
                              int hwm);
 /* Closes the socket; queued frames are delivered first (linger). */
@@ -125,7 +125,7 @@ int bus_out_resend(bus_out_t *o);
 /* Binds a PULL input at endpoint; with `router`, a ROUTER that producers
  * connect DEALERs to and that answers them (bus_in_reply). NULL on
  * failure (errno set; the reason logged). */
-bus_in_t *bus_in_new(const struct bus_env *env, const char *endpoint,
+bus_in_t *bus_in_new(struct bus_env env, const char *endpoint,
                      bool router);
 void bus_in_destroy(bus_in_t **i);
 void *bus_in_socket(bus_in_t *i);

@@ -143,8 +143,6 @@ struct config_bus {
                                  else ipc://<run_dir>/tap-<id> */
     char *tap_bind;           /* address tcp taps bind, default
                                  127.0.0.1 */
-    bool tap_packets;         /* capture's tap carries the packets
-                                 (unredacted bytes), default false */
     /* CurveZMQ for tcp:// links, taps and queries (curve.h) */
     char *curve_key;          /* this machine's secret key file */
     struct config_peer *peers; /* who may connect, and whose key a

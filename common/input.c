@@ -125,7 +125,7 @@ input_t *input_new_acked(struct stage *st, const char *endpoint,
                           .admit = admit, .ctx = ctx,
                           .last_ns = clock_mono_ns() };
     in->frames_malformed = stats_add(st->stats, "frames_malformed");
-    in->bus = bus_in_new(&st->bus, endpoint, admit != NULL);
+    in->bus = bus_in_new(st->bus, endpoint, admit != NULL);
     if (!in->bus) {
         log_error("cannot bind %s: %s", endpoint, zmq_strerror(errno));
         input_destroy(&in);

@@ -47,9 +47,14 @@ void policy_summarize(const struct http_msg *req, struct req_summary *out);
 struct bytes policy_header(const struct msg_header *h, uint32_t n,
                            const char *name);
 
-/* Whether a log step replaces the value of the header called name (the
- * taps hide what any step would: tapredact.h). */
-bool policy_redacts(const struct config_step *step, struct bytes name);
+/* True when a log step replaces this header's value: its name, read as
+ * a server may (case folded, "_" as "-", spaces, NUL and control bytes
+ * ignored), is one of the step's redacted names, or a name that is not a
+ * clean token contains one, or the value carries a header line of one
+ * ("a\rAuthorization: x", an obs-fold). Over-redacting a malformed
+ * header is the price of never keeping a credential a server read. */
+bool policy_redacts(const struct config_step *step, struct bytes name,
+                    struct bytes value);
 
 /* Fills *out for a log step. msg is the logged message (the request for a
  * request record, the response for a response record, NULL when no

@@ -230,11 +230,11 @@ static int setup_signals(struct stage *st)
     return 0;
 }
 
-/* The ZeroMQ context, the keys for tcp:// sockets (read before root is
- * given up: the secret key file is its owner's alone; their ZAP handler
- * starts after, see setup()) and what the tap hides. 0; 2 when the
- * config asks for tcp:// without keys or names a key that cannot be
- * read; 1 when out of memory. */
+/* The ZeroMQ context and the keys for tcp:// sockets (read before root
+ * is given up: the secret key file is its owner's alone; their ZAP
+ * handler starts after, see setup()). 0; 2 when the config asks for
+ * tcp:// without keys or names a key that cannot be read; 1 when out of
+ * memory. */
 static int setup_bus(struct stage *st)
 {
     char err[512], tcp[4200];
@@ -253,13 +253,7 @@ static int setup_bus(struct stage *st)
         log_error("%s", err);
         return 2;
     }
-    st->redact = tapredact_new(st->cfg);
-    if (!st->redact) {
-        log_error("out of memory");
-        return 1;
-    }
-    st->bus = (struct bus_env){ st->zmq, st->curve, st->redact,
-                                st->cfg->bus.tap_packets };
+    st->bus = (struct bus_env){ st->zmq, st->curve };
     return 0;
 }
 
@@ -351,7 +345,7 @@ static int setup(struct stage *st, enum topology_role role,
         log_error("tap endpoint for %s does not fit", st->id);
         return 1;
     }
-    st->tap = bus_tap_new(&st->bus, tap, st->stats);
+    st->tap = bus_tap_new(st->bus, tap, st->stats);
     if (!st->tap) {
         log_error("cannot bind tap %s: %s", tap, zmq_strerror(errno));
         return 1;
@@ -402,10 +396,10 @@ bus_out_t *stage_output_acked(struct stage *st, enum topology_role to,
                   topology_stage(to)->name);
         return NULL;
     }
-    bus_out_t *out = acked ? bus_out_new_acked(&st->bus, ep, st->id,
+    bus_out_t *out = acked ? bus_out_new_acked(st->bus, ep, st->id,
                                                st->tap, st->stats,
                                                BUS_PIPE_HWM)
-                           : bus_out_new(&st->bus, ep, st->id, st->tap);
+                           : bus_out_new(st->bus, ep, st->id, st->tap);
     if (!out)
         log_error("cannot connect %s: %s", ep, zmq_strerror(errno));
     return out;
@@ -514,7 +508,6 @@ void stage_finish(struct stage *st, bool ok)
         st->zmq = NULL;
     }
     curve_destroy(&st->curve); /* after the context: ends its handler */
-    tapredact_destroy(&st->redact);
     stats_destroy(&st->stats);
     loop_destroy(&st->loop);
     config_destroy(&st->cfg);

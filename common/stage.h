@@ -36,8 +36,7 @@ struct stage {
     struct config *cfg;
     void *zmq;
     curve_t *curve;           /* keys for tcp:// sockets (curve.h) */
-    tapredact_t *redact;      /* what the tap hides (tapredact.h) */
-    struct bus_env bus;       /* the three above, for the bus's sockets */
+    struct bus_env bus;       /* the two above, for the bus's sockets */
     loop_t *loop;
     stats_t *stats;
     bus_tap_t *tap;

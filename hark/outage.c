@@ -72,13 +72,13 @@ outages_t *outages_new(const struct config *cfg, const char *run_dir,
     }
     if (!(o->curve = curve_new(o->zmq, cfg, 0, err, errlen)))
         goto fail;
-    o->env = (struct bus_env){ o->zmq, o->curve, NULL, false };
+    o->env = (struct bus_env){ o->zmq, o->curve };
     if (!topology_input(cfg, ROLE_LOGGER, 0, ep, sizeof(ep))) {
         snprintf(err, errlen, "the logger endpoint does not fit");
         goto fail;
     }
     /* Never blocks: the supervisor must keep supervising. */
-    o->out = bus_out_new_acked(&o->env, ep, "hark", NULL, o->stats, 0);
+    o->out = bus_out_new_acked(o->env, ep, "hark", NULL, o->stats, 0);
     if (!o->out) {
         snprintf(err, errlen, "cannot connect %s: %s", ep,
                  zmq_strerror(errno));

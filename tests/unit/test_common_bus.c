@@ -3,8 +3,7 @@
  * Real ZeroMQ sockets over inproc in one process: an acknowledged output
  * (DEALER) to a router input, with the router's acknowledgements
  * releasing kept frames and a resend bringing back the rest in order;
- * and a tap that hides the header values a policy redacts and, unless
- * told otherwise, the packets.
+ * and a tap behind a pipeline output, which shows only redacted copies.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +12,6 @@
 #include <cmocka.h>
 
 #include "bus.h"
-#include "config.h"
-#include "tapredact.h"
 
 #include <errno.h>
 #include <string.h>
@@ -67,10 +64,10 @@ static void test_acked_link(void **state)
 {
     (void)state;
     void *ctx = zmq_ctx_new();
-    struct bus_env env = { ctx, NULL, NULL, false };
+    struct bus_env env = { ctx, NULL };
     stats_t *st = stats_new("correlate", "correlate");
-    bus_in_t *in = bus_in_new(&env, "inproc://logger", true);
-    bus_out_t *o = bus_out_new_acked(&env, "inproc://logger", "correlate",
+    bus_in_t *in = bus_in_new(env, "inproc://logger", true);
+    bus_out_t *o = bus_out_new_acked(env, "inproc://logger", "correlate",
                                      NULL, st, BUS_PIPE_HWM);
     frame_writer_t *w = frame_writer_new(FRAME_LOG, "correlate");
     struct got g = { .r = frame_reader_new() };
@@ -167,31 +164,25 @@ static void send_request(bus_out_t *o, frame_writer_t *w)
     assert_int_equal(bus_out_flush(o, w, 0, false), 0);
 }
 
+/* A tap reached through a pipeline output shows the redacted copy
+ * (tapcopy.h), and the next stage still gets the message whole. */
 static void test_tap_hides(void **state)
 {
     (void)state;
-    struct config *cfg = NULL;
-    char err[256];
-    /* a policy that also redacts X-Api-Key */
-    assert_int_equal(config_load_string(
-        "policies:\n  audit:\n"
-        "    - log: {message: request, redact: [X-Api-Key]}\n",
-        "t.yaml", &cfg, err, sizeof(err)), 0);
     void *ctx = zmq_ctx_new();
-    struct bus_env env = { ctx, NULL, tapredact_new(cfg), false };
+    struct bus_env env = { ctx, NULL };
     stats_t *st = stats_new("reassemble", "reassemble-0");
-    bus_tap_t *tap = bus_tap_new(&env, "inproc://tap", st);
-    bus_in_t *in = bus_in_new(&env, "inproc://next", false);
-    bus_out_t *o = bus_out_new(&env, "inproc://next", "reassemble-0", tap);
+    bus_tap_t *tap = bus_tap_new(env, "inproc://tap", st);
+    bus_in_t *in = bus_in_new(env, "inproc://next", false);
+    bus_out_t *o = bus_out_new(env, "inproc://next", "reassemble-0", tap);
     frame_writer_t *msgs = frame_writer_new(FRAME_MSG, "reassemble-0");
-    frame_writer_t *pkts = frame_writer_new(FRAME_PKT, "capture");
     struct got g = { .r = frame_reader_new() };
     struct got down = { .r = frame_reader_new() };
     void *sub = subscriber(ctx, "");
     zmq_msg_t body;
     zmq_msg_init(&body);
-    /* a subscription reaches the tap before the first frame: send until
-     * one shows (PUB drops what nobody subscribed to yet) */
+    /* a subscription reaches the tap after a while: send until one shows
+     * (nothing is copied for a tap nobody subscribes to) */
     int seen = 0;
     for (int i = 0; i < 50 && !seen; i++) {
         send_request(o, msgs);
@@ -201,25 +192,11 @@ static void test_tap_hides(void **state)
     assert_true(seen);
     struct http_msg m;
     assert_int_equal(frame_item_msg(g.r, &g.f, 0, &m), 0);
-    assert_int_equal(m.n_headers, 3);
-    assert_true(bytes_eq(m.headers[0].value, "example.com"));
     assert_true(bytes_eq(m.headers[1].value, "[redacted]"));
-    assert_true(bytes_eq(m.headers[2].value, "[redacted]"));
-    /* the pipeline itself gets the message as it was */
-    assert_int_equal(frame_item_msg(down.r, &down.f, 0, &m), 0);
-    assert_true(bytes_eq(m.headers[1].value, "Bearer s3cret"));
-    /* nothing on the tap anywhere holds the secret */
     assert_null(memmem(zmq_msg_data(&body), zmq_msg_size(&body), "s3cret",
                        6));
-
-    /* packets: not on the tap unless bus.tap_packets */
-    static const uint8_t pkt[] = "GET /a HTTP/1.1\r\nAuthorization: x\r\n";
-    assert_int_equal(frame_add_pkt(pkts, 1, sizeof(pkt), pkt, sizeof(pkt)),
-                     0);
-    assert_int_equal(bus_out_flush(o, pkts, 0, false), 0);
-    recv_frame(in, &down);
-    assert_int_equal(down.f.type, FRAME_PKT);
-    assert_int_equal(tap_recv(sub, &g, &body), 0);
+    assert_int_equal(frame_item_msg(down.r, &down.f, 0, &m), 0);
+    assert_true(bytes_eq(m.headers[1].value, "Bearer s3cret"));
     assert_true(stats_get(st, "tap_published") >= 1);
 
     zmq_msg_close(&body);
@@ -227,14 +204,11 @@ static void test_tap_hides(void **state)
     frame_reader_destroy(&g.r);
     frame_reader_destroy(&down.r);
     frame_writer_destroy(&msgs);
-    frame_writer_destroy(&pkts);
     bus_out_destroy(&o);
     bus_in_destroy(&in);
     bus_tap_destroy(&tap);
     stats_destroy(&st);
     zmq_ctx_term(ctx);
-    tapredact_destroy(&env.redact);
-    config_destroy(&cfg);
 }
 
 int main(void)
