@@ -653,7 +653,8 @@ static int supervise(struct supervisor *s)
 /* The summary's numbers, each a sum of counters. */
 enum total {
     T_PACKETS, T_KDROP, T_FLOWS, T_GAPS, T_REQUESTS, T_RESPONSES, T_PAIRS,
-    T_UNMATCHED, T_RECORDS, T_REFUSED, T_MALFORMED, T_LOST, T_COUNT
+    T_UNMATCHED, T_RECORDS, T_REFUSED, T_MALFORMED, T_LOST, T_FRAGMENTS,
+    T_GAP_BYTES, T_RESP_LOST, T_COUNT
 };
 
 /* Every counter the summary reads, named once, with the stage that
@@ -680,6 +681,15 @@ static const struct summary_counter {
     { T_UNMATCHED, ROLE_CORRELATE, false, "closed" },
     { T_UNMATCHED, ROLE_CORRELATE, false, "eof_unanswered" },
     { T_UNMATCHED, ROLE_CORRELATE, false, "orphans" },
+    { T_UNMATCHED, ROLE_CORRELATE, false, "lost" },
+    { T_RESP_LOST, ROLE_CORRELATE, false, "lost" },
+    { T_GAP_BYTES, ROLE_REASSEMBLE, false, "gap_bytes" },
+    /* datagrams that could not be put back together */
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_overlaps" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_timeouts" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_evicted" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_refused" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_invalid" },
     { T_REFUSED, ROLE_CORRELATE, false, "pending_refused" },
     { T_RECORDS, ROLE_LOGGER, false, "records" },
     { T_REFUSED, ROLE_LOGGER, false, "records_failed" },
@@ -754,13 +764,16 @@ static bool print_summary(const struct supervisor *s, bool *any_lost)
     uint64_t pairs = sum.v[T_PAIRS], unmatched = sum.v[T_UNMATCHED];
     uint64_t records = sum.v[T_RECORDS], refused = sum.v[T_REFUSED];
     uint64_t malformed = sum.v[T_MALFORMED], lost = sum.v[T_LOST];
+    uint64_t fragments = sum.v[T_FRAGMENTS];
+    uint64_t gap_bytes = sum.v[T_GAP_BYTES], resp_lost = sum.v[T_RESP_LOST];
     unsigned restarts = 0;
     for (unsigned i = 0; i < s->n; i++)
         restarts += s->children[i].restarts;
     double secs = (double)(clock_mono_ns() - s->started_ns) / 1e9;
-    uint64_t drops = kdrop + refused + malformed + lost;
+    uint64_t drops = kdrop + refused + malformed + lost + fragments;
     unsigned outages = outages_count(s->outages);
-    *any_lost = drops || outages;
+    /* The sniffer's own misses are losses of the trail too. */
+    *any_lost = drops || outages || gaps || resp_lost;
     printf("hark: %s in %.1fs%s\n",
            s->failed || !known ? "run FAILED" : "run complete", secs,
            *any_lost ? ", with LOSSES" : "");
@@ -775,10 +788,15 @@ static bool print_summary(const struct supervisor *s, bool *any_lost)
     printf("  records    %llu written to %s\n", (unsigned long long)records,
            s->cfg->logger.db);
     printf("  drops      %llu (refused %llu, malformed frames %llu, "
-           "frames lost %llu)\n",
+           "frames lost %llu, fragments %llu)\n",
            (unsigned long long)drops,
            (unsigned long long)refused, (unsigned long long)malformed,
-           (unsigned long long)lost);
+           (unsigned long long)lost, (unsigned long long)fragments);
+    if (gaps || resp_lost)
+        printf("  not captured: %llu gap(s), %llu bytes; %llu response(s) "
+               "lost (records flagged gap, outcome lost)\n",
+               (unsigned long long)gaps, (unsigned long long)gap_bytes,
+               (unsigned long long)resp_lost);
     if (outages) {
         printf("  outages    %u: records may be missing while a stage was "
                "down (hark query --kind outage)\n", outages);
