@@ -16,7 +16,7 @@ Q := $(if $(filter 1,$(V)),,@)
 # Keep objects make would call intermediate (main.o): no rebuild next time.
 .SECONDARY:
 
-PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib
+PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib libcrypto
 CC       ?= cc
 SAN      ?= 0
 ifeq ($(FUZZ),1)

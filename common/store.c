@@ -13,6 +13,7 @@
 #include "errbuf.h"
 #include "mpcheck.h"
 #include "mpobj.h"
+#include "store_sha256.h"
 #include "uid.h"
 
 #include <errno.h>
@@ -91,16 +92,14 @@ char *store_key_describe(const void *key, size_t len, char *buf, size_t size)
     return buf;
 }
 
-void store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], const void *key,
-                      size_t klen, const void *value, size_t vlen,
-                      uint8_t out[STORE_HASH_BYTES])
+int store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], const void *key,
+                     size_t klen, const void *value, size_t vlen,
+                     uint8_t out[STORE_HASH_BYTES])
 {
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, prev, STORE_HASH_BYTES);
-    crypto_hash_sha256_update(&h, key, klen);
-    crypto_hash_sha256_update(&h, value, vlen);
-    crypto_hash_sha256_final(&h, out);
+    const struct store_sha256_part parts[] = {
+        { prev, STORE_HASH_BYTES }, { key, klen }, { value, vlen },
+    };
+    return store_sha256(parts, 3, out);
 }
 
 bool store_chain_entry(msgpack_zone *z, const void *v, size_t n,
@@ -475,7 +474,8 @@ int store_put(store_t *s, const struct audit_record *r)
         return rc;
 
     uint8_t hash[STORE_HASH_BYTES];
-    store_chain_hash(s->hash, key, klen, value, vlen, hash);
+    if (store_chain_hash(s->hash, key, klen, value, vlen, hash) < 0)
+        return -ENOMEM;
     uint8_t sk[STORE_SEQ_KEY_LEN];
     seq_key(s->seq + 1, sk);
     msgpack_packer pk;

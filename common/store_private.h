@@ -68,10 +68,10 @@ void store_batch_put(store_t *s, const void *k, size_t kl, const void *v,
 /* The big-endian number in p[0..width). */
 uint64_t store_get_be(const uint8_t *p, int width);
 
-/* A chain entry's hash: sha256(prev || key || value). */
-void store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], const void *key,
-                      size_t klen, const void *value, size_t vlen,
-                      uint8_t out[STORE_HASH_BYTES]);
+/* A chain entry's hash: sha256(prev || key || value). 0 or -ENOMEM. */
+int store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], const void *key,
+                     size_t klen, const void *value, size_t vlen,
+                     uint8_t out[STORE_HASH_BYTES]);
 
 /* What a checkpoint's signature covers: a fixed label, then seq, head,
  * time and the final flag, big-endian. */

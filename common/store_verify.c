@@ -220,8 +220,10 @@ static int verify_entry(struct walk *w, uint64_t seq, const char *v,
         return bad(w->out, seq, "record missing (deleted): %s",
                    describe(w, key));
     uint8_t h[STORE_HASH_BYTES];
-    store_chain_hash(w->prev, key.p, key.n, rec, rl, h);
+    int rc = store_chain_hash(w->prev, key.p, key.n, rec, rl, h);
     leveldb_free(rec);
+    if (rc < 0)
+        return rc;
     if (memcmp(h, hash, sizeof(h)))
         return bad(w->out, seq, "hash mismatch: the record or its chain "
                                 "entry was edited (%s)", describe(w, key));

@@ -12,7 +12,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libpcap-dev libzmq3-dev libmsgpack-dev \
-libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev"
+libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev libssl-dev"
 # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang
 # only recommends it, so a --no-install-recommends machine lacks it.
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev tshark tcpdump curl \
