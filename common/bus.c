@@ -224,7 +224,8 @@ static bus_out_t *out_new(struct bus_env env, const char *endpoint,
     o->sock = zmq_socket(env.zmq, type);
     if (!o->sock || set_int(o->sock, ZMQ_SNDHWM, hwm) ||
         set_int(o->sock, ZMQ_LINGER, -1) ||
-        set_int(o->sock, ZMQ_RECONNECT_IVL, 100) ||
+        set_int(o->sock, ZMQ_RECONNECT_IVL, BUS_RECONNECT_MS) ||
+        set_int(o->sock, ZMQ_RECONNECT_IVL_MAX, BUS_RECONNECT_MAX_MS) ||
         (routing_id && zmq_setsockopt(o->sock, ZMQ_ROUTING_ID, routing_id,
                                       strlen(routing_id))) ||
         attach(env, o->sock, endpoint, false)) {

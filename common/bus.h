@@ -37,6 +37,13 @@
 /* Frames in flight per link before the sender blocks. */
 #define BUS_PIPE_HWM 64
 #define BUS_TAP_HWM 256
+/* A producer that finds no consumer retries after BUS_RECONNECT_MS,
+ * doubling up to BUS_RECONNECT_MAX_MS (ZeroMQ adds up to as much again
+ * at random). Stages start together and bind within milliseconds, so a
+ * short first wait keeps a run's start from costing a tenth of a second;
+ * the ceiling keeps a peer that is down from being polled in a loop. */
+#define BUS_RECONNECT_MS 5
+#define BUS_RECONNECT_MAX_MS 100
 /* An acknowledged link: frames kept before the producer stops taking
  * input, and how long it waits for an acknowledgement before it sends
  * everything kept again (the consumer may have restarted). */
