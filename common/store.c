@@ -285,6 +285,67 @@ static int load_head(store_t *s, char *err, size_t errlen)
     return rc;
 }
 
+/* Where the committed bodies end, from the meta key: 1 and *end, 0 when
+ * the meta does not say (no meta, or a trail from before segments), or
+ * -EIO. */
+static int read_body_end(store_t *s, struct store_body_pos *end, char *err,
+                         size_t errlen)
+{
+    char *e = NULL;
+    size_t vl = 0;
+    char *v = leveldb_get(s->db, s->ro, "m", 1, &vl, &e);
+    if (e) {
+        errbuf_set(err, errlen, "reading the meta key: %s", e);
+        leveldb_free(e);
+        return -EIO;
+    }
+    msgpack_object o;
+    bool ok = v && mpcheck_unpack(&s->zone, v, vl, 2, &o) == 0 &&
+              store_meta_body_end(&o, end);
+    leveldb_free(v);
+    return ok ? 1 : 0;
+}
+
+bool store_meta_body_end(const msgpack_object *meta,
+                         struct store_body_pos *end)
+{
+    const msgpack_object o = *meta;
+    if (o.type != MSGPACK_OBJECT_MAP)
+        return false;
+    unsigned have = 0;
+    struct bytes b;
+    uint64_t seg = 0;
+    for (uint32_t i = 0; i < o.via.map.size; i++) {
+        const msgpack_object *k = &o.via.map.ptr[i].key;
+        const msgpack_object *val = &o.via.map.ptr[i].val;
+        if (mpobj_key(k, "body_seg") && mpobj_uint(val, &seg) &&
+            seg <= UINT32_MAX) {
+            end->seg = (uint32_t)seg;
+            have |= 1;
+        } else if (mpobj_key(k, "body_off") && mpobj_uint(val, &end->off)) {
+            have |= 2;
+        } else if (mpobj_key(k, "body_chain") &&
+                   mpobj_bin(val, STORE_HASH_BYTES, STORE_HASH_BYTES, &b)) {
+            memcpy(end->chain, b.p, STORE_HASH_BYTES);
+            have |= 4;
+        }
+    }
+    return have == 7;
+}
+
+/* The writer's side of the bodies: cuts what a dead logger left past the
+ * committed end. */
+static int open_bodies(store_t *s, char *err, size_t errlen)
+{
+    struct store_body_pos end;
+    int rc = read_body_end(s, &end, err, errlen);
+    if (rc < 0)
+        return rc;
+    return store_body_recover(s->bodies, rc == 1 ? &end : NULL,
+                              &s->bodies_dropped, &s->bodies_missing, err,
+                              errlen);
+}
+
 static bool trail_exists(const char *path)
 {
     char cur[4096];
@@ -304,8 +365,9 @@ static int store_alloc(store_t *s, unsigned flags)
     s->batch = leveldb_writebatch_create();
     s->enc = frame_writer_new(FRAME_LOG, "store");
     s->pending_keys = fpset_new();
+    s->bodies = store_body_new(s->path);
     if (!s->opt || !s->bloom || !s->ro || !s->wo || !s->batch || !s->enc ||
-        !s->pending_keys)
+        !s->pending_keys || !s->bodies)
         return -ENOMEM;
     leveldb_options_set_create_if_missing(s->opt, (flags & STORE_CREATE) != 0);
     leveldb_options_set_write_buffer_size(s->opt, WRITE_BUFFER);
@@ -355,6 +417,8 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
         goto fail;
     }
     rc = load_head(s, err, errlen);
+    if (rc == 0 && (flags & STORE_CREATE))
+        rc = open_bodies(s, err, errlen);
     if (rc < 0 && (flags & STORE_CREATE))
         goto fail;
     *out = s;
@@ -383,6 +447,8 @@ void store_close(store_t **sp)
         leveldb_writebatch_destroy(s->batch);
     frame_writer_destroy(&s->enc);
     fpset_destroy(&s->pending_keys);
+    store_body_destroy(&s->bodies);
+    free(s->value);
     msgpack_sbuffer_destroy(&s->sb);
     msgpack_sbuffer_destroy(&s->records);
     msgpack_zone_destroy(&s->zone);
@@ -401,23 +467,25 @@ void store_batch_put(store_t *s, const void *k, size_t kl, const void *v,
     s->pending_bytes += kl + vl;
 }
 
-/* The record's stored value: the item frame_add_record() packs, in the
- * encoder's buffer until the next put. */
-static int encode_record(store_t *s, const struct audit_record *r,
-                         const uint8_t **value, size_t *vlen)
+int store_record_bytes(frame_writer_t *w, const struct audit_record *r,
+                       const uint8_t **value, size_t *vlen)
 {
-    frame_writer_reset(s->enc);
-    size_t before = frame_writer_bytes(s->enc);
-    int rc = frame_add_record(s->enc, r);
+    frame_writer_reset(w);
+    size_t before = frame_writer_bytes(w);
+    int rc = frame_add_record(w, r);
     if (rc < 0)
         return rc;
     const void *body;
     size_t blen;
-    frame_writer_finish(s->enc, 0, 0, false, &body, &blen);
+    frame_writer_finish(w, 0, 0, false, &body, &blen);
     if (!body || blen <= before)
         return -ENOMEM;
     *value = (const uint8_t *)body + before;
     *vlen = blen - before;
+    /* The frame packer does not report a write it could not grow the
+     * buffer for: a value that is not one whole item is never stored. */
+    if (mpcheck_size(*value, *vlen, VALUE_DEPTH) != (long)*vlen)
+        return -ENOMEM;
     return 0;
 }
 
@@ -453,6 +521,46 @@ static int need_db(const store_t *s)
     return s->db ? 0 : -EIO;
 }
 
+/* The stored value of a record whose body is in a segment: the
+ * reference, then the map (store_private.h), in s->value. */
+static int value_with_ref(store_t *s, const struct store_body_ref *ref,
+                          const uint8_t *map, size_t mlen,
+                          const uint8_t **value, size_t *vlen)
+{
+    size_t n = STORE_REF_PREFIX_LEN + mlen;
+    if (n > s->value_cap) {
+        uint8_t *p = realloc(s->value, n);
+        if (!p)
+            return -ENOMEM;
+        s->value = p;
+        s->value_cap = n;
+    }
+    s->value[0] = 0x92;
+    s->value[1] = 0xc4;
+    s->value[2] = STORE_BODY_REF_BYTES;
+    store_body_ref_pack(ref, s->value + 3);
+    memcpy(s->value + STORE_REF_PREFIX_LEN, map, mlen);
+    *value = s->value;
+    *vlen = n;
+    return 0;
+}
+
+/* A chain entry, [bin key, bin hash], into out (room for
+ * STORE_CHAIN_ENTRY_MAX); its length. */
+#define STORE_CHAIN_ENTRY_MAX (5 + STORE_KEY_MAX + STORE_HASH_BYTES)
+static size_t chain_entry(const uint8_t *key, size_t klen,
+                          const uint8_t hash[STORE_HASH_BYTES], uint8_t *out)
+{
+    out[0] = 0x92;
+    out[1] = 0xc4;
+    out[2] = (uint8_t)klen;
+    memcpy(out + 3, key, klen);
+    out[3 + klen] = 0xc4;
+    out[4 + klen] = STORE_HASH_BYTES;
+    memcpy(out + 5 + klen, hash, STORE_HASH_BYTES);
+    return 5 + klen + STORE_HASH_BYTES;
+}
+
 int store_put(store_t *s, const struct audit_record *r)
 {
     if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE &&
@@ -460,34 +568,42 @@ int store_put(store_t *s, const struct audit_record *r)
         return -EINVAL;
     if (need_db(s) < 0)
         return -EIO;
+    /* A long body goes to a segment and the record keeps a reference;
+     * a trail opened only for reading keeps it inline. */
+    struct audit_record bodiless;
+    struct store_body_ref ref;
+    bool apart = r->body.n > STORE_BODY_INLINE_MAX &&
+                 store_body_writing(s->bodies);
+    if (apart) {
+        bodiless = *r;
+        bodiless.body = (struct bytes){ NULL, 0 };
+    }
     const uint8_t *value;
-    size_t vlen, klen;
+    size_t vlen = 0, klen = 0;
     uint8_t key[STORE_KEY_MAX];
-    int rc = encode_record(s, r, &value, &vlen);
-    /* The frame packer does not report a write it could not grow the
-     * buffer for: a value that is not one whole item is never chained. */
-    if (rc == 0 && mpcheck_size(value, vlen, VALUE_DEPTH) != (long)vlen)
-        rc = -ENOMEM;
+    int rc = store_record_bytes(s->enc, apart ? &bodiless : r, &value, &vlen);
     if (rc == 0)
         rc = free_key(s, r, key, &klen);
+    if (rc == 0 && apart &&
+        (rc = store_body_prepare(s->bodies, r->body.p, r->body.n, &ref)) == 0)
+        rc = value_with_ref(s, &ref, value, vlen, &value, &vlen);
+    uint8_t hash[STORE_HASH_BYTES];
+    if (rc == 0 && store_chain_hash(s->hash, key, klen, value, vlen, hash) < 0)
+        rc = -ENOMEM;
     if (rc < 0)
         return rc;
 
-    uint8_t hash[STORE_HASH_BYTES];
-    if (store_chain_hash(s->hash, key, klen, value, vlen, hash) < 0)
-        return -ENOMEM;
-    uint8_t sk[STORE_SEQ_KEY_LEN];
+    /* Nothing fails from here on: the body, the record and its chain
+     * entry go in together. */
+    if (apart) {
+        store_body_append(s->bodies, r->body.p, &ref);
+        s->pending_bytes += STORE_BODY_HEADER_BYTES + r->body.n;
+    }
+    uint8_t sk[STORE_SEQ_KEY_LEN], entry[STORE_CHAIN_ENTRY_MAX];
     seq_key(s->seq + 1, sk);
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(&s->sb);
-    msgpack_packer_init(&pk, &s->sb, msgpack_sbuffer_write);
-    if (msgpack_pack_array(&pk, 2) ||
-        msgpack_pack_bin_with_body(&pk, key, klen) ||
-        msgpack_pack_bin_with_body(&pk, hash, STORE_HASH_BYTES))
-        return -ENOMEM;
-
+    size_t elen = chain_entry(key, klen, hash, entry);
     store_batch_put(s, key, klen, value, vlen);
-    store_batch_put(s, sk, sizeof(sk), s->sb.data, s->sb.size);
+    store_batch_put(s, sk, sizeof(sk), entry, elen);
     s->seq++;
     memcpy(s->hash, hash, STORE_HASH_BYTES);
     s->pending++;
@@ -499,6 +615,7 @@ static void committed(store_t *s)
 {
     leveldb_writebatch_clear(s->batch);
     fpset_clear(s->pending_keys);
+    store_body_commit(s->bodies);
     s->bytes_written += s->pending_bytes;
     s->pending_bytes = 0;
     s->pending = 0;
@@ -546,16 +663,23 @@ static int reopen(store_t *s, char *err, size_t errlen)
     return -EIO;
 }
 
-/* The meta entry for the head, into the batch. 0 or -ENOMEM. */
+/* The meta entry for the head, and where the bodies end, into the
+ * batch. 0 or -ENOMEM. */
 static int put_meta(store_t *s)
 {
     msgpack_packer pk;
+    struct store_body_pos end;
+    store_body_end(s->bodies, true, &end);
     msgpack_sbuffer_clear(&s->sb);
     msgpack_packer_init(&pk, &s->sb, msgpack_sbuffer_write);
-    if (msgpack_pack_map(&pk, 3) || pack_key(&pk, "v") ||
+    if (msgpack_pack_map(&pk, 6) || pack_key(&pk, "v") ||
         msgpack_pack_uint32(&pk, 1) || pack_key(&pk, "last_seq") ||
         msgpack_pack_uint64(&pk, s->seq) || pack_key(&pk, "last_hash") ||
-        msgpack_pack_bin_with_body(&pk, s->hash, STORE_HASH_BYTES))
+        msgpack_pack_bin_with_body(&pk, s->hash, STORE_HASH_BYTES) ||
+        pack_key(&pk, "body_seg") || msgpack_pack_uint32(&pk, end.seg) ||
+        pack_key(&pk, "body_off") || msgpack_pack_uint64(&pk, end.off) ||
+        pack_key(&pk, "body_chain") ||
+        msgpack_pack_bin_with_body(&pk, end.chain, STORE_HASH_BYTES))
         return -ENOMEM;
     /* After a failed write the batch holds an older meta too; the last
      * put of a key in a batch wins. */
@@ -575,6 +699,10 @@ int store_commit(store_t *s, bool sync, char *err, size_t errlen)
         if (rc == 1)
             return 0;
     }
+    /* Bodies reach the disk before the records that name them. */
+    int rc = store_body_flush(s->bodies, sync, err, errlen);
+    if (rc < 0)
+        return rc;
     if (put_meta(s) < 0) {
         errbuf_set(err, errlen, "out of memory");
         return -ENOMEM;
@@ -584,7 +712,7 @@ int store_commit(store_t *s, bool sync, char *err, size_t errlen)
     leveldb_write(s->db, s->wo, s->batch, &e);
     if (e) {
         errbuf_set(err, errlen, "%s", e);
-        int rc = write_error(e);
+        rc = write_error(e);
         leveldb_free(e);
         s->broken = true;
         return rc;
@@ -598,6 +726,7 @@ uint32_t store_discard(store_t *s)
     uint32_t n = s->pending;
     leveldb_writebatch_clear(s->batch);
     fpset_clear(s->pending_keys);
+    store_body_discard(s->bodies);
     s->pending_bytes = 0;
     s->pending = 0;
     s->pending_producers = 0;
@@ -618,6 +747,7 @@ bool store_dirty(const store_t *s)
 {
     return s->pending || s->cp_pending || s->pending_producers;
 }
+uint64_t store_pending_bytes(const store_t *s) { return s->pending_bytes; }
 uint64_t store_bytes_written(const store_t *s) { return s->bytes_written; }
 uint64_t store_last_seq(const store_t *s) { return s->committed_seq; }
 
@@ -716,13 +846,35 @@ int store_decoder_unpack(store_decoder_t *d, const void *p, size_t n,
     return frame_unpack(d->reader, p, n, out) == 0 ? 0 : -EBADMSG;
 }
 
+int store_value_split(const msgpack_object *o, struct store_body_ref *ref,
+                      const msgpack_object **map)
+{
+    *map = o;
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return 0;
+    /* [reference, map]: the body is in a segment */
+    const msgpack_object *a = o->via.array.ptr;
+    if (o->via.array.size != 2 || a[0].type != MSGPACK_OBJECT_BIN ||
+        !store_body_ref_unpack(a[0].via.bin.ptr, a[0].via.bin.size, ref))
+        return -EBADMSG;
+    *map = &a[1];
+    return 1;
+}
+
 int store_decode(store_decoder_t *d, const void *value, size_t len,
                  struct audit_record *out)
 {
     const msgpack_object *o;
+    d->has_ref = false;
     if (store_decoder_unpack(d, value, len, &o) < 0)
         return -EBADMSG;
-    return frame_decode_record(d->reader, o, out);
+    int split = store_value_split(o, &d->ref, &o);
+    if (split < 0)
+        return -EBADMSG;
+    d->has_ref = split == 1;
+    int rc = frame_decode_record(d->reader, o, out);
+    /* a body is in one place: the record or its segment */
+    return rc == 0 && d->has_ref && out->body.n ? -EBADMSG : rc;
 }
 
 /* ---- iterate -------------------------------------------------------- */
@@ -731,6 +883,11 @@ struct store_iter {
     store_t *s;
     leveldb_iterator_t *it;
     store_decoder_t *dec;
+    uint8_t *body;                /* the last record's body, from its */
+    size_t body_cap;              /* segment */
+    struct audit_record rec;      /* the last record read whole */
+    bool have_rec;
+    frame_writer_t *enc;          /* re-encodes it with its body */
     uint64_t until_ns;
     uint8_t start[STORE_KEY_MAX];
     size_t start_len;
@@ -752,7 +909,8 @@ store_iter_t *store_iter_new(store_t *s, uint64_t since_ns, uint64_t until_ns,
     it->until_ns = until_ns;
     it->it = leveldb_create_iterator(s->db, s->ro);
     it->dec = store_decoder_new();
-    if (!it->it || !it->dec) {
+    it->enc = frame_writer_new(FRAME_LOG, "store");
+    if (!it->it || !it->dec || !it->enc) {
         store_iter_destroy(&it);
         return NULL;
     }
@@ -777,12 +935,15 @@ void store_iter_destroy(store_iter_t **it)
     if ((*it)->it)
         leveldb_iter_destroy((*it)->it);
     store_decoder_destroy(&(*it)->dec);
+    frame_writer_destroy(&(*it)->enc);
+    free((*it)->body);
     free(*it);
     *it = NULL;
 }
 
 int store_iter_next(store_iter_t *it, struct audit_record *out)
 {
+    it->have_rec = false;
     if (it->failed)
         return -EIO;
     if (!it->started) {
@@ -811,7 +972,25 @@ int store_iter_next(store_iter_t *it, struct audit_record *out)
         store_get_be(k + 1, 8) >= it->until_ns)
         return 0;
     const char *v = leveldb_iter_value(it->it, &vl);
-    return store_decode(it->dec, v, vl, out) == 0 ? 1 : -EBADMSG;
+    if (store_decode(it->dec, v, vl, out) != 0)
+        return -EBADMSG;
+    if (it->dec->has_ref) {
+        /* a segment that cannot be read loses this body, not the walk */
+        const struct store_body_ref *ref = &it->dec->ref;
+        if (ref->len > it->body_cap) {
+            uint8_t *p = realloc(it->body, ref->len);
+            if (!p)
+                return -EBADMSG;
+            it->body = p;
+            it->body_cap = ref->len;
+        }
+        if (store_body_read(it->s->bodies, ref, it->body) < 0)
+            return -EBADMSG;
+        out->body = (struct bytes){ (const char *)it->body, ref->len };
+    }
+    it->rec = *out;
+    it->have_rec = true;
+    return 1;
 }
 
 const char *store_iter_error(const store_iter_t *it)
@@ -831,3 +1010,21 @@ const void *store_iter_value(const store_iter_t *it, size_t *len)
     return leveldb_iter_valid(it->it) ? leveldb_iter_value(it->it, len)
                                       : NULL;
 }
+
+const void *store_iter_record(store_iter_t *it, size_t *len)
+{
+    *len = 0;
+    if (!it->have_rec)
+        return NULL;
+    if (!it->dec->has_ref)
+        return store_iter_value(it, len);
+    const uint8_t *v;
+    if (store_record_bytes(it->enc, &it->rec, &v, len) < 0) {
+        *len = 0;
+        return NULL;
+    }
+    return v;
+}
+
+uint64_t store_bodies_dropped(const store_t *s) { return s->bodies_dropped; }
+uint64_t store_bodies_missing(const store_t *s) { return s->bodies_missing; }

@@ -4,13 +4,25 @@
  * (all integers big-endian, so LevelDB's bytewise order is time order):
  *
  *   "t" ts_ns:8 uid:8 idx:4 kind:1 [dup:4]  -> the record (MessagePack map,
- *                                             frame_add_record's encoding)
+ *                                             frame_add_record's encoding),
+ *                                             or [bin ref, that map] when its
+ *                                             body is in a segment
  *   "s" seq:8                              -> [bin key, bin sha256]
  *   "c" seq:8                              -> checkpoint {"v":1, "seq", "head",
  *                                             "time", "final", ["key", "sig"]}
- *   "m"                                    -> {"v":1, "last_seq", "last_hash"}
+ *   "m"                                    -> {"v":1, "last_seq", "last_hash",
+ *                                             "body_seg", "body_off",
+ *                                             "body_chain"}
  *   "p" producer id                        -> seq:8, the last frame of that
  *                                             producer committed (below)
+ *
+ * A body longer than 512 bytes is not in LevelDB: it is appended to a
+ * segment file under <db>/bodies/ (store_body.h), and the record's map
+ * holds an empty body (body_len still says how long it was) behind a
+ * reference to it: segment, offset, length and the body's SHA-256. The
+ * meta key says where the committed bodies end. Readers get records
+ * whole: store_iter_next() reads the body back, and a query reply
+ * carries it.
  *
  * uid is uid_value() of the connection id (uid.h). `dup` is only
  * present when distinct records share the first 22 bytes (two log steps
@@ -18,7 +30,9 @@
  * The chain: entry seq (from 1, in write order) holds the record's key and
  * sha256(previous entry's hash || key || value), the first one chaining
  * from 32 zero bytes; "m" holds the last entry. A record, its chain entry
- * and the new meta go in one write batch. The chain stays out of the
+ * and the new meta go in one write batch, after its body is written. As
+ * the value holds the body's digest, the chain covers the bodies too;
+ * `hark verify` reads every segment alongside. The chain stays out of the
  * records, so the same capture gives the same records (and the same
  * `hark query --json`) however shards interleaved; the chain follows
  * write order, so its head may differ between two such runs. There are
@@ -94,8 +108,16 @@ uint32_t store_discard(store_t *s);
  * holds anything, a checkpoint alone included. */
 uint32_t store_pending(const store_t *s);
 bool store_dirty(const store_t *s);
+/* Bytes the pending batch adds to the trail (records, chain, bodies). */
+uint64_t store_pending_bytes(const store_t *s);
 /* Key and value bytes committed since open (records, chain, meta). */
 uint64_t store_bytes_written(const store_t *s);
+/* Found when the trail was opened for writing: bytes of bodies past the
+ * committed end that were cut off (a logger that died mid-batch), and
+ * bytes of committed bodies that were missing (the system went down
+ * before they reached the disk; `hark verify` names their records). */
+uint64_t store_bodies_dropped(const store_t *s);
+uint64_t store_bodies_missing(const store_t *s);
 /* Sequence number and hash of the last committed chain entry. */
 uint64_t store_last_seq(const store_t *s);
 void store_head(const store_t *s, uint8_t hash[STORE_HASH_BYTES]);
@@ -150,14 +172,22 @@ void store_iter_destroy(store_iter_t **it);
  * after says so again; store_iter_error() has its message). */
 int store_iter_next(store_iter_t *it, struct audit_record *out);
 const char *store_iter_error(const store_iter_t *it);
-/* The current record's key and value; NULL (and *len 0) past the end. */
+/* The current record's key and stored value; NULL (and *len 0) past the
+ * end. A value whose body is in a segment holds a reference to it. */
 const void *store_iter_key(const store_iter_t *it, size_t *len);
 const void *store_iter_value(const store_iter_t *it, size_t *len);
+/* The record store_iter_next() just returned (1) as one value with its
+ * body in it, as frame_add_record() packs it: what a query reply
+ * carries. NULL (and *len 0) when that call did not return a record or
+ * memory ran out. Valid until the next call on it. */
+const void *store_iter_record(store_iter_t *it, size_t *len);
 
 /* Decodes record values (stored bytes, or the records of a reply). */
 store_decoder_t *store_decoder_new(void);
 void store_decoder_destroy(store_decoder_t **d);
-/* One stored value: 0 or -EBADMSG. *out borrows value and d. */
+/* One stored value: 0 or -EBADMSG. *out borrows value and d. A record
+ * whose body is in a segment decodes with an empty body (body_len still
+ * says how long it is); store_iter_next() reads it. */
 int store_decode(store_decoder_t *d, const void *value, size_t len,
                  struct audit_record *out);
 

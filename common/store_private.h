@@ -7,6 +7,7 @@
 
 #include "fpset.h"
 #include "store.h"
+#include "store_body.h"
 
 #include <leveldb/c.h>
 #include <msgpack.h>
@@ -19,6 +20,13 @@
 #define STORE_CP_KEY_LEN 9        /* "c" seq:8 */
 #define STORE_CP_MSG_LEN 64       /* what a checkpoint's signature covers */
 #define STORE_SIG_BYTES 64
+/* Bodies longer than this go to a segment (store_body.h); a shorter one
+ * costs less inline than its reference would. */
+#define STORE_BODY_INLINE_MAX 512
+/* A record whose body is in a segment is stored as
+ * [bin reference (STORE_BODY_REF_BYTES), the record's map with an empty
+ * body]: 0x92 0xc4 0x30, the reference, the map. */
+#define STORE_REF_PREFIX_LEN (3 + STORE_BODY_REF_BYTES)
 
 struct store {
     char *path;
@@ -30,6 +38,10 @@ struct store {
     leveldb_writebatch_t *batch;
     frame_writer_t *enc;
     msgpack_sbuffer sb;
+    store_body_t *bodies;
+    uint8_t *value;               /* a record's value with a reference */
+    size_t value_cap;
+    uint64_t bodies_dropped, bodies_missing; /* found at open */
     /* Keys of the pending batch, so a record colliding with one not yet
      * written gets a dup suffix too (LevelDB cannot read its batch). */
     fpset_t *pending_keys;
@@ -57,6 +69,8 @@ struct store {
 
 struct store_decoder {
     frame_reader_t *reader;       /* its zone holds the last value */
+    bool has_ref;                 /* the last value's body is in a segment */
+    struct store_body_ref ref;
     const msgpack_object *records; /* of the last reply read */
     uint32_t n_records;
 };
@@ -99,6 +113,21 @@ int store_iter_status(const leveldb_iterator_t *it, char *err,
 /* Reads a chain entry, [bin key, bin hash], unpacked into z. */
 bool store_chain_entry(msgpack_zone *z, const void *v, size_t n,
                        struct bytes *key, const uint8_t **hash);
+
+/* The record bytes frame_add_record() packs for r, in w (reset first)
+ * until its next use. 0 or -ENOMEM. */
+int store_record_bytes(frame_writer_t *w, const struct audit_record *r,
+                       const uint8_t **value, size_t *vlen);
+
+/* A stored value o: 1 with *ref and *map when its body is in a segment,
+ * 0 with *map = o when it is a record map alone, -EBADMSG. */
+int store_value_split(const msgpack_object *o, struct store_body_ref *ref,
+                      const msgpack_object **map);
+
+/* Where the meta map says the committed bodies end; false when it does
+ * not say (a trail from before segments). */
+bool store_meta_body_end(const msgpack_object *meta,
+                         struct store_body_pos *end);
 
 /* Checks and unpacks one whole value into d (forgetting the last reply).
  * 0 or -EBADMSG. */

@@ -3,6 +3,8 @@
  * The logger serves pages of stored values as they are (each was checked
  * as a whole MessagePack map when read), so a reply costs a copy, not a
  * decode and re-encode; the client decodes them as it would the trail.
+ * A record whose body is in a segment is sent whole: re-encoded with its
+ * body (store_iter_record), since the client cannot read segments.
  */
 #include "store_private.h"
 #include "errbuf.h"
@@ -118,11 +120,11 @@ static long collect(store_t *s, store_iter_t *it, uint32_t cap,
         }
         size_t kl, vl;
         const void *k = store_iter_key(it, &kl);
-        const void *v = store_iter_value(it, &vl);
-        /* a checked, whole MessagePack map is embedded as is; an
+        const void *v = rc > 0 ? store_iter_record(it, &vl) : NULL;
+        /* a checked, whole record (its body in it) is embedded as is; an
          * undecodable one as nil, which keeps the client's count honest */
-        if (rc > 0 ? msgpack_sbuffer_write(&s->records, v, vl)
-                   : msgpack_pack_nil(&rp))
+        if (v ? msgpack_sbuffer_write(&s->records, v, vl)
+              : msgpack_pack_nil(&rp))
             return -ENOMEM;
         if (kl <= STORE_KEY_MAX) {
             memcpy(last, k, kl);

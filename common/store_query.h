@@ -7,8 +7,9 @@
  * "next" is the key to pass as "after" for the following page; nil when
  * the range is done. A reply holds at most STORE_REPLY_MAX_RECORDS and
  * about STORE_REPLY_MAX_BYTES, and at most `limit` when it is not 0.
- * Records travel as the trail stores them, so `hark query` prints the
- * same whether it reads the trail or asks the logger.
+ * Records travel as frame_add_record() packs them (a body the trail keeps
+ * in a segment put back in: store_iter_record), so `hark query` prints
+ * the same whether it reads the trail or asks the logger.
  */
 #ifndef HARK_STORE_QUERY_H
 #define HARK_STORE_QUERY_H

@@ -3,8 +3,11 @@
  * One pass over the chain ("s" keys) checks each entry against the record
  * it names and remembers the record's key, with the checkpoints ("c"
  * keys, in seq order too) read alongside: each is compared with the
- * chain's hash at its seq when the walk gets there. One pass over the
- * records ("t" keys) then finds any the chain does not name. Reads verify
+ * chain's hash at its seq when the walk gets there, and the body segments
+ * (store_body.h) alongside: a record whose body is in a segment must name
+ * the next entry there, intact, and the last must end where the meta
+ * says. One pass over the records ("t" keys) then finds any the chain
+ * does not name. Reads verify
  * LevelDB's checksums and skip its cache: a verify touches every block
  * once. A read error is an error (-EIO), never taken for the end of the
  * trail.
@@ -34,6 +37,8 @@ struct walk {
     bool have_cp;
     msgpack_zone cz;              /* holds cp */
     fpset_t *chained;             /* record keys the chain names */
+    struct store_body_walk bodies; /* the segments, alongside */
+    char body_why[200];
     uint8_t prev[STORE_HASH_BYTES];
     char desc[160];
 };
@@ -136,11 +141,13 @@ static int check_checkpoints(struct walk *w, uint64_t seq)
 }
 
 /* Reads "m": the last seq and head hash it records (*hash NULL when it
- * does not hold them). Returns the value to free, or NULL with *rc 0
- * (absent) or -EIO. */
+ * does not hold them), and where the bodies end (*have_end false when it
+ * does not say). Returns the value to free, or NULL with *rc 0 (absent)
+ * or -EIO. */
 static char *read_meta(struct walk *w, uint64_t *seq, const uint8_t **hash,
-                       int *rc)
+                       struct store_body_pos *end, bool *have_end, int *rc)
 {
+    *have_end = false;
     char *e = NULL;
     size_t vl = 0;
     char *v = leveldb_get(w->s->db, w->s->ro, "m", 1, &vl, &e);
@@ -157,6 +164,7 @@ static char *read_meta(struct walk *w, uint64_t *seq, const uint8_t **hash,
     if (!v || mpcheck_unpack(&w->s->zone, v, vl, 2, &o) < 0 ||
         o.type != MSGPACK_OBJECT_MAP)
         return v;
+    *have_end = store_meta_body_end(&o, end);
     struct bytes b;
     for (uint32_t i = 0; i < o.via.map.size; i++) {
         const msgpack_object *k = &o.via.map.ptr[i].key;
@@ -175,8 +183,10 @@ static int verify_meta(struct walk *w, uint64_t last)
 {
     uint64_t mseq;
     const uint8_t *mhash;
+    struct store_body_pos end;
+    bool have_end;
     int rc;
-    char *v = read_meta(w, &mseq, &mhash, &rc);
+    char *v = read_meta(w, &mseq, &mhash, &end, &have_end, &rc);
     if (!v && rc < 0)
         return rc;
     if (!v)
@@ -194,8 +204,37 @@ static int verify_meta(struct walk *w, uint64_t last)
     } else if (memcmp(mhash, w->prev, STORE_HASH_BYTES)) {
         rc = bad(w->out, last, "meta head hash differs from the chain's "
                                "last entry (edited)");
+    } else if (!have_end && w->bodies.entries) {
+        rc = bad(w->out, last, "meta key does not say where the bodies "
+                               "end (edited)");
+    } else if (have_end &&
+               store_body_check_end(&w->bodies, &end, w->body_why,
+                                    sizeof(w->body_why)) < 0) {
+        rc = bad(w->out, last, "%s", w->body_why);
     }
     leveldb_free(v);
+    return rc;
+}
+
+/* The body of the record entry seq names, when it is in a segment: the
+ * next one there, intact. A value that does not unpack has no body to
+ * check (readers report it). */
+static int verify_body(struct walk *w, uint64_t seq, struct bytes key,
+                       const char *rec, size_t rl)
+{
+    msgpack_object o;
+    const msgpack_object *map;
+    struct store_body_ref ref;
+    if (mpcheck_unpack(&w->s->zone, rec, rl, FRAME_MAX_DEPTH, &o) < 0 ||
+        store_value_split(&o, &ref, &map) != 1)
+        return 0;
+    int rc = store_body_check(w->s->bodies, &w->bodies, &ref, w->body_why,
+                              sizeof(w->body_why));
+    if (rc == -EBADMSG)
+        return bad(w->out, seq, "record %s: %s", describe(w, key),
+                   w->body_why);
+    if (rc == -EIO)
+        snprintf(w->out->why, sizeof(w->out->why), "%s", w->body_why);
     return rc;
 }
 
@@ -221,12 +260,14 @@ static int verify_entry(struct walk *w, uint64_t seq, const char *v,
                    describe(w, key));
     uint8_t h[STORE_HASH_BYTES];
     int rc = store_chain_hash(w->prev, key.p, key.n, rec, rl, h);
+    if (rc == 0 && memcmp(h, hash, sizeof(h)))
+        rc = bad(w->out, seq, "hash mismatch: the record or its chain "
+                              "entry was edited (%s)", describe(w, key));
+    if (rc == 0)
+        rc = verify_body(w, seq, key, rec, rl);
     leveldb_free(rec);
     if (rc < 0)
         return rc;
-    if (memcmp(h, hash, sizeof(h)))
-        return bad(w->out, seq, "hash mismatch: the record or its chain "
-                                "entry was edited (%s)", describe(w, key));
     memcpy(w->prev, hash, sizeof(w->prev));
     if (w->opts && w->opts->head && !w->out->head_seq &&
         !memcmp(hash, w->opts->head, STORE_HASH_BYTES))
@@ -352,6 +393,8 @@ int store_verify(store_t *s, const struct store_verify_opts *opts,
         rc = verify_anchors(&w);
     if (rc == 0 || rc == -EBADMSG)
         memcpy(out->head, w.prev, sizeof(w.prev));
+    out->bodies = w.bodies.entries;
+    out->body_bytes = w.bodies.bytes;
     if (w.it)
         leveldb_iter_destroy(w.it);
     if (w.cit)

@@ -34,10 +34,13 @@ struct store_verify {
     uint64_t last_signed_seq;     /* the last checkpoint opts->pubkey signed */
     bool last_signed_final;
     uint64_t head_seq;            /* where opts->head is in the chain */
+    uint64_t bodies;              /* bodies checked in segments */
+    uint64_t body_bytes;
 };
 
 /* Walks the chain: every entry present and in sequence, every record
- * present with the hash the chain holds, meta equal to the last entry,
+ * present with the hash the chain holds, every body in a segment intact
+ * and in chain order, meta equal to the last entry and the bodies' end,
  * no record outside the chain, every checkpoint equal to the chain at
  * its seq and none past its end. With opts->pubkey, every checkpoint
  * that key signed has a valid signature and the last record is covered

@@ -1,15 +1,16 @@
 /* main.c - hark-logger: "Log Message" / "Log Message Payload" into the
  * audit trail.
  *
- * Appends every record of every `log` frame to the LevelDB trail
- * (common/store.h) in write batches: a batch is committed when it holds
- * logger.batch records, when the input has been quiet for 100 ms or its
- * oldest record is a second old (a live trail shows up quickly), and at
- * the end with fsync. `records` counts what is committed, never what is
- * only pending. While it holds the trail (LevelDB's lock keeps everyone
- * else out) it answers `hark query` on a ROUTER socket (REQ clients): one
- * page of stored records per request, see store_query_serve(); a reply
- * that cannot be sent is dropped and counted, and the socket goes on.
+ * Appends every record of every `log` frame to the trail (common/store.h:
+ * records in LevelDB, long bodies in segment files) in write batches: a
+ * batch is committed when it holds logger.batch records or BATCH_BYTES,
+ * when the input has been quiet for 100 ms or its oldest record is a
+ * second old (a live trail shows up quickly), and at the end with fsync.
+ * `records` counts what is committed, never what is only pending. While
+ * it holds the trail (LevelDB's lock keeps everyone else out) it answers
+ * `hark query` on a ROUTER socket (REQ clients): one page of stored
+ * records per request, see store_query_serve(); a reply that cannot be
+ * sent is dropped and counted, and the socket goes on.
  *
  * Every logger.checkpoint_records records or checkpoint_interval, and
  * when it ends, it adds a checkpoint of the chain's head, signed with
@@ -54,6 +55,10 @@
 #define FAILING_TICK_MS 100   /* sees a stop before the input gives up */
 #define PROBE_MS 5000         /* giving up: how often to try again */
 #define QUERY_MAX_PARTS 16    /* envelope frames + request */
+/* A batch also ends once it adds this much to the trail: what a failing
+ * disk makes the logger hold in memory stays bounded whatever
+ * logger.batch is. */
+#define BATCH_BYTES (8u << 20)
 
 struct logger {
     struct stage st;
@@ -292,7 +297,8 @@ static int on_frame(void *ctx, const struct frame *f)
     /* A batch ends at a frame boundary: a frame is committed whole, so
      * its producer's seq says exactly what the trail holds. While the
      * trail fails, the timer retries what is held. */
-    if (store_pending(l->store) >= l->batch && !l->failing)
+    if ((store_pending(l->store) >= l->batch ||
+         store_pending_bytes(l->store) >= BATCH_BYTES) && !l->failing)
         commit(l, l->st.cfg->logger.sync);
     return 0;
 }
@@ -578,6 +584,15 @@ int main(int argc, char **argv)
         goto out;
     log_debug("trail %s: %llu records so far", cfg->logger.db,
               (unsigned long long)store_last_seq(l.store));
+    if (store_bodies_dropped(l.store))
+        log_warn("cut %llu bytes of bodies a logger that stopped mid-batch "
+                 "had not committed", (unsigned long long)
+                 store_bodies_dropped(l.store));
+    if (store_bodies_missing(l.store))
+        log_error("%llu bytes of committed bodies are missing from the "
+                  "trail (the system went down before they were written, "
+                  "with logger.sync off); `hark verify` names the records",
+                  (unsigned long long)store_bodies_missing(l.store));
     bool ran = stage_run(&l.st);
     ok = finish(&l) && ran;
 out:

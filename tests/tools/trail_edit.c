@@ -2,12 +2,14 @@
  * with write access to a stopped trail's files could do, for the
  * end-to-end tests (trailedit.h does the work).
  *
- *   cut N      keep chain entries 1..N (records and entries after go),
- *              fix the meta key, drop the checkpoints after N
+ *   cut N      keep chain entries 1..N (records and entries after go,
+ *              their bodies too), fix the meta key, drop the
+ *              checkpoints after N
  *   rewrite    change a field of the record entry 1 names (GET->PUT,
  *              OK->KO, ...), then recompute the chain, the meta and the
  *              checkpoints' heads (their signatures cannot be redone)
  *   swap A B   put entries A and B in each other's place, recomputed so
+ *              (the body segments rewritten in the new order)
  */
 #include "trailedit.h"
 
@@ -41,7 +43,8 @@ static int edit_first_record(leveldb_t *db)
     return rc;
 }
 
-static int swap(leveldb_t *db, uint64_t last, uint64_t a, uint64_t b)
+static int swap(const char *dir, leveldb_t *db, uint64_t last, uint64_t a,
+                uint64_t b)
 {
     if (!a || !b || a > last || b > last)
         return -1;
@@ -52,7 +55,10 @@ static int swap(leveldb_t *db, uint64_t last, uint64_t a, uint64_t b)
         order[i] = i + 1;
     order[a - 1] = b;
     order[b - 1] = a;
-    int rc = te_rechain(db, last, order);
+    /* the chain in the new order, the bodies rewritten in that order
+     * (their records' references change), then the chain over those */
+    int rc = te_rechain(db, last, order) ||
+             te_bodies_reorder(dir, db, last) || te_rechain(db, last, NULL);
     free(order);
     return rc;
 }
@@ -77,11 +83,12 @@ int main(int argc, char **argv)
         uint64_t keep = strtoull(argv[3], NULL, 10);
         if (keep >= 1 && keep < last)
             rc = te_cut_after(db, keep, last) ||
-                 te_drop_checkpoints(db, keep, last);
+                 te_drop_checkpoints(db, keep, last) ||
+                 te_bodies_cut(argv[1], db, keep);
     } else if (!strcmp(cmd, "rewrite") && argc == 3) {
         rc = edit_first_record(db) || te_rechain(db, last, NULL);
     } else if (!strcmp(cmd, "swap") && argc == 5) {
-        rc = swap(db, last, strtoull(argv[3], NULL, 10),
+        rc = swap(argv[1], db, last, strtoull(argv[3], NULL, 10),
                   strtoull(argv[4], NULL, 10));
     }
     leveldb_close(db);
