@@ -8,6 +8,8 @@
 #include "tapcopy.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +211,49 @@ void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
         tap_publish(t, type, body, len);
 }
 
+/* ---- frame buffers ----------------------------------------------------- */
+
+/* A batch is sent in the buffer it was packed in: ZeroMQ takes the buffer
+ * (zmq_msg_init_data) and, once its I/O thread has written it, hands it
+ * back here, from that thread; the writer goes on in a buffer from here.
+ * Reused buffers are warm: no copy of the frame, no fresh pages faulted
+ * in for the next one. Shared by the process's outputs, and never freed:
+ * a buffer can come back after its output is gone. */
+#define POOL_BUFFERS 8
+#define POOL_BUFFER_MAX (4u << 20)
+
+static struct {
+    pthread_mutex_t lock;
+    void *free[POOL_BUFFERS];
+    unsigned n;
+} pool = { PTHREAD_MUTEX_INITIALIZER, { NULL }, 0 };
+
+/* zmq_free_fn: ZeroMQ is done with a frame's buffer. */
+static void pool_put(void *data, void *hint)
+{
+    if (malloc_usable_size(data) <= POOL_BUFFER_MAX) {
+        pthread_mutex_lock(&pool.lock);
+        if (pool.n < POOL_BUFFERS) {
+            pool.free[pool.n++] = data;
+            data = NULL;
+        }
+        pthread_mutex_unlock(&pool.lock);
+    }
+    free(data);
+}
+
+/* A buffer for the next frame (NULL: none kept) and its size. */
+static void *pool_get(size_t *cap)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&pool.lock);
+    if (pool.n)
+        p = pool.free[--pool.n];
+    pthread_mutex_unlock(&pool.lock);
+    *cap = p ? malloc_usable_size(p) : 0;
+    return p;
+}
+
 /* ---- outputs -------------------------------------------------------- */
 
 static bus_out_t *out_new(struct bus_env env, const char *endpoint,
@@ -323,38 +368,49 @@ out:
     return rc;
 }
 
-int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
-                 size_t len)
+/* Sends msg (taken) holding body: kept when the link is acknowledged,
+ * mirrored to the tap. */
+static int send_frame(bus_out_t *o, enum frame_type type, zmq_msg_t *msg)
 {
-    zmq_msg_t msg, tapmsg;
-    if (zmq_msg_init_size(&msg, len) != 0)
-        return -errno;
-    memcpy(zmq_msg_data(&msg), body, len);
-    int rc = o->outbox ? outbox_keep(o->outbox, o->seq, type, &msg,
+    zmq_msg_t tapmsg;
+    int rc = o->outbox ? outbox_keep(o->outbox, o->seq, type, msg,
                                      clock_wall_ns())
                        : 0;
     if (rc < 0) {
-        zmq_msg_close(&msg);
+        zmq_msg_close(msg);
         return rc;
     }
+    /* The tap gets a reference to the same bytes (counted, no copy):
+     * as they are, or read for a redacted copy once they are sent. */
     bool tapping = tap_wants(o->tap, type);
-    /* A frame the tap may carry as it is shares the buffer (reference
-     * counted), no second copy; the others get a redacted one. */
-    bool shared = tapping && !tapcopy_needed(type);
-    if (shared && (zmq_msg_init(&tapmsg) != 0 ||
-                   zmq_msg_copy(&tapmsg, &msg) != 0))
-        shared = tapping = false;
-    rc = send_msg(o, type, &msg);
+    if (tapping && (zmq_msg_init(&tapmsg) != 0 ||
+                    zmq_msg_copy(&tapmsg, msg) != 0))
+        tapping = false;
+    rc = send_msg(o, type, msg);
     if (rc == 0)
         o->seq++;
     update_gauges(o);
-    if (shared && rc == 0)
+    if (!tapping)
+        return rc;
+    if (rc == 0 && !tapcopy_needed(type)) {
         tap_send_msg(o->tap, type, &tapmsg);
-    else if (shared)
-        zmq_msg_close(&tapmsg);
-    else if (tapping && rc == 0)
-        tap_publish(o->tap, type, body, len);
+        return rc;
+    }
+    if (rc == 0)
+        tap_publish(o->tap, type, zmq_msg_data(&tapmsg),
+                    zmq_msg_size(&tapmsg));
+    zmq_msg_close(&tapmsg);
     return rc;
+}
+
+int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
+                 size_t len)
+{
+    zmq_msg_t msg;
+    if (zmq_msg_init_size(&msg, len) != 0)
+        return -errno;
+    memcpy(zmq_msg_data(&msg), body, len);
+    return send_frame(o, type, &msg);
 }
 
 int bus_out_flush(bus_out_t *o, frame_writer_t *w, uint64_t wm_ns, bool live)
@@ -368,11 +424,22 @@ int bus_out_heartbeat(bus_out_t *o, frame_writer_t *w, uint64_t wm_ns,
                       bool live)
 {
     const void *body;
-    size_t len;
+    size_t len, cap;
     frame_writer_finish(w, o->seq, wm_ns, live, &body, &len);
-    int rc = bus_out_send(o, frame_writer_type(w), body, len);
-    frame_writer_reset(w);
-    return rc;
+    void *fresh = pool_get(&cap);
+    void *data = frame_writer_swap(w, fresh, cap, &len);
+    zmq_msg_t msg;
+    if (!data) {
+        /* no buffer to go on with: the writer kept its own */
+        int rc = bus_out_send(o, frame_writer_type(w), body, len);
+        frame_writer_reset(w);
+        return rc;
+    }
+    if (zmq_msg_init_data(&msg, data, len, pool_put, NULL) != 0) {
+        free(data);
+        return -ENOMEM;
+    }
+    return send_frame(o, frame_writer_type(w), &msg);
 }
 
 int bus_out_eof(bus_out_t *o, uint64_t wm_ns, const char *reason)

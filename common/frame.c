@@ -309,6 +309,27 @@ void frame_writer_reset(frame_writer_t *w)
     writer_begin(w);
 }
 
+void *frame_writer_swap(frame_writer_t *w, void *fresh, size_t cap,
+                        size_t *len)
+{
+    size_t want = w->sb.alloc ? w->sb.alloc : MSGPACK_SBUFFER_INIT_SIZE;
+    if (!fresh || cap < MSGPACK_SBUFFER_INIT_SIZE) {
+        free(fresh);
+        cap = want;
+        fresh = malloc(cap);
+    }
+    if (!fresh) {
+        *len = 0;
+        return NULL;
+    }
+    void *out = w->sb.data;
+    *len = w->sb.size;
+    w->sb.data = fresh;
+    w->sb.alloc = cap;
+    writer_begin(w);
+    return out;
+}
+
 int frame_add_pkt(frame_writer_t *w, uint64_t ts_ns, uint32_t wirelen,
                   const void *data, uint32_t caplen)
 {

@@ -234,6 +234,15 @@ void frame_writer_finish(frame_writer_t *w, uint64_t seq, uint64_t wm_ns,
 /* Empties the batch, keeping the buffer. */
 void frame_writer_reset(frame_writer_t *w);
 
+/* After frame_writer_finish(): hands the frame's buffer (malloc'd, its
+ * first *len bytes the frame) to the caller, who frees it, and goes on
+ * empty in `fresh` (malloc'd, cap bytes; NULL: one as large as the last
+ * is allocated), so a frame is sent without a copy. NULL when no new
+ * buffer could be had: the frame stays in the writer (send a copy, then
+ * reset it). */
+void *frame_writer_swap(frame_writer_t *w, void *fresh, size_t cap,
+                        size_t *len);
+
 /* Encodes a non-batch frame into sb (cleared first). */
 int frame_encode_eof(msgpack_sbuffer *sb, const char *src, uint64_t seq,
                      uint64_t wm_ns, const char *reason);
