@@ -34,8 +34,11 @@
 #include <stdint.h>
 #include <zmq.h>
 
-/* Frames in flight per link before the sender blocks. */
-#define BUS_PIPE_HWM 64
+/* Frames in flight per link, each side, before the sender blocks: with
+ * batches of about 256 KiB, 4 MiB a side keep a stage busy through the
+ * other's hiccups, and a stage's memory small (64 frames a side made
+ * dispatch and correlate hold 70-80 MB of queued frames). */
+#define BUS_PIPE_HWM 16
 #define BUS_TAP_HWM 256
 /* A producer that finds no consumer retries after BUS_RECONNECT_MS,
  * doubling up to BUS_RECONNECT_MAX_MS (ZeroMQ adds up to as much again
