@@ -44,6 +44,8 @@ struct store_body {
     unsigned n_runs, cap_runs;
     uint64_t pending;             /* entry bytes since the last commit */
     uint32_t sync_from;           /* first segment written since a sync */
+    uint32_t kick_seg;            /* writeback started up to here */
+    uint64_t kick_off;
     bool dir_dirty;               /* a segment was made since a sync */
     bool writing;                 /* store_body_recover() done */
     /* reader */
@@ -310,6 +312,23 @@ static int write_at(int fd, const uint8_t *p, size_t n, uint64_t off,
     return 0;
 }
 
+/* Bytes of segment seg up to `end` reached the page cache: once enough
+ * has piled up, the kernel is told to start writing it out, so a sync
+ * (the logger's last commit, or every one with logger.sync) finds little
+ * left to wait for. */
+static void written(store_body_t *b, int fd, uint32_t seg, uint64_t end)
+{
+    if (seg != b->kick_seg) {
+        b->kick_seg = seg;
+        b->kick_off = 0;
+    }
+    if (end < b->kick_off + STORE_BODY_WRITEBACK)
+        return;
+    sync_file_range(fd, (off_t)b->kick_off, (off_t)(end - b->kick_off),
+                    SYNC_FILE_RANGE_WRITE);
+    b->kick_off = end;
+}
+
 /* Writes the buffered runs, oldest first; what fails stays buffered. */
 static int drain(store_body_t *b)
 {
@@ -326,6 +345,7 @@ static int drain(store_body_t *b)
         r->len -= done;
         if (rc < 0)
             break;
+        written(b, fd, r->seg, r->off);
     }
     if (i == b->n_runs) {
         b->n_runs = 0;
@@ -402,6 +422,8 @@ void store_body_append(store_body_t *b, const void *body,
         struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)body, n } };
         direct = fd >= 0 &&
                  pwritev(fd, iov, 2, (off_t)ref->off) == (ssize_t)entry;
+        if (direct)
+            written(b, fd, ref->seg, ref->off + entry);
         /* a short or failed write is written again from the buffer */
     }
     if (!direct) {

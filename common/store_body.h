@@ -42,6 +42,7 @@
 
 #define STORE_BODY_SEGMENT_BYTES (64u << 20)
 #define STORE_BODY_BUFFER (1u << 20)
+#define STORE_BODY_WRITEBACK (8u << 20) /* started every this many bytes */
 #define STORE_BODY_HEADER_BYTES 72
 #define STORE_BODY_MAX (64u << 20)     /* longer bodies are refused */
 #define STORE_BODY_REF_BYTES 48        /* seg:4 off:8 len:4 digest:32 */
