@@ -459,6 +459,59 @@ int frame_add_object(frame_writer_t *w, const msgpack_object *item)
     return 0;
 }
 
+int frame_add_raw(frame_writer_t *w, struct bytes item)
+{
+    if (msgpack_sbuffer_write(&w->sb, item.p, item.n) != 0)
+        return -ENOMEM;
+    w->items++;
+    return 0;
+}
+
+/* A map's header at p (n bytes): its entries and its length. */
+static bool map_header(const uint8_t *p, size_t n, uint32_t *count,
+                       size_t *len)
+{
+    if (n >= 1 && (p[0] & 0xf0) == 0x80) {
+        *count = p[0] & 0x0f;
+        *len = 1;
+    } else if (n >= 3 && p[0] == 0xde) {
+        *count = (uint32_t)p[1] << 8 | p[2];
+        *len = 3;
+    } else if (n >= 5 && p[0] == 0xdf) {
+        *count = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+                 (uint32_t)p[3] << 8 | p[4];
+        *len = 5;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+int frame_add_routed(frame_writer_t *w, struct bytes item,
+                     const struct msg_route *route)
+{
+    uint32_t count;
+    size_t hlen;
+    const uint8_t *p = (const uint8_t *)item.p;
+    if (w->type != FRAME_MSG || !map_header(p, item.n, &count, &hlen) ||
+        count > UINT32_MAX - 4)
+        return -EINVAL;
+    count += 4;
+    msgpack_pack_map(&w->pk, count);
+    if (msgpack_sbuffer_write(&w->sb, item.p + hlen, item.n - hlen) != 0)
+        return -ENOMEM;
+    struct http_msg m = { .routed = true, .route = *route };
+    for (size_t i = 0; i < msg_schema.n_fields; i++) {
+        const struct field *f = &msg_schema.fields[i];
+        if (!(f->on & ON_ROUTED))
+            continue;
+        mpout_cstr(&w->pk, f->key);
+        pack_field(&w->pk, f, (const char *)&m);
+    }
+    w->items++;
+    return 0;
+}
+
 /* The keys every frame starts with, for frames packed in one go. */
 static void pack_head(struct mpout_map *m, const char *src, uint64_t seq,
                       uint64_t wm_ns)
@@ -523,10 +576,22 @@ int frame_encode_stats(msgpack_sbuffer *sb, const char *src, uint64_t seq,
 
 /* ---- reader --------------------------------------------------------- */
 
+/* Where an item's bytes are in the frame body. */
+struct span {
+    uint32_t off, len;
+};
+
 struct frame_reader {
     msgpack_zone zone;
     struct msg_header headers[FRAME_MAX_HEADERS];
     struct record_count counts[FRAME_MAX_COUNTS];
+    /* the last frame read, and its items' spans once asked for */
+    const uint8_t *body;
+    size_t blen;
+    const msgpack_object *root;
+    struct span *spans;
+    uint32_t n_spans, cap_spans;
+    bool have_spans;
 };
 
 frame_reader_t *frame_reader_new(void)
@@ -546,6 +611,7 @@ void frame_reader_destroy(frame_reader_t **r)
     if (!r || !*r)
         return;
     msgpack_zone_destroy(&(*r)->zone);
+    free((*r)->spans);
     free(*r);
     *r = NULL;
 }
@@ -643,6 +709,117 @@ int frame_read(frame_reader_t *r, const void *topic, size_t tlen,
         return -EBADMSG;
     if (type == FRAME_STATS && !f->counters)
         return -EBADMSG;
+    r->body = body;
+    r->blen = blen;
+    r->root = root;
+    r->have_spans = false;
+    return 0;
+}
+
+/* The length of a str header at p, and the str's bytes. */
+static bool str_at(const uint8_t *p, size_t n, struct bytes *s, size_t *len)
+{
+    size_t h, l;
+    if (n >= 1 && (p[0] & 0xe0) == 0xa0) {
+        h = 1;
+        l = p[0] & 0x1f;
+    } else if (n >= 2 && p[0] == 0xd9) {
+        h = 2;
+        l = p[1];
+    } else if (n >= 3 && p[0] == 0xda) {
+        h = 3;
+        l = (size_t)p[1] << 8 | p[2];
+    } else if (n >= 5 && p[0] == 0xdb) {
+        h = 5;
+        l = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 |
+            p[4];
+    } else {
+        return false;
+    }
+    if (l > n - h)
+        return false;
+    s->p = (const char *)p + h;
+    s->n = (uint32_t)l;
+    *len = h + l;
+    return true;
+}
+
+/* Finds the items array in the last frame's body (a map checked whole by
+ * frame_read) and the span of each item. */
+static int find_spans(frame_reader_t *r, const struct frame *f)
+{
+    const uint8_t *p = r->body;
+    size_t n = r->blen, at, hlen;
+    uint32_t count;
+    const char *key = item_keys[f->type];
+    if (!key || !map_header(p, n, &count, &hlen))
+        return -EBADMSG;
+    /* the last value under the items key, as frame_read takes it */
+    size_t found = 0;
+    at = hlen;
+    for (uint32_t i = 0; i < count; i++) {
+        struct bytes k = { NULL, 0 };
+        size_t klen;
+        long len = mpcheck_size(p + at, n - at, FRAME_MAX_DEPTH);
+        if (len < 0)
+            return -EBADMSG;
+        if (str_at(p + at, n - at, &k, &klen) && bytes_eq(k, key))
+            found = at + (size_t)len;
+        at += (size_t)len;
+        if ((len = mpcheck_size(p + at, n - at, FRAME_MAX_DEPTH)) < 0)
+            return -EBADMSG;
+        at += (size_t)len;
+    }
+    if (!found)
+        return -EBADMSG;
+    at = found;
+    uint32_t items;
+    if (at < n && (p[at] & 0xf0) == 0x90) {
+        items = p[at] & 0x0f;
+        at += 1;
+    } else if (at + 3 <= n && p[at] == 0xdc) {
+        items = (uint32_t)p[at + 1] << 8 | p[at + 2];
+        at += 3;
+    } else if (at + 5 <= n && p[at] == 0xdd) {
+        items = (uint32_t)p[at + 1] << 24 | (uint32_t)p[at + 2] << 16 |
+                (uint32_t)p[at + 3] << 8 | p[at + 4];
+        at += 5;
+    } else {
+        return -EBADMSG;
+    }
+    if (items != f->n_items)
+        return -EBADMSG;
+    if (items > r->cap_spans) {
+        struct span *sp = realloc(r->spans, items * sizeof(*sp));
+        if (!sp)
+            return -ENOMEM;
+        r->spans = sp;
+        r->cap_spans = items;
+    }
+    for (uint32_t i = 0; i < items; i++) {
+        long len = mpcheck_size(p + at, n - at, FRAME_MAX_DEPTH);
+        if (len < 0)
+            return -EBADMSG;
+        r->spans[i] = (struct span){ (uint32_t)at, (uint32_t)len };
+        at += (size_t)len;
+    }
+    r->n_spans = items;
+    r->have_spans = true;
+    return 0;
+}
+
+int frame_item_raw(frame_reader_t *r, const struct frame *f, uint32_t i,
+                   struct bytes *out)
+{
+    if (f->root != r->root || i >= f->n_items)
+        return -EBADMSG;
+    if (!r->have_spans) {
+        int rc = find_spans(r, f);
+        if (rc < 0)
+            return rc;
+    }
+    out->p = (const char *)r->body + r->spans[i].off;
+    out->n = r->spans[i].len;
     return 0;
 }
 

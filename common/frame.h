@@ -225,6 +225,15 @@ int frame_add_msg(frame_writer_t *w, const struct http_msg *m);
 int frame_add_record(frame_writer_t *w, const struct audit_record *r);
 /* Adds an item received in another frame, unchanged (pass-through). */
 int frame_add_object(frame_writer_t *w, const msgpack_object *item);
+/* The same for an item's bytes as received (frame_item_raw): copied as
+ * they are, nothing decoded or packed again. */
+int frame_add_raw(frame_writer_t *w, struct bytes item);
+/* A request as received (its bytes, a map without route keys) with the
+ * route dispatch found added behind its other keys: the bytes
+ * frame_add_msg() packs for it routed, but for the copy. -EINVAL when
+ * item is not a map. */
+int frame_add_routed(frame_writer_t *w, struct bytes item,
+                     const struct msg_route *route);
 
 /* Completes the frame and exposes its body (valid until the next reset).
  * wm_ns is the packet-time watermark: the producer has seen every packet
@@ -292,6 +301,11 @@ int frame_item_msg(frame_reader_t *r, const struct frame *f, uint32_t i,
                    struct http_msg *out);
 int frame_item_record(frame_reader_t *r, const struct frame *f, uint32_t i,
                       struct audit_record *out);
+/* The bytes of item i of the frame last read, as they came (an item is
+ * passed on with frame_add_raw() without being packed again). Valid as
+ * the frame's body. 0 or -EBADMSG. */
+int frame_item_raw(frame_reader_t *r, const struct frame *f, uint32_t i,
+                   struct bytes *out);
 /* The same decoders for an object that is not in a frame (an item kept
  * by a stage or read back from the store). */
 int frame_decode_msg(frame_reader_t *r, const msgpack_object *o,

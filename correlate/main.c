@@ -117,8 +117,12 @@ static int handle_items(struct correlate *c, const struct frame *f)
     for (uint32_t i = 0; i < f->n_items; i++) {
         int rc = 0;
         if (f->type == FRAME_LOG) {
-            /* Records made by dispatch: on to the logger as they are. */
-            rc = frame_add_object(c->logs, &f->items[i]);
+            /* Records made by dispatch: on to the logger as the bytes
+             * they came in. */
+            struct bytes raw;
+            rc = frame_item_raw(c->reader, f, i, &raw) == 0
+                     ? frame_add_raw(c->logs, raw)
+                     : frame_add_object(c->logs, &f->items[i]);
             if (rc == 0)
                 (*c->records_passed)++;
         } else {

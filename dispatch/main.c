@@ -5,7 +5,8 @@
  * before "Wait for Response Packets" (the request's Log Message), and
  * passes everything on to correlate in stream order: requests annotated
  * with their route and the step to resume at, responses and connection
- * events unchanged. Audit records made here travel in `log` frames on the
+ * events unchanged. Items travel on as the bytes they came in (a routed
+ * request gets its route keys appended), not decoded and packed again. Audit records made here travel in `log` frames on the
  * same link, so correlate can hand them to the logger.
  */
 #include "clock.h"
@@ -50,20 +51,37 @@ static int flush(struct dispatch *d, bool heartbeat)
     return rc;
 }
 
-/* Routes a request and runs its policy up to the wait. */
-static int dispatch_request(struct dispatch *d, struct http_msg *m)
+/* Passes a request on: its bytes as they came (raw, when known) with
+ * only the route added, or packed again when dispatch changed more. */
+static int pass_request(struct dispatch *d, const struct http_msg *m,
+                        const struct bytes *raw, bool changed)
+{
+    if (!raw || changed)
+        return frame_add_msg(d->msgs, m);
+    return m->routed ? frame_add_routed(d->msgs, *raw, &m->route)
+                     : frame_add_raw(d->msgs, *raw);
+}
+
+/* Routes a request and runs its policy up to the wait. raw: its bytes as
+ * received, or NULL. */
+static int dispatch_request(struct dispatch *d, struct http_msg *m,
+                            const struct bytes *raw)
 {
     (*d->requests)++;
     struct bytes host = policy_header(m->headers, m->n_headers, "host");
     struct route_match match;
     if (router_match(d->router, m->method, m->uri, host, &match) != 0) {
         (*d->unrouted)++;
-        return frame_add_msg(d->msgs, m);
+        return pass_request(d, m, raw, false);
     }
     (*d->routed)++;
     const struct config_policy *pol = match.policy;
-    if (match.ambiguous)
+    /* a request that came routed, or a flag added: packed again */
+    bool changed = m->routed;
+    if (match.ambiguous && !(m->flags & MSG_F_AMBIGUOUS_PATH)) {
         m->flags |= MSG_F_AMBIGUOUS_PATH;
+        changed = true;
+    }
     m->routed = true;
     m->route.group = bytes_of(match.group->name);
     m->route.path = bytes_of(match.route->path);
@@ -85,7 +103,7 @@ static int dispatch_request(struct dispatch *d, struct http_msg *m)
             return rc;
         (*d->records)++;
     }
-    return frame_add_msg(d->msgs, m);
+    return pass_request(d, m, raw, changed);
 }
 
 static int handle_msgs(struct dispatch *d, const struct frame *f)
@@ -99,15 +117,20 @@ static int handle_msgs(struct dispatch *d, const struct frame *f)
                         (int)f->src.n, f->src.p);
             continue;
         }
+        /* Items go on as the bytes they came in; only a routed request
+         * gets keys added. */
+        struct bytes raw;
+        bool have_raw = frame_item_raw(d->reader, f, i, &raw) == 0;
         int rc;
         if (m.kind == MSG_REQ) {
-            rc = dispatch_request(d, &m);
+            rc = dispatch_request(d, &m, have_raw ? &raw : NULL);
         } else {
             if (m.kind == MSG_RESP)
                 (*d->responses)++;
             else
                 (*d->conn_events)++;
-            rc = frame_add_object(d->msgs, &f->items[i]);
+            rc = have_raw ? frame_add_raw(d->msgs, raw)
+                          : frame_add_object(d->msgs, &f->items[i]);
         }
         if (rc < 0)
             return rc;
