@@ -32,6 +32,9 @@ struct bus_out {
     char src[64];
     uint64_t seq;
     msgpack_sbuffer scratch;
+    /* plain outputs: the connections the socket monitor has reported */
+    void *monitor;
+    int links;
     /* acknowledged outputs only */
     outbox_t *outbox;
     frame_reader_t *acks;
@@ -269,6 +272,67 @@ static void *pool_get(size_t *cap)
 
 /* ---- outputs -------------------------------------------------------- */
 
+/* ---- the end of a plain output ------------------------------------ */
+
+/* ZeroMQ can lose the end of what a PUSH socket sent when it is closed
+ * while the consumer is behind: the socket's linger ends once the last
+ * messages are out of its queue, though they may still be in the
+ * connection's write buffer, and that is dropped with the connection
+ * (libzmq issue 4763). The eof is among them, so the consumer waited for
+ * it until the supervisor stopped it, tens of seconds later, one packet
+ * batch short. A plain output therefore watches its connections (a
+ * socket monitor) and, when destroyed, first waits until the consumer
+ * has gone, which it does only after the eof, or BUS_CLOSE_WAIT_MS. */
+static int monitor_start(struct bus_env env, bus_out_t *o)
+{
+    static unsigned next;
+    char ep[64];
+    snprintf(ep, sizeof(ep), "inproc://bus-out-monitor-%u",
+             __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED));
+    if (zmq_socket_monitor(o->sock, ep,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED))
+        return -1;
+    o->monitor = zmq_socket(env.zmq, ZMQ_PAIR);
+    if (!o->monitor || set_int(o->monitor, ZMQ_LINGER, 0) ||
+        zmq_connect(o->monitor, ep))
+        return -1;
+    return 0;
+}
+
+/* Takes the monitor's events, waiting up to timeout_ms for the first. */
+static void monitor_read(bus_out_t *o, int timeout_ms)
+{
+    zmq_pollitem_t item = { o->monitor, 0, ZMQ_POLLIN, 0 };
+    while (zmq_poll(&item, 1, timeout_ms) > 0) {
+        uint8_t ev[6];
+        int n = zmq_recv(o->monitor, ev, sizeof(ev), ZMQ_DONTWAIT);
+        while (more_parts(o->monitor) &&
+               zmq_recv(o->monitor, NULL, 0, ZMQ_DONTWAIT) >= 0)
+            ; /* the endpoint */
+        if (n >= 2) {
+            uint16_t e = (uint16_t)(ev[0] | ev[1] << 8);
+            if (e == ZMQ_EVENT_CONNECTED)
+                o->links++;
+            else if (e == ZMQ_EVENT_DISCONNECTED && o->links > 0)
+                o->links--;
+        }
+        timeout_ms = 0;
+    }
+}
+
+/* Waits until no consumer is connected, or BUS_CLOSE_WAIT_MS. */
+static void wait_consumers_gone(bus_out_t *o)
+{
+    uint64_t until = clock_mono_ns() + BUS_CLOSE_WAIT_MS * NS_PER_MS;
+    monitor_read(o, 0);
+    while (o->links > 0) {
+        int ms = loop_ms_until(until, BUS_CLOSE_WAIT_MS);
+        if (ms <= 0)
+            break;
+        monitor_read(o, ms);
+    }
+}
+
 static bus_out_t *out_new(struct bus_env env, const char *endpoint,
                           const char *src, bus_tap_t *tap, int type,
                           const char *routing_id, int hwm)
@@ -281,7 +345,8 @@ static bus_out_t *out_new(struct bus_env env, const char *endpoint,
     o->tap = tap;
     msgpack_sbuffer_init(&o->scratch);
     o->sock = zmq_socket(env.zmq, type);
-    if (!o->sock || set_int(o->sock, ZMQ_SNDHWM, hwm) ||
+    if (!o->sock || (type == ZMQ_PUSH && monitor_start(env, o) < 0) ||
+        set_int(o->sock, ZMQ_SNDHWM, hwm) ||
         set_int(o->sock, ZMQ_LINGER, -1) ||
         set_int(o->sock, ZMQ_RECONNECT_IVL, BUS_RECONNECT_MS) ||
         set_int(o->sock, ZMQ_RECONNECT_IVL_MAX, BUS_RECONNECT_MAX_MS) ||
@@ -289,6 +354,8 @@ static bus_out_t *out_new(struct bus_env env, const char *endpoint,
                                       strlen(routing_id))) ||
         attach(env, o->sock, endpoint, false)) {
         int e = errno;
+        if (o->monitor)
+            zmq_close(o->monitor);
         if (o->sock)
             zmq_close(o->sock);
         msgpack_sbuffer_destroy(&o->scratch);
@@ -339,6 +406,11 @@ void bus_out_destroy(bus_out_t **o)
 {
     if (!o || !*o)
         return;
+    if ((*o)->monitor) {
+        wait_consumers_gone(*o);
+        zmq_socket_monitor((*o)->sock, NULL, 0);
+        zmq_close((*o)->monitor);
+    }
     zmq_close((*o)->sock);
     msgpack_sbuffer_destroy(&(*o)->scratch);
     outbox_destroy(&(*o)->outbox);

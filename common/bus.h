@@ -76,6 +76,10 @@ void bus_tap_destroy(bus_tap_t **t);
 void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
                      size_t len);
 
+/* How long destroying a plain output waits for its consumer to go (see
+ * bus_out_destroy). */
+#define BUS_CLOSE_WAIT_MS 2000
+
 /* Connects a PUSH output to endpoint. src is this producer's id (copied);
  * tap may be NULL. NULL on failure (errno set; the reason logged). */
 bus_out_t *bus_out_new(struct bus_env env, const char *endpoint,
@@ -91,7 +95,11 @@ bus_out_t *bus_out_new(struct bus_env env, const char *endpoint,
 bus_out_t *bus_out_new_acked(struct bus_env env, const char *endpoint,
                              const char *src, bus_tap_t *tap, stats_t *st,
                              int hwm);
-/* Closes the socket; queued frames are delivered first (linger). */
+/* Closes the socket; queued frames are delivered first (linger). A plain
+ * output first waits, up to BUS_CLOSE_WAIT_MS, until its consumer has
+ * disconnected: ZeroMQ may drop what is still in a connection's write
+ * buffer when the socket closes, and that is the end of the stream, its
+ * eof included. */
 void bus_out_destroy(bus_out_t **o);
 
 /* Sends the writer's batch (if it holds any item) with the next sequence
