@@ -5,7 +5,9 @@
 #                   pipeline on the demo capture and print the audit trail
 #   make test       sanitizer build (ASan + UBSan), unit tests, fuzz
 #                   regression, end-to-end, live and restart tests
-#   make bench      throughput on the workload from ../shared/bench
+#   make bench      throughput, accuracy and resources on the workload from
+#                   ../shared/bench, next to the read limit, tcpdump and
+#                   httpry (BENCH_MODE=live: replayed over a veth pair)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make deps       install the Debian packages hark needs (root)
 #   make fresh-check  `make run` and `make test` in a new Debian 12 root
@@ -167,9 +169,10 @@ tools: $(TOOL_BINS)
 fuzz: check-deps-install
 	scripts/fuzz.sh run $(or $(FUZZ_SECONDS),60)
 
+# BENCH_PRESET=large, BENCH_RUNS=N, BENCH_MODE=live: scripts/bench.sh.
 bench:
-	@scripts/deps.sh --install-if-root build
-	@$(MAKE) --no-print-directory all
+	@scripts/deps.sh --install-if-root bench
+	@$(MAKE) --no-print-directory all $(BIN)/tools/read_limit
 	scripts/bench.sh $(BIN)
 
 demo-capture:

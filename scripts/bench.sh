@@ -1,15 +1,27 @@
 #!/bin/sh
-# bench.sh BINDIR - throughput and accuracy on ../shared/bench's workload.
+# bench.sh BINDIR - hark on ../shared/bench's workload, next to the read
+# limit (a libpcap loop over every byte of the same file) and, when they
+# are installed, `tcpdump -w` and httpry on the same file; accuracy
+# against the generator's truth; CPU and peak memory of every stage.
 #   BENCH_PRESET=tiny|small|medium|large (default medium)
-#   BENCH_SHARDS=N (default: the config's, 2)
+#   BENCH_RUNS=N      hark runs; the median one is reported (default 5)
+#   BENCH_SHARDS=N    reassembler shards (default: hark.yaml's, 2)
+#   BENCH_MODE=live   replay the workload live instead (scripts/bench_live.sh)
 # The capture is generated once into build/bench/ (it is large and
-# reproducible, so it stays out of the repository).
+# reproducible, so it stays out of the repository). Timings are a
+# measurement, not a test: nothing here passes or fails on them.
 set -eu
 bin=$1
+if [ "${BENCH_MODE:-}" = live ]; then
+    exec scripts/bench_live.sh "$bin"
+fi
 preset=${BENCH_PRESET:-medium}
+runs=${BENCH_RUNS:-5}
 shared=${HARK_SHARED:-../shared}
 gen="$shared/bench/gen_http_pcap.py"
 out=build/bench
+command -v python3 >/dev/null ||
+    { echo "bench: python3 is needed (as root: make bench installs it)" >&2; exit 1; }
 mkdir -p "$out"
 pcap="$out/$preset.pcap"
 truth="$out/$preset.truth.jsonl"
@@ -18,11 +30,11 @@ if [ ! -s "$pcap" ] || [ ! -s "$truth" ]; then
     echo "bench: generating the $preset workload into $pcap"
     python3 "$gen" --preset "$preset" -o "$pcap" -t "$truth" -q
 fi
-run_dir=$(mktemp -d /tmp/hark-bench.XXXXXX)
-trap 'rm -rf "$run_dir"' EXIT INT TERM
+work=$(mktemp -d /tmp/hark-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT INT TERM
 # Run as root, the stages run as supervisor.run_as: they must pass through.
-chmod 0711 "$run_dir"
-cfg="$run_dir/bench.yaml"
+chmod 0711 "$work"
+cfg="$work/bench.yaml"
 cp hark.yaml "$cfg"
 if [ -n "${BENCH_SHARDS:-}" ]; then
     python3 - "$cfg" "$BENCH_SHARDS" <<'PY'
@@ -33,13 +45,54 @@ s = re.sub(r'(?m)^(\s*shards:\s*)\d+', r'\g<1>' + n, s, count=1)
 open(p, 'w').write(s)
 PY
 fi
-rm -rf "$out/bench.db"
-size=$(stat -c %s "$pcap")
-start=$(date +%s.%N)
-"$bin/hark" run -q -c "$cfg" -r "$pcap" --db "$out/bench.db" \
-    --run-dir "$run_dir/run" > "$out/summary.txt"
-end=$(date +%s.%N)
-"$bin/hark" query --db "$out/bench.db" --json > "$out/trail.jsonl"
-python3 scripts/bench_report.py --truth "$truth" --trail "$out/trail.jsonl" \
-    --stats "$run_dir/run/stats" --seconds "$(awk "BEGIN{print $end - $start}")" \
-    --bytes "$size" --preset "$preset" | tee -a "$out/results.txt"
+
+now() { date +%s.%N; }
+# seconds START END
+took() { awk "BEGIN { printf \"%.4f\", $2 - $1 }"; }
+
+# The file is read once first, so every contender finds it in the page
+# cache.
+"$bin/tools/read_limit" "$pcap" >/dev/null
+
+timed() { # FILE CMD...: appends the wall seconds of CMD to FILE
+    f=$1
+    shift
+    t0=$(now)
+    "$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; return 1; }
+    t1=$(now)
+    took "$t0" "$t1" >>"$f"
+    echo >>"$f"
+}
+
+i=0
+while [ "$i" -lt "$runs" ]; do
+    i=$((i + 1))
+    # the read limit in the same run as hark, just before it
+    "$bin/tools/read_limit" "$pcap" | awk '{ print $3 }' >>"$work/read_limit"
+    rm -rf "$out/bench.db"
+    rd="$work/run$i"
+    t0=$(now)
+    "$bin/hark" run -q -c "$cfg" -r "$pcap" --db "$out/bench.db" \
+        --run-dir "$rd" >"$work/summary$i.txt" || {
+        echo "bench: hark run failed (exit $?):" >&2
+        cat "$work/summary$i.txt" >&2
+        exit 1
+    }
+    t1=$(now)
+    echo "$(took "$t0" "$t1") $rd/stats" >>"$work/hark"
+    if command -v tcpdump >/dev/null; then
+        timed "$work/tcpdump" tcpdump -q -n -r "$pcap" -w /dev/null
+    fi
+    if command -v httpry >/dev/null; then
+        timed "$work/httpry" httpry -q -r "$pcap" -o /dev/null
+    fi
+done
+cp "$work/summary$runs.txt" "$out/summary.txt"
+# Accuracy from the last run's trail.
+"$bin/hark" query --db "$out/bench.db" --json >"$out/trail.jsonl"
+set -- --truth "$truth" --trail "$out/trail.jsonl" --runs "$work/hark" \
+    --read-limit "$work/read_limit" --bytes "$(stat -c %s "$pcap")" \
+    --preset "$preset"
+[ -s "$work/tcpdump" ] && set -- "$@" --tcpdump "$work/tcpdump"
+[ -s "$work/httpry" ] && set -- "$@" --httpry "$work/httpry"
+python3 scripts/bench_report.py "$@" | tee -a "$out/results.txt"

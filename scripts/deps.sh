@@ -3,9 +3,11 @@
 #   --check [SET]            fail with one line naming what is missing
 #   --install [SET]          install what is missing (root)
 #   --install-if-root [SET]  install when root, else only check
-# SET is `build` (the libraries and tools that build hark) or `test`
-# (build, plus what the tests, fuzzers and benchmark run: the default
-# for the install modes). Plain `make` checks `build` only.
+# SET is `build` (the libraries and tools that build hark), `test`
+# (build, plus what the tests and fuzzers run: the default for the
+# install modes) or `bench` (build, plus python3 for the workload and the
+# report, and the tools `make bench` compares hark with: installed when
+# root, optional otherwise). Plain `make` checks `build` only.
 # The install modes also create the `hark` system user the stages run as
 # when hark runs as root (supervisor.run_as); without it they run as
 # `nobody`, so nothing fails when it cannot be made.
@@ -18,6 +20,11 @@ libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev libssl-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev tshark tcpdump curl \
 nginx-light python3 python3-zmq python3-msgpack iproute2 procps"
 
+# make bench: python3 makes the workload and the report; the others are
+# measured beside hark when present (tcpreplay and ip for the live mode).
+BENCH_NEEDS="python3"
+BENCH_TOOLS="tcpdump httpry tcpreplay iproute2 procps"
+
 missing() {
     for p in "$@"; do
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
@@ -29,7 +36,9 @@ packages() { # SET -> package list
     case "$1" in
     build) echo "$BUILD_PKGS" ;;
     test) echo "$BUILD_PKGS $TEST_PKGS" ;;
-    *) echo "deps: unknown set '$1' (build or test)" >&2; exit 2 ;;
+    bench) echo "$BUILD_PKGS $BENCH_NEEDS $BENCH_TOOLS" ;;
+    bench-needs) echo "$BUILD_PKGS $BENCH_NEEDS" ;;
+    *) echo "deps: unknown set '$1' (build, test or bench)" >&2; exit 2 ;;
     esac
 }
 
@@ -78,8 +87,10 @@ case "${1:---check}" in
 --install-if-root)
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         install "${set_:-test}"
+    elif [ "${set_:-}" = bench ]; then
+        check bench-needs # the tools compared with are optional
     else
         check "${set_:-test}"
     fi ;;
-*) echo "usage: $0 --check|--install|--install-if-root [build|test]" >&2; exit 2 ;;
+*) echo "usage: $0 --check|--install|--install-if-root [build|test|bench]" >&2; exit 2 ;;
 esac
