@@ -808,11 +808,73 @@ static int find_spans(frame_reader_t *r, const struct frame *f)
     return 0;
 }
 
+/* Where the map item o begins in the body, told by its first key: a str
+ * unpacked in place, behind its header and the map's. 0 when it does not
+ * hold (an empty map, another key type, an unusual header): then the
+ * items are walked instead. */
+static size_t map_start(const frame_reader_t *r, const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_MAP || !o->via.map.size)
+        return 0;
+    const msgpack_object *k = &o->via.map.ptr[0].key;
+    if (k->type != MSGPACK_OBJECT_STR || k->via.str.size > 31)
+        return 0;
+    const uint8_t *key = (const uint8_t *)k->via.str.ptr;
+    uint32_t n = o->via.map.size;
+    if (key < r->body + 4 || key > r->body + r->blen ||
+        key[-1] != (0xa0 | k->via.str.size))
+        return 0;
+    const uint8_t *m = key - 1;
+    if (n <= 15 && m[-1] == (0x80 | n))
+        return (size_t)(m - 1 - r->body);
+    if (m[-3] == 0xde && (uint32_t)(m[-2] << 8 | m[-1]) == n)
+        return (size_t)(m - 3 - r->body);
+    return 0;
+}
+
+/* The spans of map items written the usual way, from where each begins
+ * (the next one's start is its end); false when that cannot be told. */
+static bool spans_from_starts(frame_reader_t *r, const struct frame *f)
+{
+    uint32_t n = f->n_items;
+    if (!n || n > r->cap_spans)
+        return false;
+    size_t next = 0;
+    for (uint32_t i = n; i-- > 0;) {
+        size_t at = map_start(r, &f->items[i]);
+        if (!at)
+            return false;
+        if (i == n - 1) {
+            long len = mpcheck_size(r->body + at, r->blen - at,
+                                    FRAME_MAX_DEPTH);
+            if (len < 0)
+                return false;
+            next = at + (size_t)len;
+        }
+        if (at >= next)
+            return false;
+        r->spans[i] = (struct span){ (uint32_t)at, (uint32_t)(next - at) };
+        next = at;
+    }
+    return true;
+}
+
 int frame_item_raw(frame_reader_t *r, const struct frame *f, uint32_t i,
                    struct bytes *out)
 {
     if (f->root != r->root || i >= f->n_items)
         return -EBADMSG;
+    if (!r->have_spans && f->n_items > r->cap_spans) {
+        struct span *sp = realloc(r->spans, f->n_items * sizeof(*sp));
+        if (!sp)
+            return -ENOMEM;
+        r->spans = sp;
+        r->cap_spans = f->n_items;
+    }
+    if (!r->have_spans && spans_from_starts(r, f)) {
+        r->n_spans = f->n_items;
+        r->have_spans = true;
+    }
     if (!r->have_spans) {
         int rc = find_spans(r, f);
         if (rc < 0)
