@@ -144,23 +144,31 @@ void store_body_destroy(store_body_t **bp)
 
 /* ---- writer --------------------------------------------------------- */
 
-/* The writable fd of segment seg (made when missing). */
-static int write_fd(store_body_t *b, uint32_t seg)
+/* The fd of segment seg, opened with flags unless *fd already is that
+ * segment's (the one kept open: *fd and *which). */
+static int seg_fd(const store_body_t *b, int *fd, uint32_t *which,
+                  uint32_t seg, int flags)
 {
-    if (b->wfd >= 0 && b->wseg == seg)
-        return b->wfd;
-    if (b->wfd >= 0)
-        close(b->wfd);
-    b->wfd = -1;
+    if (*fd >= 0 && *which == seg)
+        return *fd;
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
     char path[PATH_MAX_LEN + 32];
     if (seg_path(b, seg, path, sizeof(path)) < 0)
         return -ENAMETOOLONG;
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
+    int f = open(path, flags | O_CLOEXEC, 0600);
+    if (f < 0)
         return -errno;
-    b->wfd = fd;
-    b->wseg = seg;
-    return fd;
+    *fd = f;
+    *which = seg;
+    return f;
+}
+
+/* The writable fd of segment seg (made when missing). */
+static int write_fd(store_body_t *b, uint32_t seg)
+{
+    return seg_fd(b, &b->wfd, &b->wseg, seg, O_WRONLY | O_CREAT);
 }
 
 /* The highest segment number in the directory, or -1 when none. */
@@ -526,20 +534,7 @@ uint64_t store_body_pending(const store_body_t *b)
 
 static int read_fd(store_body_t *b, uint32_t seg)
 {
-    if (b->rfd >= 0 && b->rseg == seg)
-        return b->rfd;
-    if (b->rfd >= 0)
-        close(b->rfd);
-    b->rfd = -1;
-    char path[PATH_MAX_LEN + 32];
-    if (seg_path(b, seg, path, sizeof(path)) < 0)
-        return -ENAMETOOLONG;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    b->rfd = fd;
-    b->rseg = seg;
-    return fd;
+    return seg_fd(b, &b->rfd, &b->rseg, seg, O_RDONLY);
 }
 
 /* Reads n bytes at off of segment seg: 0, -EBADMSG (short: no such
