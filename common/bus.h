@@ -35,10 +35,12 @@
 #include <zmq.h>
 
 /* Frames in flight per link, each side, before the sender blocks: with
- * batches of about 256 KiB, 4 MiB a side keep a stage busy through the
- * other's hiccups, and a stage's memory small (64 frames a side made
- * dispatch and correlate hold 70-80 MB of queued frames). */
-#define BUS_PIPE_HWM 16
+ * batches of about 256 KiB, 2 MiB a side keep a stage busy through the
+ * other's hiccups (measured: as fast as 16 or 64 frames, and the end of
+ * a run drains sooner), and a stage's memory small (64 frames a side
+ * made dispatch and correlate hold 70-80 MB of queued frames). A live
+ * capture's bursts wait in the kernel's buffer (capture.buffer_mb). */
+#define BUS_PIPE_HWM 8
 #define BUS_TAP_HWM 256
 /* A producer that finds no consumer retries after BUS_RECONNECT_MS,
  * doubling up to BUS_RECONNECT_MAX_MS (ZeroMQ adds up to as much again
