@@ -26,6 +26,16 @@ static int shard_of(const char *s, size_t n)
     return v < CONFIG_MAX_SHARDS ? v : -1;
 }
 
+/* The shard of a process id "reassemble-<N>", or -1. */
+static int shard_id(const char *s, size_t n)
+{
+    const char *name = topology_stage(ROLE_REASSEMBLE)->name;
+    size_t len = strlen(name);
+    if (n <= len + 1 || strncmp(s, name, len) || s[len] != '-')
+        return -1;
+    return shard_of(s + len + 1, n - len - 1);
+}
+
 int roles_parse(struct roles *r, const char *text, char *err,
                 size_t errlen)
 {
@@ -38,6 +48,11 @@ int roles_parse(struct roles *r, const char *text, char *err,
         int shard = shard_of(p, n);
         if (shard >= 0 && in_list) {
             r->shards |= 1ull << shard;
+        } else if (!colon && (shard = shard_id(p, n)) >= 0) {
+            /* a shard by its process id: reassemble-1 */
+            r->mask |= 1u << ROLE_REASSEMBLE;
+            r->shards |= 1ull << shard;
+            in_list = false;
         } else {
             int role = role_named(p, colon ? (size_t)(colon - p) : n);
             if (role < 0) {

@@ -5,7 +5,9 @@
  * "--only reassemble" (every shard), "--only reassemble:0,1" (some),
  * "--only dispatch,correlate,logger". A number after a shard list is one
  * more shard ("reassemble:0,1,dispatch" is shards 0 and 1, and
- * dispatch). Without --only, every stage runs here.
+ * dispatch); a shard's process id names it too ("reassemble-1", for a
+ * systemd instance name, which takes no ':'). Without --only, every
+ * stage runs here.
  */
 #ifndef HARK_ROLES_H
 #define HARK_ROLES_H
