@@ -147,16 +147,7 @@ trail_has_c() {
 }
 U=http://192.0.2.1:8080
 # readiness: a probe's request record comes through all three machines
-ready=0
-for i in $(seq 1 30); do
-    rm -f "$T/probe.tsv"
-    curl_tx "$T/probe.tsv" "$U/probe/$i"
-    if wait_for 2 trail_has_c "$T/probe.tsv" --requests-only; then
-        ready=1
-        break
-    fi
-done
-[ "$ready" = 1 ] || fail "no request got through the three machines: $(tail -3 "$T/err.c")"
+probe_ready "$U" trail_has_c || fail "no request got through the three machines: $(tail -3 "$T/err.c")"
 
 exp="$T/expect.tsv"
 curl_tx "$exp" "$U/" --next "$U/big.txt" --next "$U/missing"

@@ -52,20 +52,20 @@ wait_for 10 test -s "$T/server.port" || fail "the server did not start"
 SERVER_PORT=$(cat "$T/server.port")
 U="http://127.0.0.1:$SERVER_PORT"
 
-CFG="$T/hark.yaml"
-head_config() {
+live_config # capture, logger and the run dir, for the server's port
+CFG="$LIVE_CFG"
+cp "$CFG" "$T/base.yaml"
+# plain LABEL: the policy every path had from the start
+plain() {
     cat <<EOF
-capture:
-  device: lo
-  filter: "tcp port $SERVER_PORT"
-logger:
-  db: "$T/db"
-bus:
-  run_dir: "$T/run"
+  plain:
+    - log: request
+    - wait_for_response: 30s
+    - log: {message: response, label: $1}
 EOF
 }
 write_v1() {
-    head_config
+    cat "$T/base.yaml"
     cat <<EOF
 service_groups:
   - name: Shop
@@ -73,14 +73,11 @@ service_groups:
       - path: /
         policy: plain
 policies:
-  plain:
-    - log: request
-    - wait_for_response: 30s
-    - log: {message: response, label: Response v1}
 EOF
+    plain "Response v1"
 }
 write_v2() {
-    head_config
+    cat "$T/base.yaml"
     cat <<EOF
 service_groups:
   - name: Shop
@@ -90,31 +87,19 @@ service_groups:
       - path: /secret
         policy: guarded
 policies:
-  plain:
-    - log: request
-    - wait_for_response: 30s
-    - log: {message: response, label: Response v2}
   guarded:
     - log: {message: request, redact: [X-Token]}
     - wait_for_response: 30s
     - log: {message: response, body: 0, label: Guarded}
 EOF
+    plain "Response v2"
 }
 write_v1 >"$CFG"
 QUERY_ARGS=(-c "$CFG")
 hark_start run -c "$CFG"
 wait_for "$E2E_TIMEOUT" test -f "$T/run/stats/capture.json" ||
     fail "the pipeline did not start"
-ready=0
-for i in $(seq 1 30); do
-    rm -f "$T/probe.tsv"
-    curl_tx "$T/probe.tsv" "$U/probe/$i"
-    if wait_for 2 trail_has "$T/probe.tsv" --requests-only; then
-        ready=1
-        break
-    fi
-done
-[ "$ready" = 1 ] || fail "the pipeline never logged a request"
+probe_ready "$U" trail_has || fail "the pipeline never logged a request"
 
 # A wait that spans the reload.
 curl -s -o /dev/null "$U/slow" &
@@ -139,10 +124,10 @@ echo "    - wait_for_response: soon" >>"$CFG"
 rc=0
 "$HARK" check-config "$CFG" >"$T/check.out" 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "check-config of a bad file exited $rc, want 2"
-grep -q "hark.yaml:[0-9]*: policies.guarded" "$T/check.out" ||
+grep -q "hark.yaml:[0-9]*: policies.plain" "$T/check.out" ||
     fail "check-config does not say where: $(cat "$T/check.out")"
 kill -HUP "$HARK_PID"
-wait_for 10 grep -q "reload refused, the running config stays: .*hark.yaml:[0-9]*: policies.guarded" \
+wait_for 10 grep -q "reload refused, the running config stays: .*hark.yaml:[0-9]*: policies.plain" \
     "$T/hark.err" || fail "the bad file was not refused with its error"
 hark_alive || fail "hark run died of a bad reload"
 rm -f "$T/before.tsv"
