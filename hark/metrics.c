@@ -215,8 +215,18 @@ static void put_supervisor(FILE *f, const struct metrics_supervisor *sup)
                "# HELP hark_supervisor_reload_failures_total SIGHUPs "
                "refused (a file that does not load)\n"
                "# TYPE hark_supervisor_reload_failures_total counter\n"
-               "hark_supervisor_reload_failures_total %u\n",
-            sup->outages, sup->reloads, sup->reload_failures);
+               "hark_supervisor_reload_failures_total %u\n"
+               "# HELP hark_metrics_refused_total /metrics connections "
+               "refused: every client slot taken\n"
+               "# TYPE hark_metrics_refused_total counter\n"
+               "hark_metrics_refused_total %llu\n"
+               "# HELP hark_metrics_dropped_total /metrics clients closed "
+               "without an answer (too long, too slow, an error)\n"
+               "# TYPE hark_metrics_dropped_total counter\n"
+               "hark_metrics_dropped_total %llu\n",
+            sup->outages, sup->reloads, sup->reload_failures,
+            (unsigned long long)sup->scrapes_refused,
+            (unsigned long long)sup->scrapes_dropped);
 }
 
 void metrics_write(FILE *f, const struct stats_snapshot *snaps, unsigned n,

@@ -21,6 +21,7 @@
 #include "topology.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define METRICS_MAX_STAGES 80
@@ -42,6 +43,7 @@ struct metrics_supervisor {
     unsigned n;
     unsigned outages;
     unsigned reloads, reload_failures;
+    uint64_t scrapes_refused, scrapes_dropped; /* metrics_http.h */
 };
 
 /* Writes the samples of snaps, and sup's when not NULL, to f. */

@@ -33,6 +33,7 @@ struct metrics_server {
     metrics_render_fn *render;
     void *ctx;
     struct client clients[METRICS_HTTP_CLIENTS];
+    uint64_t refused, dropped;
 };
 
 /* Splits HOST:PORT ([V6]:PORT) into host and port. */
@@ -112,6 +113,22 @@ metrics_server_t *metrics_server_new(const char *addr, metrics_render_fn *fn,
     return m;
 }
 
+static void drop(struct client *c);
+
+void metrics_server_counts(const metrics_server_t *m, uint64_t *refused,
+                           uint64_t *dropped)
+{
+    *refused = m->refused;
+    *dropped = m->dropped;
+}
+
+/* Closes c: answered, or (cut) dropped without an answer. */
+static void finish_client(metrics_server_t *m, struct client *c, bool cut)
+{
+    m->dropped += cut;
+    drop(c);
+}
+
 static void drop(struct client *c)
 {
     if (c->fd >= 0)
@@ -173,7 +190,7 @@ static void respond(metrics_server_t *m, struct client *c)
     }
     FILE *f = open_memstream(&body, &body_len);
     if (!f) {
-        drop(c);
+        finish_client(m, c, true);
         return;
     }
     if (status) {
@@ -185,7 +202,7 @@ static void respond(metrics_server_t *m, struct client *c)
     }
     if (fclose(f) != 0) {
         free(body);
-        drop(c);
+        finish_client(m, c, true);
         return;
     }
     char hdr[256];
@@ -202,7 +219,7 @@ static void respond(metrics_server_t *m, struct client *c)
     }
     free(body);
     if (!c->out)
-        drop(c);
+        finish_client(m, c, true);
 }
 
 static bool head_ended(const struct client *c)
@@ -218,7 +235,7 @@ static void on_readable(metrics_server_t *m, struct client *c)
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (r <= 0) {
-        drop(c);
+        finish_client(m, c, true);
         return;
     }
     c->head_len += (size_t)r;
@@ -226,22 +243,22 @@ static void on_readable(metrics_server_t *m, struct client *c)
     if (head_ended(c))
         respond(m, c);
     else if (c->head_len == sizeof(c->head) - 1)
-        drop(c); /* a head this long is no scraper's */
+        finish_client(m, c, true); /* a head this long is no scraper's */
 }
 
-static void on_writable(struct client *c)
+static void on_writable(metrics_server_t *m, struct client *c)
 {
     ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
                      MSG_NOSIGNAL);
     if (w < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (w < 0) {
-        drop(c);
+        finish_client(m, c, true);
         return;
     }
     c->out_off += (size_t)w;
     if (c->out_off == c->out_len)
-        drop(c);
+        finish_client(m, c, false);
 }
 
 static void accept_clients(metrics_server_t *m)
@@ -257,6 +274,7 @@ static void accept_clients(metrics_server_t *m)
                 c = &m->clients[i];
         if (!c) {
             close(fd); /* busy: the scraper tries again */
+            m->refused++;
             continue;
         }
         c->fd = fd;
@@ -277,9 +295,9 @@ void metrics_server_handle(metrics_server_t *m, const zmq_pollitem_t *items,
             if (c->fd != items[i].fd)
                 continue;
             if (items[i].revents & ZMQ_POLLERR)
-                drop(c);
+                finish_client(m, c, true);
             else if (c->out)
-                on_writable(c);
+                on_writable(m, c);
             else
                 on_readable(m, c);
             break;
@@ -287,7 +305,7 @@ void metrics_server_handle(metrics_server_t *m, const zmq_pollitem_t *items,
     }
     for (unsigned k = 0; k < METRICS_HTTP_CLIENTS; k++)
         if (m->clients[k].fd >= 0 && now > m->clients[k].deadline_ns)
-            drop(&m->clients[k]);
+            finish_client(m, &m->clients[k], true);
     if (n && (items[0].revents & ZMQ_POLLIN))
         accept_clients(m);
 }

@@ -12,6 +12,7 @@
 #define HARK_METRICS_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <zmq.h>
 
@@ -33,6 +34,12 @@ void metrics_server_destroy(metrics_server_t **m);
  * returns how many. */
 unsigned metrics_server_poll_items(const metrics_server_t *m,
                                    zmq_pollitem_t *items);
+
+/* Connections refused because every client slot was taken, and clients
+ * dropped without an answer (a head too long, past the deadline, a read
+ * or write error). */
+void metrics_server_counts(const metrics_server_t *m, uint64_t *refused,
+                           uint64_t *dropped);
 
 /* Handles what the poll found on those items, and clients past their
  * deadline. */

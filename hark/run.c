@@ -144,7 +144,8 @@ static void usage(FILE *f)
         "Runs the pipeline: capture -> reassemble (shards) -> dispatch -> "
         "correlate -> logger,\nsupervised. Offline (-r) it ends when the "
         "whole file is in the audit trail; live\nit runs until SIGINT or "
-        "SIGTERM, then drains in order.\n\n"
+        "SIGTERM, then drains in order;\nSIGHUP reloads service groups, "
+        "relative paths and policies.\n\n"
         "options:\n"
         "  -c, --config FILE     configuration (default: built-in; see "
         "hark.yaml)\n"
@@ -719,7 +720,9 @@ static void render_metrics(FILE *f, void *ctx)
                                           s->children[i].restarts };
     struct metrics_supervisor sup = { kids, s->n, outages_count(s->outages),
                                       reload_count(s->reload, false),
-                                      reload_count(s->reload, true) };
+                                      reload_count(s->reload, true), 0, 0 };
+    metrics_server_counts(s->metrics, &sup.scrapes_refused,
+                          &sup.scrapes_dropped);
     metrics_write(f, snaps, n > 0 ? (unsigned)n : 0, &sup);
 }
 

@@ -108,7 +108,8 @@ sleep 1.2 # the logger's next report
 N=$(grep -c . "$T/poll.jsonl")
 metrics_ok "$T/live.prom" 'hark_stage_restarts_total{stage=dispatch}=1' \
     'hark_stage_up{stage=dispatch}=1' "hark_records_total{stage=logger}>=$N" \
-    'hark_outages_total=1' || fail "/metrics after a restart is wrong"
+    'hark_outages_total=1' 'hark_metrics_dropped_total>=1' ||
+    fail "/metrics after a restart is wrong"
 
 # ---- a Prometheus server scrapes it ---------------------------------------
 if command -v prometheus >/dev/null; then
