@@ -1,6 +1,7 @@
-/* store_private.h - what the trail's three files share: the key layout
+/* store_private.h - what the trail's files share: the key layout
  * (store.h describes it), the state of an open trail and the chain's
- * hash. Only store.c, store_verify.c and store_query.c include it.
+ * hash. Only store.c, store_verify.c, store_query.c and store_proof.c
+ * include it.
  */
 #ifndef HARK_STORE_PRIVATE_H
 #define HARK_STORE_PRIVATE_H

@@ -12,11 +12,12 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libpcap-dev libzmq3-dev libmsgpack-dev \
-libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev"
+libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev libmicrohttpd-dev"
 # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang
 # only recommends it, so a --no-install-recommends machine lacks it.
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev tshark tcpdump curl \
-nginx-light python3 python3-zmq python3-msgpack iproute2 procps"
+nginx-light python3 python3-zmq python3-msgpack iproute2 procps \
+chromium"
 
 missing() {
     for p in "$@"; do
