@@ -97,13 +97,13 @@ static int covering_checkpoint(store_t *s, uint64_t seq,
     seq_key(seq, k);
     k[0] = 'c';
     leveldb_iter_seek(it, (const char *)k, sizeof(k));
-    size_t kl, vl;
+    size_t kl = 0, vl = 0;
     const char *ck = leveldb_iter_valid(it) ? leveldb_iter_key(it, &kl)
                                             : NULL;
+    const char *v = ck ? leveldb_iter_value(it, &vl) : NULL;
     struct store_cp cp;
     if (ck && kl == STORE_CP_KEY_LEN && ck[0] == 'c' &&
-        store_checkpoint_read(&s->zone, leveldb_iter_value(it, &vl), vl,
-                              &cp)) {
+        store_checkpoint_read(&s->zone, v, vl, &cp)) {
         out->cp_seq = cp.seq;
         out->cp_signed = cp.sig != NULL;
         out->cp_final = cp.final;
