@@ -99,9 +99,16 @@ function statusClass(s) {
 
 function setupForm(view) {
   $("f-view").value = view === "charts" ? "charts" : "";
+  // defaultValue and defaultSelected are the markup's own value: the
+  // form reads back as the address says, to people and to a DOM dump
   for (const f of FILTERS) {
     const input = $(`f-${f}`);
-    if (input) input.value = query.get(f) || (f === "kind" ? "response" : "");
+    const v = query.get(f) || (f === "kind" ? "response" : "");
+    if (!input) continue;
+    if (input.tagName === "SELECT")
+      for (const o of input.options) o.defaultSelected = o.value === v;
+    else
+      input.defaultValue = v;
   }
   $("kind-label").hidden = view === "charts";
   $("clear").href = view === "charts" ? "/?view=charts" : "/";
@@ -392,12 +399,15 @@ function drawRate(fig, c) {
         status: CLASSES[k] })));
     });
   });
-  for (const i of [0, Math.floor(n / 2), n - 1]) {
-    if (i < 0 || (i > 0 && i === Math.floor(n / 2) && n < 3)) continue;
-    sv("text", { x: L + i * bw + bw / 2, y: H - B + 16, class: "axis",
-                 "text-anchor": "middle" }, svg)
-      .textContent = fmtMs(c.start_ms + i * c.bucket_ms).slice(11);
-  }
+  // the first, middle and last bar's time, kept inside the plot
+  [...new Set([0, Math.floor(n / 2), n - 1])].filter((i) => i >= 0)
+    .forEach((i, k, all) => {
+      const anchor = k === 0 ? "start" : k === all.length - 1 ? "end" : "middle";
+      const x = anchor === "start" ? L + i * bw
+        : anchor === "end" ? L + (i + 1) * bw : L + i * bw + bw / 2;
+      sv("text", { x, y: H - B + 16, class: "axis", "text-anchor": anchor }, svg)
+        .textContent = fmtMs(c.start_ms + i * c.bucket_ms).slice(11);
+    });
   sv("text", { x: L, y: H - 4, class: "axis" }, svg).textContent =
     `${fmtMs(c.since_ms)} to ${fmtMs(c.until_ms)} UTC, ${c.bucket_ms} ms a bar`;
   fig.append(svg);
