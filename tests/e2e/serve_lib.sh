@@ -1,8 +1,8 @@
 # serve_lib.sh - helpers for the `hark serve` tests (source after lib.sh).
 # shellcheck shell=bash disable=SC2034
 #
-#   serve_trail        the trail of serve_scenarios.py's capture in $T/db
-#                      (its `hark query --json` in $T/trail.jsonl)
+#   serve_trail        the trail of serve_scenarios.py's capture in
+#                      $SERVE_DB (its `hark query --json` in $T/trail.jsonl)
 #   serve_start ARGS   `hark serve ARGS --listen 127.0.0.1:0` in the
 #                      background; sets SERVE_PID and SERVE_URL
 #   serve_stop         SIGTERM, and it must exit 0
@@ -12,6 +12,7 @@
 SERVE_PID=
 SERVE_URL=
 SERVE_CFG="$T/serve.yaml"
+SERVE_DB="$T/serve-db"
 
 # Three relative paths with their own policies, so the latency chart has
 # routes to compare; /static keeps 1 KiB of a response body; every wait
@@ -42,9 +43,9 @@ policies:
     - wait_for_response: 2s
     - log: { message: response, body: 1024 }
 logger:
-  db: "$T/db"
+  db: "$SERVE_DB"
 bus:
-  run_dir: "$T/run"
+  run_dir: "$T/serve-run"
 EOF
 }
 
@@ -54,11 +55,10 @@ serve_trail() {
     serve_config
     "$PY" "$E2E_DIR/serve_scenarios.py" "$T/serve.pcap" ||
         fail "serve_scenarios.py could not write the capture"
-    hark_start run -c "$SERVE_CFG" -r "$T/serve.pcap" --db "$T/db" \
-        --run-dir "$T/run"
+    hark_start run -c "$SERVE_CFG" -r "$T/serve.pcap"
     hark_wait "$E2E_TIMEOUT" || fail "hark run did not finish"
     [ "$HARK_RC" = 0 ] || fail "hark run exited $HARK_RC"
-    query_json "$T/trail.jsonl" --db "$T/db" ||
+    query_json "$T/trail.jsonl" --db "$SERVE_DB" ||
         fail "hark query failed: $(cat "$T/trail.jsonl.err")"
     [ "$(count_kind "$T/trail.jsonl" response)" = 36 ] ||
         fail "the trail holds $(count_kind "$T/trail.jsonl" response)" \
@@ -94,7 +94,8 @@ serve_stop() {
 # lib.sh's cleanup runs after serve is stopped, with the test's status.
 _serve_cleanup() {
     local rc=$?
-    serve_stop || :
+    set +e
+    serve_stop
     (exit "$rc")
     _e2e_cleanup
 }

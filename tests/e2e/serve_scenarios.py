@@ -103,6 +103,7 @@ PLAN = [
 def main(out):
     cap = Capture(start=T0)
     port = 41000
+    jitter = 0
     for n, (ci, start, kinds) in enumerate(PLAN):
         client = CLIENTS[ci]
         server = "2001:db8::2" if ":" in client else "10.0.0.2"
@@ -114,6 +115,9 @@ def main(out):
             t += 0.0002
         for kind in kinds:
             req, resp, latency = exchange(kind)
+            # each response a little slower or faster than its kind's
+            jitter += 1
+            latency += (jitter * 37 % 17) * 0.0007
             for p in c.send("c", req):
                 p.t = t
                 t += 0.0001

@@ -18,7 +18,7 @@ CHROMIUM=$(command -v chromium || command -v chromium-browser || :)
 [ -n "$CHROMIUM" ] || fail "needs chromium (scripts/deps.sh --install)"
 
 serve_trail
-serve_start --db "$T/db"
+serve_start --db "$SERVE_DB"
 note "serving $SERVE_URL"
 
 # browse NAME PATH: the DOM of PATH once its script ran, in $T/NAME.html
