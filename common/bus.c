@@ -1,6 +1,7 @@
 /* bus.c - PUSH/PULL pipeline links and PUB taps over ZeroMQ. */
 #include "bus.h"
 #include "fsutil.h"
+#include "tapcopy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,9 +10,12 @@
 #include <sys/stat.h>
 
 struct bus_tap {
-    void *sock;
+    void *sock;               /* XPUB: it tells who subscribes to what */
     uint64_t *dropped;
     uint64_t *published;
+    uint64_t *withheld;       /* frames a redacted copy could not be made of */
+    unsigned wanted[FRAME_TYPE_COUNT]; /* subscriptions taking each topic */
+    tapcopy_t *copy;
 };
 
 struct bus_out {
@@ -53,6 +57,7 @@ bus_tap_t *bus_tap_new(void *ctx, const char *endpoint, stats_t *st)
         return NULL;
     t->dropped = stats_add(st, "tap_dropped");
     t->published = stats_add(st, "tap_published");
+    t->withheld = stats_add(st, "tap_withheld");
     if (!endpoint || !*endpoint)
         return t;
     int rc = bus_prepare_endpoint(endpoint);
@@ -61,13 +66,15 @@ bus_tap_t *bus_tap_new(void *ctx, const char *endpoint, stats_t *st)
         errno = -rc;
         return NULL;
     }
-    t->sock = zmq_socket(ctx, ZMQ_PUB);
+    t->copy = tapcopy_new();
+    t->sock = t->copy ? zmq_socket(ctx, ZMQ_XPUB) : NULL;
     if (!t->sock || set_int(t->sock, ZMQ_SNDHWM, BUS_TAP_HWM) ||
         set_int(t->sock, ZMQ_XPUB_NODROP, 1) ||
         set_int(t->sock, ZMQ_LINGER, 0) || zmq_bind(t->sock, endpoint)) {
-        int e = errno;
+        int e = t->copy ? errno : ENOMEM;
         if (t->sock)
             zmq_close(t->sock);
+        tapcopy_destroy(&t->copy);
         free(t);
         errno = e;
         return NULL;
@@ -81,8 +88,42 @@ void bus_tap_destroy(bus_tap_t **t)
         return;
     if ((*t)->sock)
         zmq_close((*t)->sock);
+    tapcopy_destroy(&(*t)->copy);
     free(*t);
     *t = NULL;
+}
+
+/* Takes the (un)subscriptions that arrived. XPUB passes on the first
+ * subscription to a prefix and the last unsubscription (a subscriber
+ * leaving counts), so a count per topic says whether anyone listens. */
+static void tap_read_subscriptions(bus_tap_t *t)
+{
+    unsigned char buf[64];
+    int n;
+    while ((n = zmq_recv(t->sock, buf, sizeof(buf), ZMQ_DONTWAIT)) >= 0) {
+        /* a longer prefix is no topic's; other messages are not ours */
+        if (n < 1 || (size_t)n > sizeof(buf) || buf[0] > 1)
+            continue;
+        size_t len = (size_t)n - 1;
+        for (int type = 0; type < FRAME_TYPE_COUNT; type++) {
+            const char *topic = frame_topic(type);
+            if (len > strlen(topic) || memcmp(topic, buf + 1, len))
+                continue;
+            if (buf[0] == 1)
+                t->wanted[type]++;
+            else if (t->wanted[type] > 0)
+                t->wanted[type]--;
+        }
+    }
+}
+
+/* True when someone subscribes to frames of this type. */
+static bool tap_wants(bus_tap_t *t, enum frame_type type)
+{
+    if (!t || !t->sock)
+        return false;
+    tap_read_subscriptions(t);
+    return t->wanted[type] > 0;
 }
 
 /* Sends topic + msg on the tap without waiting; takes the msg. */
@@ -105,11 +146,15 @@ static void tap_send_msg(bus_tap_t *t, enum frame_type type, zmq_msg_t *msg)
     (*t->published)++;
 }
 
-void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
-                     size_t len)
+/* Publishes a copy of body: redacted (tapcopy.h) when its type needs it. */
+static void tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
+                        size_t len)
 {
-    if (!t || !t->sock)
+    if (tapcopy_needed(type) &&
+        tapcopy_make(t->copy, type, body, len, &body, &len) < 0) {
+        (*t->withheld)++;
         return;
+    }
     zmq_msg_t msg;
     if (zmq_msg_init_size(&msg, len) != 0) {
         (*t->dropped)++;
@@ -117,6 +162,13 @@ void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
     }
     memcpy(zmq_msg_data(&msg), body, len);
     tap_send_msg(t, type, &msg);
+}
+
+void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
+                     size_t len)
+{
+    if (tap_wants(t, type))
+        tap_publish(t, type, body, len);
 }
 
 bus_out_t *bus_out_new(void *ctx, const char *endpoint, const char *src,
@@ -161,11 +213,13 @@ int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
     if (zmq_msg_init_size(&msg, len) != 0)
         return -errno;
     memcpy(zmq_msg_data(&msg), body, len);
-    bool tapping = o->tap && o->tap->sock;
-    /* The tap shares the buffer (reference counted), no second copy. */
-    if (tapping && (zmq_msg_init(&tapmsg) != 0 ||
-                    zmq_msg_copy(&tapmsg, &msg) != 0))
-        tapping = false;
+    bool tapping = tap_wants(o->tap, type);
+    /* A frame the tap may carry as it is shares the buffer (reference
+     * counted), no second copy; the others get a redacted one. */
+    bool shared = tapping && !tapcopy_needed(type);
+    if (shared && (zmq_msg_init(&tapmsg) != 0 ||
+                   zmq_msg_copy(&tapmsg, &msg) != 0))
+        shared = tapping = false;
     const char *topic = frame_topic(type);
     int rc = 0;
     for (;;) {
@@ -185,13 +239,15 @@ int bus_out_send(bus_out_t *o, enum frame_type type, const void *body,
         }
     }
     o->seq++;
-    if (tapping) {
+    if (shared) {
         tap_send_msg(o->tap, type, &tapmsg);
-        tapping = false;
+        shared = false;
+    } else if (tapping) {
+        tap_publish(o->tap, type, body, len);
     }
 out:
     zmq_msg_close(&msg);
-    if (tapping)
+    if (shared)
         zmq_msg_close(&tapmsg);
     return rc;
 }

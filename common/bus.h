@@ -8,7 +8,11 @@
  *     producer instead of losing frames, and queued frames wait (linger
  *     forever) for a restarted peer;
  *   - tap sends never block: a frame a slow subscriber cannot take is
- *     dropped and counted in `tap_dropped`.
+ *     dropped and counted in `tap_dropped`;
+ *   - a tap carries what the trail could hold, never more: `msg` and `pkt`
+ *     frames go out as redacted copies (tapcopy.h), and only while
+ *     someone subscribes to their topic, so an unwatched tap costs no
+ *     copy.
  * A message is two frames: topic, then MessagePack body (frame.h).
  */
 #ifndef HARK_BUS_H
@@ -30,11 +34,14 @@ typedef struct bus_tap bus_tap_t;
 typedef struct bus_out bus_out_t;
 typedef struct bus_in bus_in_t;
 
-/* Binds a PUB tap at endpoint (NULL or "" for none). Counts drops in the
- * stats counter "tap_dropped". NULL on failure (errno set). */
+/* Binds a tap (an XPUB socket, so it sees subscriptions) at endpoint
+ * (NULL or "" for none). Counts drops in the stats counter "tap_dropped",
+ * frames it could not make a redacted copy of in "tap_withheld". NULL on
+ * failure (errno set). */
 bus_tap_t *bus_tap_new(void *ctx, const char *endpoint, stats_t *st);
 void bus_tap_destroy(bus_tap_t **t);
-/* Publishes a frame on the tap only (used for stats). */
+/* Publishes a frame on the tap only (used for stats), as any frame is:
+ * redacted when its type needs it, not at all when nobody listens. */
 void bus_tap_publish(bus_tap_t *t, enum frame_type type, const void *body,
                      size_t len);
 
@@ -46,8 +53,8 @@ bus_out_t *bus_out_new(void *ctx, const char *endpoint, const char *src,
 void bus_out_destroy(bus_out_t **o);
 
 /* Sends the writer's batch (if it holds any item) with the next sequence
- * number, mirrors it to the tap and resets the writer. Blocks while the
- * link is full. 0 or -errno. */
+ * number, mirrors it to the tap (tapcopy.h) and resets the writer. Blocks
+ * while the link is full. 0 or -errno. */
 int bus_out_flush(bus_out_t *o, frame_writer_t *w, uint64_t wm_ns, bool live);
 
 /* Same, but sends even an empty batch: a heartbeat that carries the

@@ -18,6 +18,7 @@
 #include "errbuf.h"
 #include "frame.h"
 #include "topology.h"
+#include "urlpath.h"
 #include "ydoc.h"
 
 #include <assert.h>
@@ -36,6 +37,8 @@
 #define MAX_FILE_BYTES (16u << 20)
 #define MAX_GROUPS 256
 #define MAX_ROUTES 4096     /* per group */
+#define MAX_ALL_ROUTES 16384 /* in all groups: aliases let a group reuse
+                                another's list, so the sum is capped too */
 #define MAX_POLICIES 256
 #define MAX_STEPS 32        /* per policy */
 
@@ -858,17 +861,43 @@ static int resolve_policy(struct loader *ld, struct config_route *rt,
                      ydoc_describe(n, found, sizeof(found)));
 }
 
-static bool same_route(const struct config_route *a,
-                       const struct config_route *b)
+/* Orders routes by host (none first, any case) and methods: 0 when a
+ * request would weigh them alike. */
+static int cmp_scope(const struct config_route *a,
+                     const struct config_route *b)
 {
-    if (strcmp(a->path, b->path) || !a->host != !b->host ||
-        (a->host && strcasecmp(a->host, b->host)) ||
-        a->n_methods != b->n_methods)
-        return false;
+    if (!a->host != !b->host)
+        return a->host ? 1 : -1;
+    int c = a->host ? strcasecmp(a->host, b->host) : 0;
+    if (c)
+        return c;
+    if (a->n_methods != b->n_methods)
+        return a->n_methods < b->n_methods ? -1 : 1;
     for (unsigned i = 0; i < a->n_methods; i++)
-        if (strcmp(a->methods[i], b->methods[i]))
-            return false;
-    return true;
+        if ((c = strcmp(a->methods[i], b->methods[i])))
+            return c;
+    return 0;
+}
+
+/* A relative path is written as the rfc3986 reading has it, so the file
+ * says what is matched: "/a/../b" is "/b", "/%61" is "/a". */
+static int check_normal_path(struct loader *ld, const yaml_node_t *n,
+                             const char *key, const char *path)
+{
+    char found[64];
+    size_t len = strlen(path);
+    char *norm = malloc(len + 2);
+    if (!norm)
+        return -ENOMEM;
+    size_t nl = urlpath_read(URLPATH_RFC3986, path, len, norm, len + 2);
+    int rc = 0;
+    if (nl != len || memcmp(norm, path, len))
+        rc = ydoc_fail(&ld->y, n, key, "not in normal form (expected "
+                       "'%.80s', found %s): requests are matched by their "
+                       "normalised path", norm,
+                       ydoc_describe(n, found, sizeof(found)));
+    free(norm);
+    return rc;
 }
 
 /* n is a list of 1..max entries, its length into *count. what names one
@@ -919,6 +948,8 @@ static int load_route(struct loader *ld, struct config_route *rt,
         return ydoc_fail(&ld->y, path, sub, "not a relative path (expected a "
                          "path starting with '/', found %s)",
                          ydoc_describe(path, found, sizeof(found)));
+    if ((rc = check_normal_path(ld, path, sub, rt->path)) < 0)
+        return rc;
     ydoc_child_key(sub, key, "policy");
     if ((rc = get_string(ld, policy, sub, YDOC_STR_REQUIRED,
                          &rt->policy)) < 0 ||
@@ -971,15 +1002,121 @@ static int load_group(struct loader *ld, struct config_group *g,
         ydoc_item_key(rkey, sub, i);
         if ((rc = load_route(ld, &g->routes[i], it, rkey)) < 0)
             return rc;
-        for (unsigned j = 0; j < i; j++)
-            if (same_route(&g->routes[j], &g->routes[i]))
-                return ydoc_fail(&ld->y, it, rkey, "duplicate relative path "
-                                 "(expected each path, host and methods once "
-                                 "per group, found '%s' again after line %u)",
-                                 g->routes[i].path,
-                                 ydoc_line(ydoc_item(&ld->y, paths, j)));
     }
     return 0;
+}
+
+/* A relative path as one reading has it, and where it is written. */
+struct read_route {
+    char *path;
+    size_t len;
+    const struct config_route *rt;
+    unsigned group, index;
+};
+
+static int cmp_read_route(const void *pa, const void *pb)
+{
+    const struct read_route *a = pa, *b = pb;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->path, b->path, n);
+    if (c || a->len != b->len)
+        return c ? c : a->len < b->len ? -1 : 1;
+    if ((c = cmp_scope(a->rt, b->rt)))
+        return c;
+    if (a->group != b->group)
+        return a->group < b->group ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static yaml_node_t *route_path_node(struct loader *ld, const yaml_node_t *n,
+                                    const struct read_route *r)
+{
+    yaml_node_t *g = ydoc_item(&ld->y, n, r->group);
+    yaml_node_t *list = ydoc_map_get(&ld->y, g, "relative_paths");
+    return ydoc_map_get(&ld->y, ydoc_item(&ld->y, list, r->index), "path");
+}
+
+/* r[1] reads as r[0] does: the later of the two is the error. */
+static int report_alias(struct loader *ld, const yaml_node_t *n,
+                        const struct read_route *r, unsigned k)
+{
+    char key[YDOC_KEY_MAX], first[YDOC_KEY_MAX], t1[YDOC_KEY_MAX],
+        t2[YDOC_KEY_MAX], found[64];
+    const struct read_route *a = &r[0], *b = &r[1];
+    ydoc_item_key(t1, "service_groups", a->group);
+    ydoc_child_key(t2, t1, "relative_paths");
+    ydoc_item_key(first, t2, a->index);
+    ydoc_item_key(t1, "service_groups", b->group);
+    ydoc_child_key(t2, t1, "relative_paths");
+    ydoc_item_key(t1, t2, b->index);
+    if (a->group == b->group && !strcmp(a->rt->path, b->rt->path)) {
+        yaml_node_t *list = ydoc_map_get(&ld->y, ydoc_item(&ld->y, n,
+                                                           b->group),
+                                         "relative_paths");
+        return ydoc_fail(&ld->y, ydoc_item(&ld->y, list, b->index), t1,
+                         "duplicate relative path (expected each path, host "
+                         "and methods once per group, found '%s' again after "
+                         "line %u)", b->rt->path,
+                         ydoc_line(ydoc_item(&ld->y, list, a->index)));
+    }
+    ydoc_child_key(key, t1, "path");
+    yaml_node_t *at = route_path_node(ld, n, b);
+    return ydoc_fail(&ld->y, at, key, "the same relative path as %s (line "
+                     "%u) once normalised (expected paths no server reads "
+                     "alike, found %s and '%.80s', both '%.*s' to the %s "
+                     "reading: %s)", first,
+                     ydoc_line(route_path_node(ld, n, a)),
+                     ydoc_describe(at, found, sizeof(found)), a->rt->path,
+                     (int)(a->len > 80 ? 80 : a->len), a->path,
+                     urlpath_reading_name(k), urlpath_reading_servers(k));
+}
+
+/* Two relative paths that some server reads as one ("/a" and "/a/",
+ * "/Admin" and "/admin" on IIS, "/a%2Fb" and "/a/b" on nginx) with the
+ * same host and methods would leave one of them to chance: refused.
+ * Sorted per reading, so a large file costs n log n, not n^2. */
+static int check_path_aliases(struct loader *ld, const yaml_node_t *n)
+{
+    const struct config *c = ld->c;
+    size_t total = 0;
+    for (unsigned g = 0; g < c->n_groups; g++)
+        total += c->groups[g].n_routes;
+    struct read_route *r = calloc(total ? total : 1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    int rc = 0;
+    for (unsigned k = 0; rc == 0 && k < URLPATH_READINGS; k++) {
+        size_t m = 0;
+        for (unsigned g = 0; rc == 0 && g < c->n_groups; g++)
+            for (unsigned i = 0; rc == 0 && i < c->groups[g].n_routes; i++) {
+                const struct config_route *rt = &c->groups[g].routes[i];
+                size_t len = strlen(rt->path);
+                struct read_route *x = &r[m++];
+                if (!(x->path = malloc(len + 2))) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                len = urlpath_read(k, rt->path, len, x->path, len + 2);
+                x->len = urlpath_subtree_len(x->path, len);
+                x->rt = rt;
+                x->group = g;
+                x->index = i;
+            }
+        if (rc == 0) {
+            qsort(r, m, sizeof(*r), cmp_read_route);
+            for (size_t i = 1; rc == 0 && i < m; i++)
+                if (r[i].len == r[i - 1].len &&
+                    !memcmp(r[i].path, r[i - 1].path, r[i].len) &&
+                    !cmp_scope(r[i].rt, r[i - 1].rt))
+                    rc = report_alias(ld, n, &r[i - 1], k);
+        }
+        for (size_t i = 0; i < m; i++) {
+            free(r[i].path);
+            r[i].path = NULL;
+        }
+    }
+    free(r);
+    return rc;
 }
 
 /* The file's groups replace the built-in one as a whole. */
@@ -994,6 +1131,17 @@ static int load_groups(struct loader *ld, const yaml_node_t *n)
                        MAX_GROUPS, &count);
     if (rc < 0)
         return rc;
+    size_t all = 0;
+    for (unsigned i = 0; i < count; i++) {
+        yaml_node_t *paths = ydoc_map_get(&ld->y, ydoc_item(&ld->y, n, i),
+                                          "relative_paths");
+        if (paths && paths->type == YAML_SEQUENCE_NODE)
+            all += ydoc_n_items(paths);
+    }
+    if (all > MAX_ALL_ROUTES)
+        return ydoc_fail(&ld->y, n, "service_groups", "too many relative "
+                         "paths (expected at most %u in all groups, found "
+                         "%zu)", MAX_ALL_ROUTES, all);
     free_groups(c);
     if (!(c->groups = calloc(count, sizeof(*c->groups))))
         return -ENOMEM;
@@ -1016,7 +1164,7 @@ static int load_groups(struct loader *ld, const yaml_node_t *n)
                                  ydoc_line(first));
             }
     }
-    return 0;
+    return check_path_aliases(ld, n);
 }
 
 /* ---- the document ---- */
@@ -1112,10 +1260,28 @@ int config_load_string(const char *text, const char *name,
                      errlen);
 }
 
-/* Reads until EOF rather than trusting st_size, so a pipe works too. */
-static int read_file(const char *path, char **text, size_t *len)
+/* What a path is when it is not a regular file. */
+static const char *file_kind(mode_t mode)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (S_ISFIFO(mode))
+        return "a FIFO or pipe";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* Reads a regular file whole. Every stage reads the config, so a FIFO
+ * (whose open would wait for a writer, and which only one reader could
+ * drain) or a device is refused: opened without blocking, looked at,
+ * closed. Returns 0, -errno, or -EINVAL with *kind set. */
+static int read_file(const char *path, char **text, size_t *len,
+                     const char **kind)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -errno;
     char *buf = NULL;
@@ -1128,6 +1294,11 @@ static int read_file(const char *path, char **text, size_t *len)
     }
     if (S_ISDIR(sb.st_mode)) {
         rc = -EISDIR;
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        *kind = file_kind(sb.st_mode);
+        rc = -EINVAL;
         goto out;
     }
     for (;;) {
@@ -1172,8 +1343,20 @@ int config_load(const char *path, struct config **out, char *err,
 {
     char *text = NULL;
     size_t len = 0;
+    const char *kind = NULL;
     *out = NULL;
-    int rc = read_file(path, &text, &len);
+    int rc = read_file(path, &text, &len, &kind);
+    if (rc < 0 && kind) {
+        errbuf_set(err, errlen, "%s: cannot read: not a regular file "
+                   "(expected a YAML file every stage can read, found %s)",
+                   path, kind);
+        return rc;
+    }
+    if (rc == -EFBIG) {
+        errbuf_set(err, errlen, "%s: cannot read: too large (expected at "
+                   "most %u MiB)", path, MAX_FILE_BYTES >> 20);
+        return rc;
+    }
     if (rc < 0) {
         errbuf_set(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
         return rc;

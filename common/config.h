@@ -85,7 +85,7 @@ struct config_reassemble {
     unsigned shards;          /* reassembler processes, default 2 */
     uint32_t max_flows;       /* per shard, default 262144 */
     uint64_t max_buffered;    /* out-of-order bytes per direction, 1 MiB */
-    uint64_t memcap;          /* out-of-order bytes per shard, 256 MiB */
+    uint64_t memcap;          /* all reassembly memory per shard, 256 MiB */
     uint32_t max_header_bytes; /* request/status line + headers, 64 KiB */
     uint32_t max_headers;     /* header lines kept, 128 */
     uint64_t body_max;        /* body bytes carried on the bus, 1 MiB */

@@ -14,13 +14,157 @@
 #define ETH_QINQ 0x88a8
 #define ETH_QINQ_OLD 0x9100
 #define ETH_PPPOE_SESSION 0x8864
+#define ETH_MPLS 0x8847
+#define ETH_MPLS_MULTI 0x8848
 #define PPP_IPV4 0x0021
 #define PPP_IPV6 0x0057
+/* NFLOG TLV carrying the packet (linux/netfilter/nfnetlink_log.h) */
+#define NFULA_PAYLOAD 9
 
 /* Bounds nesting of tags so a frame of endless VLAN headers ends. */
 #define MAX_TAGS 8
 
 static enum packet_status decode_ip(cursor_t *c, struct packet_info *pi);
+static enum packet_status by_ethertype(uint16_t type, cursor_t *c,
+                                       struct packet_info *pi, int depth);
+
+/* MPLS label stack entries up to the bottom one (RFC 3032), then what it
+ * carries, which has no type field: IPv4 or IPv6 by the version nibble,
+ * or Ethernet after a zero pseudowire control word (RFC 4448). */
+static enum packet_status decode_mpls(cursor_t *c, struct packet_info *pi,
+                                      int depth)
+{
+    uint32_t entry;
+    uint8_t first;
+    do {
+        if (depth++ >= MAX_TAGS)
+            return PACKET_MALFORMED;
+        if (!cur_be32(c, &entry))
+            return PACKET_TRUNCATED;
+    } while (!(entry & 0x100));
+    if (!cur_peek_u8(c, 0, &first))
+        return PACKET_TRUNCATED;
+    switch (first >> 4) {
+    case 4:
+    case 6:
+        return decode_ip(c, pi);
+    case 0: {
+        uint16_t type;
+        if (!cur_skip(c, 4 + 12) || !cur_be16(c, &type))
+            return PACKET_TRUNCATED;
+        return by_ethertype(type, c, pi, depth);
+    }
+    default:
+        return PACKET_NOT_IP;
+    }
+}
+
+/* An 802.11 frame (after any radio header): data frames only, not
+ * protected, their body an LLC/SNAP header with an ethertype. `pad`: the
+ * header is padded to 4 bytes (radiotap's DataPad flag). */
+static enum packet_status decode_80211(cursor_t *c, struct packet_info *pi,
+                                       bool pad)
+{
+    static const uint8_t snap[] = { 0xaa, 0xaa, 0x03, 0, 0, 0 };
+    const uint8_t *start = c->p, *llc;
+    uint8_t fc0, fc1;
+    uint16_t type;
+    if (!cur_u8(c, &fc0) || !cur_u8(c, &fc1))
+        return PACKET_TRUNCATED;
+    /* version 0, type 2 (data); subtypes 4-7 and 12-15 carry no body */
+    if ((fc0 & 0x03) != 0 || ((fc0 >> 2) & 0x03) != 2 || (fc0 & 0x40))
+        return PACKET_NOT_IP;
+    if (fc1 & 0x40) /* protected: encrypted body */
+        return PACKET_NOT_IP;
+    size_t hlen = 24;
+    if ((fc1 & 0x03) == 0x03)
+        hlen += 6;             /* four addresses (WDS) */
+    if (fc0 & 0x80) {
+        hlen += 2;             /* QoS control */
+        if (fc1 & 0x80)
+            hlen += 4;         /* HT control */
+    }
+    if (pad)
+        hlen = (hlen + 3) & ~(size_t)3;
+    if (!cur_skip(c, hlen - (size_t)(c->p - start)) ||
+        !cur_bytes(c, sizeof(snap), &llc) || !cur_be16(c, &type))
+        return PACKET_TRUNCATED;
+    if (memcmp(llc, snap, sizeof(snap)) != 0)
+        return PACKET_NOT_IP;
+    return by_ethertype(type, c, pi, 0);
+}
+
+/* Radiotap: a little-endian header of its own length, then 802.11. Only
+ * the Flags field matters (DataPad); it follows TSFT, if present. */
+static enum packet_status decode_radiotap(cursor_t *c, struct packet_info *pi)
+{
+    const uint8_t *hdr = c->p;
+    cursor_t rt;
+    uint8_t version, flags = 0;
+    uint16_t len;
+    uint32_t present, word;
+    if (!cur_u8(c, &version) || !cur_skip(c, 1) || !cur_le16(c, &len) ||
+        !cur_le32(c, &present))
+        return PACKET_TRUNCATED;
+    if (version != 0 || len < 8)
+        return PACKET_MALFORMED;
+    if (!cur_skip(c, (size_t)len - 8))
+        return PACKET_TRUNCATED;
+    /* the fields after the present words */
+    rt = cur_make(hdr + 8, (size_t)len - 8);
+    word = present;
+    for (int n = 0; word & 0x80000000u; n++) {
+        if (n >= MAX_TAGS || !cur_le32(&rt, &word))
+            return PACKET_MALFORMED;
+    }
+    if (present & 0x2) {
+        if (present & 0x1) {
+            /* TSFT: 8 bytes aligned to 8 from the header's start */
+            size_t at = (size_t)(rt.p - hdr);
+            if (!cur_skip(&rt, ((8 - at % 8) % 8) + 8))
+                return PACKET_MALFORMED;
+        }
+        if (!cur_u8(&rt, &flags))
+            return PACKET_MALFORMED;
+    }
+    return decode_80211(c, pi, (flags & 0x20) != 0);
+}
+
+/* NFLOG: family, version, resource id, then type-length-value attributes
+ * in the logging host's byte order, each padded to 4 bytes; the packet
+ * is the payload attribute's value, an IP datagram. */
+static enum packet_status decode_nflog(cursor_t *c, struct packet_info *pi)
+{
+    uint8_t family;
+    bool big = false;
+    if (!cur_u8(c, &family) || !cur_skip(c, 3))
+        return PACKET_TRUNCATED;
+    for (int n = 0; cur_left(c) > 0; n++) {
+        uint16_t len, type;
+        cursor_t tlv = *c;
+        if (n > 64)
+            return PACKET_MALFORMED;
+        if (!cur_le16(&tlv, &len) || !cur_le16(&tlv, &type))
+            return PACKET_TRUNCATED;
+        if (n == 0 && (len < 4 || len > cur_left(c)))
+            big = true; /* written on a big-endian host */
+        if (big) {
+            len = (uint16_t)(len >> 8 | len << 8);
+            type = (uint16_t)(type >> 8 | type << 8);
+        }
+        if (len < 4)
+            return PACKET_MALFORMED;
+        if ((type & 0x7fff) == NFULA_PAYLOAD) {
+            cursor_t v;
+            if (!cur_skip(c, 4) || !cur_sub(c, (size_t)len - 4, &v))
+                return PACKET_TRUNCATED;
+            return decode_ip(&v, pi);
+        }
+        if (!cur_skip(c, ((size_t)len + 3) & ~(size_t)3))
+            return PACKET_TRUNCATED;
+    }
+    return family == 2 || family == 10 ? PACKET_TRUNCATED : PACKET_NOT_IP;
+}
 
 static enum packet_status by_ethertype(uint16_t type, cursor_t *c,
                                        struct packet_info *pi, int depth)
@@ -51,6 +195,8 @@ static enum packet_status by_ethertype(uint16_t type, cursor_t *c,
                 return decode_ip(c, pi);
             return PACKET_NOT_IP;
         }
+        if (type == ETH_MPLS || type == ETH_MPLS_MULTI)
+            return decode_mpls(c, pi, depth);
         return PACKET_NOT_IP;
     }
 }
@@ -100,6 +246,18 @@ static enum packet_status decode_link(int link, cursor_t *c,
         if (!cur_skip(c, 2) || !cur_be16(c, &type))
             return PACKET_TRUNCATED;
         return by_ethertype(type, c, pi, 0);
+    case DLT_IEEE802_11:
+        return decode_80211(c, pi, false);
+    case DLT_IEEE802_11_RADIO:
+        return decode_radiotap(c, pi);
+#ifdef DLT_NFLOG
+    case DLT_NFLOG:
+        return decode_nflog(c, pi);
+#endif
+#ifdef DLT_MPLS
+    case DLT_MPLS:
+        return decode_mpls(c, pi, 0);
+#endif
     default:
         return PACKET_UNKNOWN_LINK;
     }

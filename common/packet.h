@@ -2,8 +2,11 @@
  *
  * Capture decodes only as far as the flow hash needs; reassemble decodes
  * the whole way. Both use this one decoder, so they agree on what a flow
- * is. Link layers: Ethernet (VLAN, QinQ, PPPoE session), Linux SLL and
- * SLL2, BSD loopback (DLT_NULL, DLT_LOOP), raw IPv4/IPv6, Cisco HDLC.
+ * is. Link layers: Ethernet (VLAN, QinQ, PPPoE session, MPLS - also
+ * inside VLAN - with IP or Ethernet pseudowires below the labels), Linux
+ * SLL and SLL2, BSD loopback (DLT_NULL, DLT_LOOP), raw IPv4/IPv6, Cisco
+ * HDLC, raw MPLS, 802.11 data frames (plain or with radiotap; LLC/SNAP,
+ * unencrypted), Linux NFLOG.
  * Fragments are reported, not reassembled (reassemble/defrag.h does).
  * IPv6 extension headers are walked up to the transport header.
  *

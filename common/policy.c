@@ -1,6 +1,7 @@
 /* policy.c - audit records made by log steps. */
 #include "policy.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -44,10 +45,101 @@ struct bytes policy_header(const struct msg_header *h, uint32_t n,
     return none;
 }
 
-static bool redacted(const struct config_step *step, struct bytes name)
+/* ---- redaction: names as servers may read them ---- */
+
+/* RFC 9110 tchar: what a clean header name is made of. */
+static bool tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Case folded, and "_" read as "-" as CGI, WSGI and PHP do (both become
+ * HTTP_PROXY_AUTHORIZATION). */
+static unsigned char fold(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (unsigned char)(c - 'A' + 'a');
+    return c == '_' ? '-' : c;
+}
+
+/* Compares the tchars of p[i..n), folded, with want: the index past the
+ * match, or 0 when it does not match. Other bytes (spaces, NUL, control
+ * bytes, UTF-8) are skipped: no server reads them as part of a name. */
+static size_t match_at(const unsigned char *p, size_t i, size_t n,
+                       const char *want)
+{
+    for (const char *w = want; *w; w++) {
+        while (i < n && !tchar(p[i]))
+            i++;
+        if (i >= n || fold(p[i]) != fold((unsigned char)*w))
+            return 0;
+        i++;
+    }
+    return i;
+}
+
+/* Unclean names longer than this are redacted without a search. */
+#define POLICY_NAME_SCAN_MAX 1024
+
+/* A name is redacted when, its odd bytes skipped, it reads as a redacted
+ * name; a name that is not a clean token ("Authorization ",
+ * "Authorization\0", "X Cookie") also when a redacted name can be read
+ * anywhere in it. */
+static bool name_redacted(struct bytes name, const char *want)
+{
+    const unsigned char *p = (const unsigned char *)name.p;
+    bool clean = name.n > 0;
+    for (uint32_t i = 0; i < name.n && clean; i++)
+        clean = tchar(p[i]);
+    size_t end = match_at(p, 0, name.n, want);
+    if (end) {
+        while (end < name.n && !tchar(p[end]))
+            end++;
+        if (end == name.n)
+            return true;
+    }
+    if (clean)
+        return false;
+    if (name.n > POLICY_NAME_SCAN_MAX)
+        return true;
+    for (uint32_t i = 0; i < name.n; i++)
+        if (tchar(p[i]) && match_at(p, i, name.n, want))
+            return true;
+    return false;
+}
+
+/* A value that carries a header line of a redacted name: after a bare CR
+ * some servers start a new line, after an obs-fold (unfolded to a space)
+ * others do, so "X: a\rAuthorization: s" is a credential to them. Each
+ * ':' is looked at once, with the token before it. */
+static bool value_carries(struct bytes value, const char *want)
+{
+    if (value.n == 0)
+        return false; /* p may be NULL then */
+    const unsigned char *p = (const unsigned char *)value.p;
+    const unsigned char *c = p, *end = p + value.n;
+    while ((c = memchr(c, ':', (size_t)(end - c))) != NULL) {
+        const unsigned char *e = c;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        const unsigned char *t = e;
+        while (t > p && tchar(t[-1]))
+            t--;
+        if (t < e && match_at(t, 0, (size_t)(e - t), want) ==
+                         (size_t)(e - t))
+            return true;
+        c++;
+    }
+    return false;
+}
+
+bool policy_redacts(const struct config_step *step, struct bytes name,
+                    struct bytes value)
 {
     for (unsigned i = 0; i < step->n_redact; i++)
-        if (bytes_case_eq(name, step->redact[i]))
+        if (name_redacted(name, step->redact[i]) ||
+            value_carries(value, step->redact[i]))
             return true;
     return false;
 }
@@ -91,7 +183,7 @@ void policy_make_record(const struct config_step *step, enum record_kind kind,
             n = FRAME_MAX_HEADERS;
         for (uint32_t i = 0; i < n; i++) {
             scratch[i] = msg->headers[i];
-            if (redacted(step, scratch[i].name))
+            if (policy_redacts(step, scratch[i].name, scratch[i].value))
                 scratch[i].value = BYTES_LIT(POLICY_REDACTED);
         }
         out->headers = scratch;

@@ -47,6 +47,15 @@ void policy_summarize(const struct http_msg *req, struct req_summary *out);
 struct bytes policy_header(const struct msg_header *h, uint32_t n,
                            const char *name);
 
+/* True when a log step replaces this header's value: its name, read as
+ * a server may (case folded, "_" as "-", spaces, NUL and control bytes
+ * ignored), is one of the step's redacted names, or a name that is not a
+ * clean token contains one, or the value carries a header line of one
+ * ("a\rAuthorization: x", an obs-fold). Over-redacting a malformed
+ * header is the price of never keeping a credential a server read. */
+bool policy_redacts(const struct config_step *step, struct bytes name,
+                    struct bytes value);
+
 /* Fills *out for a log step. msg is the logged message (the request for a
  * request record, the response for a response record, NULL when no
  * response came); outcome is an OUTCOME_* for response records. ts_ns is

@@ -188,16 +188,89 @@ static int extra_documents(yaml_parser_t *parser, const char *text,
     }
 }
 
+/* The anchor an event defines, or NULL. */
+static const yaml_char_t *event_anchor(const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT: return ev->data.scalar.anchor;
+    case YAML_SEQUENCE_START_EVENT: return ev->data.sequence_start.anchor;
+    case YAML_MAPPING_START_EVENT: return ev->data.mapping_start.anchor;
+    default: return NULL;
+    }
+}
+
+/* Walks the events before anything is built: libyaml has no bound on
+ * nesting (100k levels cost it minutes), on nodes (each costs a hundred
+ * bytes and more) or on anchors (it keeps them in a list it searches for
+ * every anchor and alias: 200k anchors cost it minutes), so all three are
+ * checked here, and the walk stops at the first one too many. */
+static int check_shape(yaml_parser_t *parser, const char *text, size_t len,
+                       const char *name, char *err, size_t errlen)
+{
+    unsigned depth = 0;
+    size_t nodes = 0, anchors = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(parser, &ev))
+            return syntax_error(parser, text, len, name, err, errlen);
+        yaml_event_type_t type = ev.type;
+        size_t line = ev.start_mark.line + 1;
+        bool anchor = event_anchor(&ev) != NULL;
+        yaml_event_delete(&ev);
+        if (anchor && ++anchors > YDOC_MAX_ANCHORS) {
+            errbuf_set(err, errlen, "%s:%zu: " YDOC_TOP_LEVEL ": too many "
+                       "anchors (expected at most %d &names, found more)",
+                       name, line, YDOC_MAX_ANCHORS);
+            return -EINVAL;
+        }
+        if (type == YAML_STREAM_END_EVENT)
+            return 0;
+        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (type != YAML_SEQUENCE_START_EVENT &&
+            type != YAML_MAPPING_START_EVENT && type != YAML_SCALAR_EVENT &&
+            type != YAML_ALIAS_EVENT)
+            continue;
+        if (++nodes > YDOC_MAX_NODES) {
+            errbuf_set(err, errlen, "%s:%zu: " YDOC_TOP_LEVEL ": too many "
+                       "values (expected at most %d keys, values and list "
+                       "entries, found more)", name, line, YDOC_MAX_NODES);
+            return -EINVAL;
+        }
+        if (type != YAML_SCALAR_EVENT && type != YAML_ALIAS_EVENT &&
+            ++depth > YDOC_MAX_DEPTH) {
+            errbuf_set(err, errlen, "%s:%zu: " YDOC_TOP_LEVEL ": nested too "
+                       "deep (expected at most %d levels of lists and "
+                       "mappings, found more)", name, line, YDOC_MAX_DEPTH);
+            return -EINVAL;
+        }
+    }
+}
+
+static int new_parser(yaml_parser_t *parser, const char *text, size_t len,
+                      const char *name, char *err, size_t errlen)
+{
+    if (!yaml_parser_initialize(parser)) {
+        errbuf_set(err, errlen, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
+    return 0;
+}
+
 int ydoc_parse(yaml_document_t *doc, const char *text, size_t len,
                const char *name, char *err, size_t errlen)
 {
     yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        errbuf_set(err, errlen, "%s: out of memory", name);
-        return -ENOMEM;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc;
+    int rc = new_parser(&parser, text, len, name, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = check_shape(&parser, text, len, name, err, errlen);
+    yaml_parser_delete(&parser);
+    if (rc < 0)
+        return rc;
+    if ((rc = new_parser(&parser, text, len, name, err, errlen)) < 0)
+        return rc;
     if (!yaml_parser_load(&parser, doc)) {
         rc = syntax_error(&parser, text, len, name, err, errlen);
     } else {

@@ -27,6 +27,12 @@
 #define GIB (1024ull * MIB)
 
 #define YDOC_KEY_MAX 256            /* dotted keys in messages; cut past */
+/* Bounds on a document, checked before it is built: hark's schema nests
+ * 7 levels, a large config holds a few thousand values and a handful of
+ * anchors. */
+#define YDOC_MAX_DEPTH 64
+#define YDOC_MAX_NODES 262144
+#define YDOC_MAX_ANCHORS 256
 #define YDOC_TOP_LEVEL "(top level)" /* the key named when there is none */
 
 /* A document being read and where its first error goes. */
@@ -39,8 +45,11 @@ struct ydoc {
 
 /* Parses text (len bytes; name for messages) into *doc. A second
  * document with content is refused, an empty one ("---" at the end) is
- * not. Returns 0 (the caller deletes *doc) or -EINVAL / -ENOMEM with
- * "FILE:LINE: YAML syntax error: ..." in err. */
+ * not; so is one nested deeper than YDOC_MAX_DEPTH, holding more than
+ * YDOC_MAX_NODES values or defining more than YDOC_MAX_ANCHORS anchors,
+ * before it is built. Returns 0 (the caller
+ * deletes *doc) or -EINVAL / -ENOMEM with "FILE:LINE: YAML syntax error:
+ * ..." or "FILE:LINE: (top level): nested too deep ..." in err. */
 int ydoc_parse(yaml_document_t *doc, const char *text, size_t len,
                const char *name, char *err, size_t errlen);
 

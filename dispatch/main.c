@@ -62,6 +62,8 @@ static int dispatch_request(struct dispatch *d, struct http_msg *m)
     }
     (*d->routed)++;
     const struct config_policy *pol = match.policy;
+    if (match.ambiguous)
+        m->flags |= MSG_F_AMBIGUOUS_PATH;
     m->routed = true;
     m->route.group = bytes_of(match.group->name);
     m->route.path = bytes_of(match.route->path);

@@ -1,6 +1,12 @@
-/* route.c - longest-prefix routing of requests to policies. */
+/* route.c - routing a request under every reading of its path.
+ *
+ * Each relative path is read once per reading when the router is built
+ * (a route "/Admin" is "/admin" to the windows reading), so a request
+ * costs one read of its path per reading and one pass over the table per
+ * reading.
+ */
 #include "route.h"
-#include "hex.h"
+#include "urlpath.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,32 +17,46 @@ struct entry {
     const struct config_group *group;
     const struct config_route *route;
     const struct config_policy *policy;
-    size_t path_len;
-    unsigned order;
+    char *path[URLPATH_READINGS];     /* the subtree as each reading has it */
+    size_t len[URLPATH_READINGS];
+    unsigned depth[URLPATH_READINGS];
 };
 
 struct router {
-    struct entry *entries; /* most specific first */
+    struct entry *entries; /* config order */
     unsigned n;
-    /* Normalised path of the request being matched: room for any request
-     * line the reassembler emits, so a long path is never cut (a cut
+    /* The request's path under one reading: room for any request line
+     * the reassembler emits, so a long path is never cut (a cut
      * "/x...x/../a" would take the policy of "/x", not that of "/a"). */
     char *path;
     size_t path_size;
 };
 
-static int specificity(const void *a, const void *b)
+static void free_entries(router_t *r)
 {
-    const struct entry *x = a, *y = b;
-    if (x->path_len != y->path_len)
-        return x->path_len > y->path_len ? -1 : 1;
-    int xh = x->route->host != NULL, yh = y->route->host != NULL;
-    if (xh != yh)
-        return yh - xh;
-    int xm = x->route->n_methods > 0, ym = y->route->n_methods > 0;
-    if (xm != ym)
-        return ym - xm;
-    return x->order < y->order ? -1 : x->order > y->order;
+    for (unsigned i = 0; i < r->n; i++)
+        for (unsigned k = 0; k < URLPATH_READINGS; k++)
+            free(r->entries[i].path[k]);
+    free(r->entries);
+}
+
+static int add_entry(router_t *r, const struct config *cfg,
+                     const struct config_group *grp,
+                     const struct config_route *rt)
+{
+    struct entry *e = &r->entries[r->n++];
+    e->group = grp;
+    e->route = rt;
+    e->policy = &cfg->policies[rt->policy_index];
+    size_t n = strlen(rt->path);
+    for (unsigned k = 0; k < URLPATH_READINGS; k++) {
+        if (!(e->path[k] = malloc(n + 2)))
+            return -ENOMEM;
+        size_t len = urlpath_read(k, rt->path, n, e->path[k], n + 2);
+        e->len[k] = urlpath_subtree_len(e->path[k], len);
+        e->depth[k] = urlpath_depth(e->path[k], e->len[k]);
+    }
+    return 0;
 }
 
 router_t *router_new(const struct config *cfg)
@@ -52,28 +72,13 @@ router_t *router_new(const struct config *cfg)
     if (r->path_size < ROUTE_MAX_PATH)
         r->path_size = ROUTE_MAX_PATH;
     r->path = malloc(r->path_size);
-    if (!r->entries || !r->path) {
-        free(r->entries);
-        free(r->path);
-        free(r);
-        return NULL;
-    }
-    for (unsigned g = 0; g < cfg->n_groups; g++) {
-        const struct config_group *grp = &cfg->groups[g];
-        for (unsigned i = 0; i < grp->n_routes; i++) {
-            const struct config_route *rt = &grp->routes[i];
-            struct entry *e = &r->entries[r->n];
-            e->group = grp;
-            e->route = rt;
-            e->policy = &cfg->policies[rt->policy_index];
-            /* "/a/" and "/a" mean the same subtree. */
-            e->path_len = strlen(rt->path);
-            while (e->path_len > 1 && rt->path[e->path_len - 1] == '/')
-                e->path_len--;
-            e->order = r->n++;
-        }
-    }
-    qsort(r->entries, r->n, sizeof(*r->entries), specificity);
+    bool ok = r->entries && r->path;
+    for (unsigned g = 0; ok && g < cfg->n_groups; g++)
+        for (unsigned i = 0; ok && i < cfg->groups[g].n_routes; i++)
+            ok = add_entry(r, cfg, &cfg->groups[g],
+                           &cfg->groups[g].routes[i]) == 0;
+    if (!ok)
+        router_destroy(&r);
     return r;
 }
 
@@ -81,101 +86,11 @@ void router_destroy(router_t **r)
 {
     if (!r || !*r)
         return;
-    free((*r)->entries);
+    if ((*r)->entries)
+        free_entries(*r);
     free((*r)->path);
     free(*r);
     *r = NULL;
-}
-
-static bool unreserved(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-           c == '~';
-}
-
-/* Removes the last segment written to buf[0..*len). */
-static void pop_segment(char *buf, size_t *len)
-{
-    while (*len > 1 && buf[*len - 1] != '/')
-        (*len)--;
-    if (*len > 1)
-        (*len)--; /* the slash before it */
-    while (*len > 1 && buf[*len - 1] != '/')
-        (*len)--;
-}
-
-size_t route_normalize(struct bytes uri, char *buf, size_t size)
-{
-    const char *p = uri.p, *end = uri.p + uri.n;
-    if (size < 2) {
-        if (size)
-            buf[0] = '\0';
-        return 0;
-    }
-    if (uri.n == 1 && p[0] == '*') {
-        buf[0] = '*';
-        buf[1] = '\0';
-        return 1;
-    }
-    /* Absolute form: skip "scheme://authority". */
-    const char *scheme_end = memchr(p, ':', uri.n);
-    if (scheme_end && end - scheme_end >= 3 && scheme_end[1] == '/' &&
-        scheme_end[2] == '/' && memchr(p, '/', (size_t)(scheme_end - p)) ==
-                                    NULL) {
-        p = scheme_end + 3;
-        while (p < end && *p != '/' && *p != '?' && *p != '#')
-            p++;
-    }
-    size_t len = 0;
-    buf[len++] = '/';
-    /* seg_start: where the segment being written begins in buf */
-    size_t seg_start = len;
-    while (p < end && *p != '?' && *p != '#') {
-        int c = (unsigned char)*p++;
-        uint64_t d;
-        if (c == '%' && end - p >= 2 && hex_u64(p, 2, &d) &&
-            unreserved((int)d)) {
-            c = (int)d;
-            p += 2;
-        }
-        if (c == '/') {
-            size_t seg = len - seg_start;
-            if (seg == 0) {
-                continue; /* "//" */
-            } else if (seg == 1 && buf[seg_start] == '.') {
-                len = seg_start; /* "/./" */
-                continue;
-            } else if (seg == 2 && buf[seg_start] == '.' &&
-                       buf[seg_start + 1] == '.') {
-                len = seg_start;
-                pop_segment(buf, &len);
-                seg_start = len;
-                continue;
-            }
-            if (len + 1 >= size)
-                break;
-            buf[len++] = '/';
-            seg_start = len;
-            continue;
-        }
-        if (len + 1 >= size)
-            break;
-        buf[len++] = (char)c;
-    }
-    /* A trailing "." or ".." segment. */
-    size_t seg = len - seg_start;
-    if (seg == 1 && buf[seg_start] == '.') {
-        len = seg_start;
-    } else if (seg == 2 && buf[seg_start] == '.' &&
-               buf[seg_start + 1] == '.') {
-        len = seg_start;
-        pop_segment(buf, &len);
-    }
-    if (len == 0)
-        buf[len++] = '/';
-    buf[len] = '\0';
-    return len;
 }
 
 static bool host_matches(const char *want, struct bytes host)
@@ -203,33 +118,90 @@ static bool method_matches(const struct config_route *rt, struct bytes m)
     return false;
 }
 
-static bool path_matches(const struct entry *e, const char *path,
-                         size_t len)
+/* A relative path some reading picked, and how. */
+struct candidate {
+    const struct entry *e;
+    unsigned depth;   /* its segments in the reading(s) that picked it */
+    bool literal;     /* the rfc3986 reading picked it */
+    unsigned votes;   /* readings that picked it */
+};
+
+/* > 0 when a is more specific than b: deeper, then naming a host, then
+ * methods; then, between readings that disagree, not the literal pick
+ * (the path as written is the decoy of a traversal, "/public/..;/admin"
+ * is served from /admin), then the pick of more readings, then earlier
+ * in the config. */
+static int more_specific(const struct candidate *a,
+                         const struct candidate *b)
 {
-    if (e->path_len == 1 && e->route->path[0] == '/')
-        return true;
-    if (len < e->path_len || memcmp(path, e->route->path, e->path_len) != 0)
-        return false;
-    return len == e->path_len || path[e->path_len] == '/';
+    if (a->depth != b->depth)
+        return a->depth > b->depth ? 1 : -1;
+    int ah = a->e->route->host != NULL, bh = b->e->route->host != NULL;
+    if (ah != bh)
+        return ah - bh;
+    int am = a->e->route->n_methods > 0, bm = b->e->route->n_methods > 0;
+    if (am != bm)
+        return am - bm;
+    if (a->literal != b->literal)
+        return a->literal ? -1 : 1;
+    if (a->votes != b->votes)
+        return a->votes > b->votes ? 1 : -1;
+    return a->e < b->e ? 1 : a->e > b->e ? -1 : 0;
+}
+
+/* The most specific entry reading k of the path matches, or -1. */
+static int best_for_reading(const router_t *r, unsigned k, const char *path,
+                            size_t len, struct bytes method,
+                            struct bytes host)
+{
+    int best = -1;
+    struct candidate b = { 0 };
+    for (unsigned i = 0; i < r->n; i++) {
+        const struct entry *e = &r->entries[i];
+        if (!urlpath_under(path, len, e->path[k], e->len[k]) ||
+            (e->route->host && !host_matches(e->route->host, host)) ||
+            !method_matches(e->route, method))
+            continue;
+        struct candidate c = { e, e->depth[k], false, 0 };
+        if (best < 0 || more_specific(&c, &b) > 0) {
+            best = (int)i;
+            b = c;
+        }
+    }
+    return best;
 }
 
 int router_match(const router_t *r, struct bytes method, struct bytes uri,
                  struct bytes host, struct route_match *m)
 {
-    char *path = r->path;
-    size_t len = route_normalize(uri, path, r->path_size);
-    for (unsigned i = 0; i < r->n; i++) {
-        const struct entry *e = &r->entries[i];
-        if (!path_matches(e, path, len))
-            continue;
-        if (e->route->host && !host_matches(e->route->host, host))
-            continue;
-        if (!method_matches(e->route, method))
-            continue;
-        m->group = e->group;
-        m->route = e->route;
-        m->policy = e->policy;
-        return 0;
+    int pick[URLPATH_READINGS];
+    for (unsigned k = 0; k < URLPATH_READINGS; k++) {
+        size_t len = urlpath_read(k, uri.p, uri.n, r->path, r->path_size);
+        pick[k] = best_for_reading(r, k, r->path, len, method, host);
     }
-    return -ENOENT;
+    struct candidate win = { 0 };
+    bool ambiguous = false;
+    for (unsigned k = 0; k < URLPATH_READINGS; k++) {
+        ambiguous |= pick[k] != pick[0];
+        if (pick[k] < 0)
+            continue;
+        struct candidate c = { &r->entries[pick[k]], 0,
+                               pick[k] == pick[URLPATH_RFC3986], 0 };
+        for (unsigned j = 0; j < URLPATH_READINGS; j++)
+            if (pick[j] == pick[k]) {
+                c.votes++;
+                if (c.e->depth[j] > c.depth)
+                    c.depth = c.e->depth[j];
+            }
+        if (!win.e || more_specific(&c, &win) > 0)
+            win = c;
+    }
+    if (!win.e)
+        return -ENOENT;
+    const struct entry *e = win.e;
+    m->group = e->group;
+    m->route = e->route;
+    m->policy = e->policy;
+    m->ambiguous = ambiguous;
+    return 0;
 }

@@ -2,14 +2,20 @@
  *
  * The seed's model: a service group holds relative paths, each bound to a
  * policy; a request assembled for a path is dispatched to that policy.
- * The longest matching path wins; at equal length a route that also
- * names the host, then the methods, is more specific; then config order.
  * A relative path matches whole segments: "/a" takes "/a", "/a/b" and
  * "/a?x", not "/ab"; "/" takes everything.
  *
- * Paths are normalised before matching (percent-escapes of unreserved
- * characters decoded, "." and ".." segments resolved, repeated slashes
- * collapsed), so "/x/../a" or "/%61" cannot slip past the policy for "/a".
+ * Servers read a path in more than one way ("/public/..%2Fadmin/x" is
+ * /admin/x to nginx and Python, /public/... to a proxy that keeps "%2F";
+ * "..;/" is ".." to Tomcat), so a request is matched under every reading
+ * of urlpath.h, the relative paths too. Each reading picks its most
+ * specific match (most segments, then a host, then methods, then config
+ * order). Of those picks the most specific wins; at equal depth the pick
+ * of the literal (rfc3986) reading loses to another reading's, as the
+ * path as written is the decoy of a traversal, then the pick of more
+ * readings wins. When the readings do not all pick the same relative
+ * path the match is `ambiguous` and the request is flagged. docs/paths.md
+ * has the readings and the servers that make them.
  */
 #ifndef HARK_DISPATCH_ROUTE_H
 #define HARK_DISPATCH_ROUTE_H
@@ -17,6 +23,7 @@
 #include "config.h"
 #include "frame.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Least room for a normalised path; a router makes room for the longest
@@ -27,6 +34,7 @@ struct route_match {
     const struct config_group *group;
     const struct config_route *route;
     const struct config_policy *policy;
+    bool ambiguous;   /* readings of the path route differently */
 };
 
 typedef struct router router_t;
@@ -35,14 +43,10 @@ typedef struct router router_t;
 router_t *router_new(const struct config *cfg);
 void router_destroy(router_t **r);
 
-/* Returns 0 and fills *m, or -ENOENT when no relative path takes it.
- * Normalises into the router's own buffer: one caller at a time. */
+/* Returns 0 and fills *m, or -ENOENT when no reading of the path finds a
+ * relative path. Reads into the router's own buffer: one caller at a
+ * time. */
 int router_match(const router_t *r, struct bytes method, struct bytes uri,
                  struct bytes host, struct route_match *m);
-
-/* The path part of a request target, normalised, into buf (NUL-ended).
- * Absolute-form targets ("http://h/p") give their path; "*" gives "*".
- * Returns the length. */
-size_t route_normalize(struct bytes uri, char *buf, size_t size);
 
 #endif

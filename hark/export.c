@@ -547,6 +547,17 @@ struct export_opts {
     uint64_t since, until;
 };
 
+/* --since (c 'S') or --until: 0, or 2 with the reason printed. */
+static int time_opt(int c, const char *arg, struct export_opts *o)
+{
+    const char *why;
+    if (clock_parse_time(arg, c == 'S' ? &o->since : &o->until, &why) == 0)
+        return 0;
+    fprintf(stderr, "hark export: --%s '%s': %s\n",
+            c == 'S' ? "since" : "until", arg, why);
+    return 2;
+}
+
 /* Reads the command line into o: -1 to go on, else the exit status. */
 static int parse_opts(int argc, char **argv, struct export_opts *o)
 {
@@ -578,13 +589,8 @@ static int parse_opts(int argc, char **argv, struct export_opts *o)
         case 'o': o->output = optarg; break;
         case 'S':
         case 'U':
-            if (clock_parse_time(optarg, c == 'S' ? &o->since
-                                                  : &o->until) < 0) {
-                fprintf(stderr, "hark export: --%s: expected RFC 3339 time "
-                                "or seconds since the epoch, got '%s'\n",
-                        c == 'S' ? "since" : "until", optarg);
+            if (time_opt(c, optarg, o) != 0)
                 return 2;
-            }
             break;
         case 'h': usage(stdout); return 0;
         default:

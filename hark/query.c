@@ -313,12 +313,15 @@ static int query_remote(const struct config *cfg, uint64_t since,
     return status;
 }
 
+/* Digits only: strtoull alone takes " -5" as 2^64 - 5. */
 static bool parse_u64(const char *s, uint64_t *v)
 {
     char *end;
+    if (*s < '0' || *s > '9')
+        return false;
     errno = 0;
     unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-')
+    if (errno || *end)
         return false;
     *v = x;
     return true;
@@ -360,6 +363,17 @@ static int filter_opt(int c, const char *arg, struct filter *f)
     return 0;
 }
 
+/* --since (c 'S') or --until: 0, or 2 with the reason printed. */
+static int time_opt(int c, const char *arg, struct query_opts *o)
+{
+    const char *why;
+    if (clock_parse_time(arg, c == 'S' ? &o->since : &o->until, &why) == 0)
+        return 0;
+    fprintf(stderr, "hark query: --%s '%s': %s\n",
+            c == 'S' ? "since" : "until", arg, why);
+    return 2;
+}
+
 /* Reads the command line into o: -1 to go on, else the exit status. */
 static int parse_opts(int argc, char **argv, struct query_opts *o)
 {
@@ -390,13 +404,8 @@ static int parse_opts(int argc, char **argv, struct query_opts *o)
         case 'u': o->f.uid = optarg; break;
         case 'S':
         case 'U':
-            if (clock_parse_time(optarg, c == 'S' ? &o->since
-                                                  : &o->until) < 0) {
-                fprintf(stderr, "hark query: --%s: expected RFC 3339 time "
-                                "or seconds since the epoch, got '%s'\n",
-                        c == 'S' ? "since" : "until", optarg);
+            if (time_opt(c, optarg, o) != 0)
                 return 2;
-            }
             break;
         case 'k':
         case 's':

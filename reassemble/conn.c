@@ -110,22 +110,24 @@ static void sink_data(void *ctx, const uint8_t *p, size_t n, uint64_t ts,
     struct conn *c = s->c;
     http_parser_t *hp = c->http[s->dir];
     c->fed_end[s->dir] = c->st[s->dir].offset + n;
-    if (!http_parser_stopped(hp)) {
-        http_parser_set_mark(hp, mark);
-        http_parser_feed(hp, p, n, ts);
-    }
+    /* a stopped parser only counts them (tunnel bytes) */
+    http_parser_set_mark(hp, mark);
+    http_parser_feed(hp, p, n, ts);
 }
 
+/* A gap inside a body of known length belongs to that message; any other
+ * ends the message under way where the gap begins (as far as anyone
+ * knows) and is a hole that may hide messages, for pairing. */
 static void sink_gap(void *ctx, uint64_t len, uint64_t ts)
 {
     struct conn_side *s = ctx;
     struct conn *c = s->c;
     http_parser_t *hp = c->http[s->dir];
     uint64_t at = c->st[s->dir].offset;
-    c->fed_end[s->dir] = at + len;
+    c->fed_end[s->dir] = at;
+    if (hp && http_parser_gap(hp, len, ts))
+        return;
     pairing_hole(&c->pair, (int)s->dir, at, at + len);
-    if (!http_parser_stopped(hp))
-        http_parser_gap(hp, len, ts);
 }
 
 static void sink_end(void *ctx, uint64_t ts)
@@ -236,8 +238,11 @@ static void request_done(struct conn *c, const struct http_parsed *p,
                              request_ack(p->start.mark),
                              class_of(p->method) };
     uint32_t evicted;
+    size_t before = pairing_mem(&c->pair);
     if (!pairing_request(&c->pair, &r, &evicted))
         t->c.pairing_evicted++;
+    /* under the memcap with the parsers (t->http.mem_used) */
+    t->http.mem_used += pairing_mem(&c->pair) - before;
 }
 
 static void response_done(struct conn *c, const struct http_parsed *p,
@@ -311,6 +316,12 @@ static void on_message(void *ctx, const struct http_parsed *p)
     else
         response_done(c, p, &m);
     emit(c->tr, &m);
+    /* after a 2xx to CONNECT or a 101 the client's bytes are the tunnel's
+     * too: nothing in it is HTTP */
+    if (dir == 1 && (p->flags & MSG_F_UPGRADE)) {
+        http_parser_tunnel(c->http[0]);
+        c->tr->c.tunnels++;
+    }
 }
 
 static void emit_event(conn_tracker_t *t, const struct conn *c,
@@ -529,17 +540,6 @@ static int conn_open(conn_tracker_t *t, struct flow *f,
     c->flow = f;
     c->client = pick_client(pi, side, &c->midstream);
     c->ts_last_ns = ts_ns;
-    c->http[0] = http_parser_new(HTTP_DIR_REQUEST, &t->cfg.http, &t->http,
-                                 on_message, c);
-    c->http[1] = http_parser_new(HTTP_DIR_RESPONSE, &t->cfg.http, &t->http,
-                                 on_message, c);
-    if (!c->http[0] || !c->http[1]) {
-        http_parser_destroy(&c->http[0]);
-        http_parser_destroy(&c->http[1]);
-        t->c.alloc_failed++;
-        return -1;
-    }
-    http_parser_set_classifier(c->http[1], classify, c);
     for (int r = 0; r < 2; r++) {
         c->side[r].c = c;
         c->side[r].dir = (unsigned)r;
@@ -555,6 +555,26 @@ static int conn_open(conn_tracker_t *t, struct flow *f,
     return 0;
 }
 
+/* The parsers come with the first data, so a half-open flow (a SYN
+ * flood) costs only its entry. Without them its bytes are dropped,
+ * counted in alloc_failed. */
+static void conn_parsers(conn_tracker_t *t, struct conn *c)
+{
+    if (c->http[0])
+        return;
+    c->http[0] = http_parser_new(HTTP_DIR_REQUEST, &t->cfg.http, &t->http,
+                                 on_message, c);
+    c->http[1] = http_parser_new(HTTP_DIR_RESPONSE, &t->cfg.http, &t->http,
+                                 on_message, c);
+    if (!c->http[0] || !c->http[1]) {
+        http_parser_destroy(&c->http[0]);
+        http_parser_destroy(&c->http[1]);
+        t->c.alloc_failed++;
+        return;
+    }
+    http_parser_set_classifier(c->http[1], classify, c);
+}
+
 /* Takes in what is held back, delivers what each direction still holds
  * (requests first, so a response finds what it answers), emits the
  * close event and frees the parsers and buffers. */
@@ -568,10 +588,14 @@ static void conn_end(conn_tracker_t *t, struct conn *c, enum flow_end why)
         stream_end(&c->st[r], c->ts_last_ns);
     emit_event(t, c, "close", flow_end_name(why));
     t->c.conn_closed++;
+    t->c.tunnel_bytes[0] += http_parser_tunnel_bytes(c->http[0]);
+    t->c.tunnel_bytes[1] += http_parser_tunnel_bytes(c->http[1]);
     for (int r = 0; r < 2; r++) {
         stream_release(&c->st[r]);
         http_parser_destroy(&c->http[r]);
     }
+    t->http.mem_used -= pairing_mem(&c->pair);
+    pairing_release(&c->pair);
     c->open = false;
 }
 
@@ -600,6 +624,8 @@ conn_tracker_t *conn_tracker_new(const struct conn_config *cfg,
         free(t);
         return NULL;
     }
+    /* the pool may take half: a full table leaves room for its data */
+    flow_table_set_memcap(t->flows, cfg->memcap / 2);
     return t;
 }
 
@@ -656,6 +682,20 @@ static bool new_syn(const struct conn *c, unsigned role,
     if (!s->syn_seen)
         return s->delivered > 0 || s->gaps > 0; /* was picked up midstream */
     return pi->seq != s->isn; /* the same ISN: a retransmitted SYN */
+}
+
+/* A flow is live (no longer half-open, evicted first) once it carries
+ * data or the client acknowledged the server's SYN-ACK; its parsers come
+ * with the first data. */
+static void conn_data(conn_tracker_t *t, struct conn *c, unsigned role,
+                      const struct packet_info *pi, size_t cut)
+{
+    bool data = pi->payload_len || cut;
+    if (data)
+        conn_parsers(t, c);
+    if (data || (role == 0 && (pi->tcp_flags & (TCP_SYN | TCP_ACK)) ==
+                                  TCP_ACK && c->st[1].syn_seen))
+        flow_set_live(t->flows, c->flow);
 }
 
 /* Finds or makes the connection of a packet; NULL when it starts none. */
@@ -736,6 +776,30 @@ static bool checksum_accepts(conn_tracker_t *t, struct conn *c,
     return false;
 }
 
+/* Bytes held by flows, parsers, out-of-order copies and held packets:
+ * what memcap bounds. */
+static uint64_t mem_total(const conn_tracker_t *t)
+{
+    return flow_table_counters(t->flows)->mem_used + t->http.mem_used +
+           t->sh.c.mem_used;
+}
+
+/* Streams may buffer what flows and parsers leave of the memcap. */
+static void stream_budget(conn_tracker_t *t)
+{
+    uint64_t other = flow_table_counters(t->flows)->mem_used +
+                     t->http.mem_used;
+    t->sh.memcap = other < t->cfg.memcap ? t->cfg.memcap - other : 0;
+}
+
+/* Over the memcap (emergency mode): other flows go, half-open first. */
+static void relieve(conn_tracker_t *t, const struct conn *c, uint64_t now_ns)
+{
+    while (mem_total(t) > t->cfg.memcap &&
+           flow_evict(t->flows, now_ns, c->flow))
+        ;
+}
+
 void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
                  uint32_t pkt_flags, uint64_t ts_ns, uint64_t now_ns)
 {
@@ -748,9 +812,11 @@ void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
         return;
     }
     unsigned role;
+    stream_budget(t);
     struct conn *c = lookup(t, pi, cut, ts_ns, now_ns, &role);
     if (!c || !checksum_accepts(t, c, role, cs))
         return;
+    conn_data(t, c, role, pi, cut);
     bool syn = pi->tcp_flags & TCP_SYN, ack = pi->tcp_flags & TCP_ACK;
     bool rst = pi->tcp_flags & TCP_RST, fin = pi->tcp_flags & TCP_FIN;
     struct stream *s = &c->st[role], *peer = &c->st[!role];
@@ -800,6 +866,7 @@ void conn_packet(conn_tracker_t *t, const struct packet_info *pi, size_t cut,
         conn_end(t, c, FLOW_END_FIN);
         flow_close(t->flows, c->flow, now_ns);
     }
+    relieve(t, c, now_ns);
 }
 
 void conn_expire(conn_tracker_t *t, uint64_t now_ns)

@@ -45,7 +45,9 @@
 struct conn_config {
     uint32_t max_flows;        /* flow table cap */
     uint64_t max_buffered;     /* out-of-order bytes per direction */
-    uint64_t memcap;           /* out-of-order bytes per shard */
+    uint64_t memcap;           /* bytes per shard: flow table (at most
+                                  half), parsers, out-of-order copies,
+                                  held packets */
     uint64_t idle_timeout_ns;  /* packet time */
     uint64_t reorder_ns;       /* how long an acknowledged hole may wait
                                   for its bytes (packet time) */
@@ -62,8 +64,8 @@ struct conn_counters {
     uint64_t pkts_no_flow;         /* no flow and nothing to start one
                                       (pure ACK, FIN or RST) */
     uint64_t pkts_after_close;     /* absorbed by a closed flow */
-    uint64_t alloc_failed;         /* parser allocation failed: flow
-                                      dropped */
+    uint64_t alloc_failed;         /* parser allocation failed: the
+                                      flow's bytes are not parsed */
     uint64_t rst_ignored;          /* RSTs the receiver would not believe */
     uint64_t ports_reused;         /* new SYN on a tracked port pair */
     uint64_t pkts_held;            /* held back behind an acked hole */
@@ -78,6 +80,11 @@ struct conn_counters {
     uint64_t checksum_rewritten;   /* kept: a direction whose first
                                       segment failed (rewritten capture) */
     uint64_t checksum_unchecked;   /* kept: cut short, or TSO-sized */
+    uint64_t tunnels;              /* CONNECT 2xx or 101: the rest of the
+                                      connection is not HTTP */
+    uint64_t tunnel_bytes[2];      /* their bytes after that, [0] client
+                                      -> server, [1] back; counted when
+                                      the connection closes */
 };
 
 /* Views of every counter the tracker keeps, for the stage's stats. */

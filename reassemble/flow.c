@@ -1,7 +1,8 @@
 /* flow.c - chained hash of canonical 5-tuples, LRU lists, entry pool.
  *
- * Every entry is on exactly one list: `open` (LRU, oldest first), `dead`
- * (tombstones, oldest first) or `free`. Buckets are a power of two at
+ * Every entry is on exactly one list: `half` (open, half-open, LRU oldest
+ * first), `live` (open, LRU), `dead` (tombstones, oldest first) or
+ * `free`. Buckets are a power of two at
  * least max_flows, so chains stay short; the bucket hash is our own, not
  * packet_flow_hash(), whose value modulo the shard count is the same for
  * every flow of a shard.
@@ -30,7 +31,8 @@ struct flow_table {
     size_t stride;           /* entry + data, 16-aligned */
     struct flow **buckets;
     uint32_t mask;
-    struct list open, dead;
+    struct list half, live, dead;
+    uint64_t memcap;         /* pool slabs stop growing here */
     struct flow *free;       /* free list through `next` */
     struct slab *slabs;
     flow_end_cb cb;
@@ -141,6 +143,8 @@ flow_table_t *flow_table_new(uint32_t max_flows, size_t data_size,
         return NULL;
     }
     t->mask = nb - 1;
+    t->memcap = UINT64_MAX;
+    t->c.mem_used = (uint64_t)nb * sizeof(*t->buckets);
     t->cb = cb;
     t->ctx = ctx;
     return t;
@@ -171,13 +175,25 @@ uint32_t flow_table_size(const flow_table_t *t)
     return t->n;
 }
 
+static size_t slab_bytes(const flow_table_t *t)
+{
+    return ALIGN16(sizeof(struct slab)) + t->stride * FLOW_SLAB;
+}
+
+/* The first slab is always allowed, so a tiny memcap still tracks. */
+static bool may_grow(const flow_table_t *t)
+{
+    return !t->slabs || t->c.mem_used + slab_bytes(t) <= t->memcap;
+}
+
 /* Carves a new slab into the free list. */
 static int grow(flow_table_t *t)
 {
     size_t head = ALIGN16(sizeof(struct slab));
-    struct slab *s = malloc(head + t->stride * FLOW_SLAB);
+    struct slab *s = malloc(slab_bytes(t));
     if (!s)
         return -1;
+    t->c.mem_used += slab_bytes(t);
     s->next = t->slabs;
     t->slabs = s;
     uint8_t *base = (uint8_t *)s + head;
@@ -208,9 +224,13 @@ void flow_remove(flow_table_t *t, struct flow *f)
         *pp = f->hnext;
     if (f->closed) {
         list_unlink(&t->dead, f);
-    } else {
-        list_unlink(&t->open, f);
+    } else if (f->live) {
+        list_unlink(&t->live, f);
         t->c.flows_active--;
+    } else {
+        list_unlink(&t->half, f);
+        t->c.flows_active--;
+        t->c.flows_halfopen--;
     }
     t->n--;
     f->next = t->free;
@@ -232,20 +252,37 @@ static void end_flow(flow_table_t *t, struct flow *f, enum flow_end why)
     flow_remove(t, f);
 }
 
+static void evict(flow_table_t *t, struct flow *f, uint64_t *reason)
+{
+    end_flow(t, f, FLOW_END_EVICTED);
+    t->c.flows_evicted++;
+    (*reason)++;
+}
+
+/* Frees an entry for a new flow if the table is full: a tombstone, a
+ * half-open flow, a live one idle long enough. False when none may go. */
+static bool make_room(flow_table_t *t, uint64_t now_ns)
+{
+    struct flow *old = t->live.head;
+    if (t->n < t->max_flows && (t->free || may_grow(t)))
+        return true;
+    if (t->dead.head)
+        flow_remove(t, t->dead.head);
+    else if (t->half.head)
+        evict(t, t->half.head, &t->c.evicted_halfopen);
+    else if (old && idle_for(old, now_ns, FLOW_EVICT_MIN_IDLE_NS))
+        evict(t, old, &t->c.evicted_idle);
+    else
+        return false;
+    return true;
+}
+
 struct flow *flow_create(flow_table_t *t, const struct flow_key *k,
                          uint64_t ts_ns, uint64_t now_ns)
 {
-    if (t->n >= t->max_flows) {
-        struct flow *old = t->open.head;
-        if (t->dead.head) {
-            flow_remove(t, t->dead.head);
-        } else if (old && idle_for(old, now_ns, FLOW_EVICT_MIN_IDLE_NS)) {
-            end_flow(t, old, FLOW_END_EVICTED);
-            t->c.flows_evicted++;
-        } else {
-            t->c.flows_refused++;
-            return NULL;
-        }
+    if (!make_room(t, now_ns)) {
+        t->c.flows_refused++;
+        return NULL;
     }
     if (!t->free && grow(t) < 0) {
         t->c.flows_refused++;
@@ -265,28 +302,70 @@ struct flow *flow_create(flow_table_t *t, const struct flow_key *k,
     struct flow **b = &t->buckets[f->hash & t->mask];
     f->hnext = *b;
     *b = f;
-    list_push(&t->open, f);
+    list_push(&t->half, f);
     t->n++;
     t->c.flows++;
     t->c.flows_active++;
+    t->c.flows_halfopen++;
     return f;
 }
 
 void flow_touch(flow_table_t *t, struct flow *f, uint64_t now_ns)
 {
+    struct list *l = f->live ? &t->live : &t->half;
     if (now_ns > f->ts_last_ns)
         f->ts_last_ns = now_ns;
-    if (f->closed || t->open.tail == f)
+    if (f->closed || l->tail == f)
         return;
-    list_unlink(&t->open, f);
-    list_push(&t->open, f);
+    list_unlink(l, f);
+    list_push(l, f);
+}
+
+void flow_set_live(flow_table_t *t, struct flow *f)
+{
+    if (f->closed || f->live)
+        return;
+    list_unlink(&t->half, f);
+    t->c.flows_halfopen--;
+    f->live = true;
+    list_push(&t->live, f);
+}
+
+void flow_table_set_memcap(flow_table_t *t, uint64_t bytes)
+{
+    t->memcap = bytes;
+}
+
+bool flow_evict(flow_table_t *t, uint64_t now_ns, const struct flow *keep)
+{
+    struct flow *f = t->half.head;
+    if (f && f == keep)
+        f = f->next;
+    if (f) {
+        evict(t, f, &t->c.evicted_halfopen);
+        return true;
+    }
+    f = t->live.head;
+    if (f && f == keep)
+        f = f->next;
+    if (!f)
+        return false;
+    evict(t, f, idle_for(f, now_ns, FLOW_EVICT_MIN_IDLE_NS)
+                    ? &t->c.evicted_idle
+                    : &t->c.evicted_pressure);
+    return true;
 }
 
 void flow_close(flow_table_t *t, struct flow *f, uint64_t now_ns)
 {
     if (f->closed)
         return;
-    list_unlink(&t->open, f);
+    if (f->live) {
+        list_unlink(&t->live, f);
+    } else {
+        list_unlink(&t->half, f);
+        t->c.flows_halfopen--;
+    }
     t->c.flows_active--;
     f->closed = true;
     if (now_ns > f->ts_last_ns)
@@ -297,7 +376,9 @@ void flow_close(flow_table_t *t, struct flow *f, uint64_t now_ns)
 void flow_expire(flow_table_t *t, uint64_t now_ns, uint64_t idle_ns)
 {
     struct flow *f;
-    while ((f = t->open.head) && idle_for(f, now_ns, idle_ns))
+    while ((f = t->half.head) && idle_for(f, now_ns, idle_ns))
+        end_flow(t, f, FLOW_END_IDLE);
+    while ((f = t->live.head) && idle_for(f, now_ns, idle_ns))
         end_flow(t, f, FLOW_END_IDLE);
     uint64_t linger = idle_ns < FLOW_LINGER_NS ? idle_ns : FLOW_LINGER_NS;
     while ((f = t->dead.head) && idle_for(f, now_ns, linger))
@@ -306,8 +387,12 @@ void flow_expire(flow_table_t *t, uint64_t now_ns, uint64_t idle_ns)
 
 void flow_end_all(flow_table_t *t, enum flow_end why)
 {
-    while (t->open.head)
-        end_flow(t, t->open.head, why);
+    /* half-open flows carry no messages: ending them first changes the
+     * order of no record */
+    while (t->half.head)
+        end_flow(t, t->half.head, why);
+    while (t->live.head)
+        end_flow(t, t->live.head, why);
     while (t->dead.head)
         flow_remove(t, t->dead.head);
 }

@@ -3,20 +3,26 @@
  * Both directions of a connection find the same entry: the key is
  * canonical, its side 0 being the lower (address, port) end. Entries come
  * from a pool (slabs recycled through a free list), so once warm the table
- * allocates nothing per packet or per flow. Open flows sit on an LRU list
- * in order of last activity (packet time): idle expiry and eviction look
- * only at what they remove, never scan the table. Closed flows linger
- * FLOW_LINGER_NS as tombstones that absorb late packets (the last ACK, a
- * retransmitted FIN) instead of starting a bogus midstream flow; a SYN
- * replaces a tombstone (port reuse) with a new flow and a new uid.
+ * allocates nothing per packet or per flow. Open flows sit on LRU lists
+ * in order of last activity (packet time): half-open ones (no data and
+ * no completed handshake yet) apart from live ones, so idle expiry and
+ * eviction look only at what they remove, never scan the table. Closed
+ * flows linger FLOW_LINGER_NS as tombstones that absorb late packets (the
+ * last ACK, a retransmitted FIN) instead of starting a bogus midstream
+ * flow; a SYN replaces a tombstone (port reuse) with a new flow and a new
+ * uid.
  *
- * Cap, max_flows entries counting tombstones. When full, a new flow takes
- * the oldest tombstone's entry; else the least recently used open flow is
- * evicted if it has been idle FLOW_EVICT_MIN_IDLE_NS (the owner is told
- * FLOW_END_EVICTED; counted in flows_evicted); else the new flow is
- * refused (flows_refused). So a flood of new connections cannot push out
- * connections that are still talking, and a full table of stale ones
- * does not lock out new traffic.
+ * Caps: max_flows entries counting tombstones, and the pool's memory
+ * (flow_table_set_memcap: slabs stop growing there, entries are reused).
+ * When full, a new flow takes the oldest tombstone's entry; else the
+ * oldest half-open flow's, whatever its age (a SYN flood churns through
+ * its own kind); else the least recently used live flow's if it has been
+ * idle FLOW_EVICT_MIN_IDLE_NS; else the new flow is refused
+ * (flows_refused). So a flood of SYNs cannot lock out connections that
+ * carry data, nor push out ones that are still talking. Under memory
+ * pressure the owner evicts more (flow_evict, its emergency mode): half-
+ * open flows first, then idle, then the least recently used. Each
+ * eviction is counted by its reason.
  */
 #ifndef HARK_REASSEMBLE_FLOW_H
 #define HARK_REASSEMBLE_FLOW_H
@@ -66,6 +72,7 @@ struct flow {
     struct flow_key key;
     char uid[FLOW_UID_LEN + 1]; /* lowercase hex, NUL-terminated */
     bool closed;             /* a tombstone: its owner already ended it */
+    bool live;               /* carried data or completed its handshake */
     uint64_t ts_first_ns;    /* timestamp of the packet that created it */
     uint64_t ts_last_ns;     /* table clock at the last touch / close */
     void *data;              /* the owner's area (data_size bytes), zeroed
@@ -78,8 +85,13 @@ struct flow {
 struct flow_counters {
     uint64_t flows;          /* created */
     uint64_t flows_active;   /* gauge: open flows (tombstones excluded) */
+    uint64_t flows_halfopen; /* gauge: open flows not yet live */
     uint64_t flows_refused;  /* full and nothing evictable, or no memory */
-    uint64_t flows_evicted;  /* open flows ended to make room */
+    uint64_t flows_evicted;  /* open flows ended to make room, all reasons: */
+    uint64_t evicted_halfopen; /*   half-open, for a new flow or memory */
+    uint64_t evicted_idle;   /*   live, idle FLOW_EVICT_MIN_IDLE_NS */
+    uint64_t evicted_pressure; /* live and recent, for memory (emergency) */
+    uint64_t mem_used;       /* gauge: bytes of the pool and buckets */
 };
 
 /* Told when the table ends an open flow (idle, eviction, flow_end_all):
@@ -112,6 +124,19 @@ struct flow *flow_create(flow_table_t *t, const struct flow_key *k,
 /* Marks activity on an open flow at clock now_ns (moves it to the MRU
  * end). The clock should not go backwards; it is clamped if it does. */
 void flow_touch(flow_table_t *t, struct flow *f, uint64_t now_ns);
+
+/* The flow carried data or completed its handshake: it is no longer
+ * half-open (evicted first). */
+void flow_set_live(flow_table_t *t, struct flow *f);
+
+/* The pool's slabs grow only while it stays within `bytes` (default: no
+ * limit but max_flows). */
+void flow_table_set_memcap(flow_table_t *t, uint64_t bytes);
+
+/* Emergency mode: ends one open flow other than `keep` (NULL: any) to
+ * free memory: the oldest half-open, else the least recently used live
+ * one (idle or not). False when there is none. */
+bool flow_evict(flow_table_t *t, uint64_t now_ns, const struct flow *keep);
 
 /* Turns an open flow the owner has just ended into a tombstone. */
 void flow_close(flow_table_t *t, struct flow *f, uint64_t now_ns);

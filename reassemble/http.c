@@ -38,6 +38,8 @@
 #define HBUF_FIRST 1024
 #define BBUF_FIRST 4096
 #define HDRS_FIRST 16
+/* Bytes one kept header line costs (its spans and its resolved view). */
+#define HS_BYTES (sizeof(struct hspan) + sizeof(struct msg_header))
 
 enum state {
     ST_IDLE,        /* between messages: skipping CR and LF */
@@ -124,8 +126,16 @@ struct http_parser {
     void *classify_ctx;
 
     /* resync: candidate start in hbuf[0, hlen) */
-    bool line_start;
     uint64_t resync_run;
+    /* the message under way was found by resync: its start line must
+     * keep to the grammar */
+    bool strict_line;
+
+    /* where the last whole message ended (set once its state returns),
+     * and whether the rest of the stream is a tunnel from there */
+    bool completed;
+    uint64_t done_pos;
+    bool tunnel;
 };
 
 /* Methods recognised when resynchronising, each with its SP. Any token
@@ -296,23 +306,148 @@ static bool status_line(const uint8_t *s, size_t n, bool partial,
     return true;
 }
 
+/* ---- lenient start lines ------------------------------------------- */
+
+/* Whitespace a server may take for the separator (RFC 9112 section 3:
+ * SP, HTAB, VT, FF, bare CR). */
+static bool is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* A method of the list (case-sensitive, as servers match them). */
+static bool known_method(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < N_METHODS; i++) {
+        size_t len = strlen(methods[i]) - 1;
+        if (len == n && memcmp(methods[i], s, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A request line servers read although it breaks the grammar: a known
+ * method, then whitespace-separated words (tabs, runs of blanks), the
+ * target possibly holding blanks or control bytes, the version odd,
+ * followed by more words, or absent (HTTP/0.9). The target runs up to
+ * the first later word that begins with "HTTP/"; the version is what
+ * follows that "HTTP/" to the end of the line, so every byte of the line
+ * is in the record. */
+static bool request_line_lenient(const uint8_t *s, size_t n, bool partial,
+                                 struct start *out)
+{
+    size_t i = 0, e = n, t, w;
+    while (i < n && is_tchar(s[i]))
+        i++;
+    if (i == n)
+        return partial;
+    if (i == 0 || !is_ws(s[i]) || !known_method(s, i))
+        return false;
+    out->method = span_of(0, i);
+    while (i < n && is_ws(s[i]))
+        i++;
+    if (partial)
+        return true;
+    while (e > i && is_ws(s[e - 1]))
+        e--;
+    if (e == i)
+        return false;
+    t = i;
+    /* past the first word, each word that starts "HTTP/" ends the target */
+    w = i;
+    while (w < e && !is_ws(s[w]))
+        w++;
+    while (w < e) {
+        size_t v = w;
+        while (v < e && is_ws(s[v]))
+            v++;
+        if (e - v >= 5 && memcmp(s + v, "HTTP/", 5) == 0) {
+            out->uri = span_of(t, w - t);
+            out->version = span_of(v + 5, e - v - 5);
+            return true;
+        }
+        w = v;
+        while (w < e && !is_ws(s[w]))
+            w++;
+    }
+    out->uri = span_of(t, e - t);
+    return true;
+}
+
+/* A status line clients read although it breaks the grammar: an odd
+ * version ("HTTP/1.", "HTTP/2"), tabs, a status of one or two digits or
+ * below 100, or text right after the digits ("2XX OK", whose reason is
+ * then "XX OK"). */
+static bool status_line_lenient(const uint8_t *s, size_t n, bool partial,
+                                struct start *out)
+{
+    static const char pfx[] = "HTTP/";
+    size_t i = 0, v, d;
+    uint32_t status = 0;
+    for (; i < sizeof(pfx) - 1; i++) {
+        if (i == n)
+            return partial;
+        if (s[i] != (uint8_t)pfx[i])
+            return false;
+    }
+    v = i;
+    while (i < n && (is_digit(s[i]) || s[i] == '.'))
+        i++;
+    if (i == n)
+        return partial && (i == v || is_digit(s[v]));
+    if (i == v || !is_digit(s[v]) || !is_ws(s[i]))
+        return false;
+    out->version = span_of(v, i - v);
+    while (i < n && is_ws(s[i]))
+        i++;
+    d = i;
+    while (i < n && i - d < 3 && is_digit(s[i]))
+        status = status * 10 + (uint32_t)(s[i++] - '0');
+    if (i == d)
+        return i == n && partial;
+    if (i < n && is_digit(s[i]))
+        return false;
+    out->status = status;
+    while (i < n && is_ws(s[i]))
+        i++;
+    out->reason = span_of(i, n - i);
+    return true;
+}
+
+enum line_verdict {
+    LINE_BAD,      /* not a start line: skipped */
+    LINE_LENIENT,  /* read as servers (clients) would: flagged malformed */
+    LINE_OK,
+};
+
 /* Checks a start line: the whole line (without its line end), or with
  * partial set the bytes so far, which pass while they can still begin a
- * valid line. A prefix that fails makes every longer one fail, so the
- * verdict does not depend on where packets split the line. */
-static bool start_line(enum http_dir dir, const uint8_t *s, size_t n,
-                       bool partial, struct start *out)
+ * line. A prefix that fails makes every longer one fail, so the verdict
+ * does not depend on where packets split the line. `strict` admits only
+ * the grammar (a line found while resynchronising), else also what
+ * servers and clients read leniently. */
+static enum line_verdict start_line(enum http_dir dir, const uint8_t *s,
+                                    size_t n, bool partial, bool strict,
+                                    struct start *out)
 {
     struct start scratch;
+    bool ok;
     if (!out)
         out = &scratch;
     memset(out, 0, sizeof(*out));
     /* a CR at the end may be the start of the line end */
     if (n > 0 && s[n - 1] == '\r')
         n--;
-    if (dir == HTTP_DIR_REQUEST)
-        return request_line(s, n, partial, out);
-    return status_line(s, n, partial, out);
+    ok = dir == HTTP_DIR_REQUEST ? request_line(s, n, partial, out)
+                                 : status_line(s, n, partial, out);
+    if (ok)
+        return LINE_OK;
+    if (strict)
+        return LINE_BAD;
+    memset(out, 0, sizeof(*out));
+    ok = dir == HTTP_DIR_REQUEST ? request_line_lenient(s, n, partial, out)
+                                 : status_line_lenient(s, n, partial, out);
+    return ok ? LINE_LENIENT : LINE_BAD;
 }
 
 /* ---- buffers --------------------------------------------------------- */
@@ -336,6 +471,7 @@ static int hbuf_reserve(http_parser_t *p, size_t need)
     nb = realloc(p->hbuf, ncap);
     if (!nb)
         return -1;
+    p->cnt->mem_used += ncap - p->hcap;
     p->hbuf = nb;
     p->hcap = ncap;
     return 0;
@@ -412,6 +548,7 @@ static int hs_reserve(http_parser_t *p, uint32_t need)
     if (!nm)
         return -1;
     p->hdrs = nm;
+    p->cnt->mem_used += (uint64_t)(ncap - p->hs_cap) * HS_BYTES;
     p->hs_cap = ncap;
     return 0;
 }
@@ -430,6 +567,7 @@ static int bbuf_reserve(http_parser_t *p, size_t need)
     nb = realloc(p->bbuf, ncap);
     if (!nb)
         return -1;
+    p->cnt->mem_used += ncap - p->bcap;
     p->bbuf = nb;
     p->bcap = ncap;
     return 0;
@@ -500,6 +638,7 @@ static struct http_start start_of(const http_parser_t *p)
 
 static void emit(http_parser_t *p)
 {
+    p->completed = true;
     const uint8_t *base = head_base(p);
     struct http_parsed m;
     memset(&m, 0, sizeof(m));
@@ -543,11 +682,10 @@ static void complete(http_parser_t *p)
     msg_reset(p);
 }
 
-static void enter_resync(http_parser_t *p, bool line_start)
+static void enter_resync(http_parser_t *p)
 {
     msg_reset(p);
     p->state = ST_RESYNC;
-    p->line_start = line_start;
     p->resync_run = 0;
 }
 
@@ -763,7 +901,8 @@ static void parse_head(http_parser_t *p)
     if (!lf)
         return;
     line = (size_t)(lf - head);
-    if (!start_line(p->dir, head, line, false, &st))
+    if (start_line(p->dir, head, line, false, p->strict_line, &st) !=
+        LINE_OK)
         p->flags |= MSG_F_MALFORMED;
     p->method = st.method;
     p->uri = st.uri;
@@ -836,7 +975,7 @@ static void unframed(http_parser_t *p)
 {
     p->flags |= MSG_F_MALFORMED;
     emit(p);
-    enter_resync(p, true);
+    enter_resync(p);
 }
 
 static void request_framing(http_parser_t *p)
@@ -874,6 +1013,7 @@ static void response_framing(http_parser_t *p)
         p->cnt->upgrades++;
         emit(p);
         stop(p);
+        p->tunnel = true;
         return;
     }
     if (c == HTTP_REQ_HEAD || p->status == 204 || p->status == 304) {
@@ -918,6 +1058,7 @@ static size_t on_idle(http_parser_t *p, const uint8_t *d, size_t n,
     if (i < n) {
         msg_reset(p);
         p->state = ST_LINE;
+        p->strict_line = false;
         begin(p, i, ts);
         p->ts_last = ts;
     }
@@ -926,11 +1067,46 @@ static size_t on_idle(http_parser_t *p, const uint8_t *d, size_t n,
 
 static void overflow(http_parser_t *p)
 {
-    size_t n = head_len(p);
-    bool at_line = n > 0 && head_base(p)[n - 1] == '\n';
     p->cnt->header_overflow++;
     cut(p, MSG_F_MALFORMED | MSG_F_INCOMPLETE);
-    enter_resync(p, at_line);
+    enter_resync(p);
+}
+
+/* The length of the shortest prefix of the head's first `len` bytes that
+ * cannot begin a start line (those before `from` are known to pass), or
+ * 0 when every one can. */
+static size_t first_bad_prefix(const http_parser_t *p, size_t from,
+                               size_t len)
+{
+    const uint8_t *h = head_base(p);
+    if (len > START_WINDOW)
+        len = START_WINDOW;
+    if (start_line(p->dir, h, len, true, p->strict_line, NULL) != LINE_BAD)
+        return 0;
+    for (size_t k = from + 1; k < len; k++)
+        if (start_line(p->dir, h, k, true, p->strict_line, NULL) == LINE_BAD)
+            return k;
+    return len;
+}
+
+/* The start line is not one: resynchronise. A line refused within its
+ * first START_WINDOW bytes is given up at the byte that refused it, which
+ * is looked at again (binary bytes may run straight into a request: a
+ * SOCKS handshake, a lost body's tail); one refused later, at its end.
+ * Either way the point depends on the bytes alone, not on the packets. */
+static size_t refuse_line(http_parser_t *p, size_t have, size_t used,
+                          size_t line_len)
+{
+    size_t k = first_bad_prefix(p, have, line_len);
+    if (k > have) {
+        /* bytes [have, k - 1) of the head came in this feed */
+        p->cnt->resync_bytes += k - 1;
+        enter_resync(p);
+        return k - 1 - have;
+    }
+    p->cnt->resync_bytes += head_len(p);
+    enter_resync(p);
+    return used;
 }
 
 static size_t on_line(http_parser_t *p, const uint8_t *d, size_t n,
@@ -944,27 +1120,21 @@ static size_t on_line(http_parser_t *p, const uint8_t *d, size_t n,
     used = lf ? (size_t)(lf - d) + 1 : take;
     if (head_add(p, d, used) < 0) {
         p->cnt->resync_bytes += have + used;
-        enter_resync(p, lf != NULL);
+        enter_resync(p);
         return used;
     }
     took(p, used, ts);
     len = head_len(p);
     if (lf) {
-        if (!start_line(p->dir, head_base(p), len - 1, false, NULL)) {
-            p->cnt->resync_bytes += len;
-            enter_resync(p, true);
-            return used;
-        }
+        if (start_line(p->dir, head_base(p), len - 1, false, p->strict_line,
+                       NULL) == LINE_BAD)
+            return refuse_line(p, have, used, len - 1);
         p->state = ST_HEAD;
         p->eoh = EOH_LF;
         return used;
     }
-    if (!start_line(p->dir, head_base(p), len < START_WINDOW ? len :
-                    START_WINDOW, true, NULL)) {
-        p->cnt->resync_bytes += len;
-        enter_resync(p, false);
-        return used;
-    }
+    if (first_bad_prefix(p, have, len))
+        return refuse_line(p, have, used, len);
     if (len >= cap)
         overflow(p);
     return used;
@@ -1012,7 +1182,7 @@ static size_t on_head(http_parser_t *p, const uint8_t *d, size_t n,
     if (head_add(p, d, used) < 0) {
         p->cnt->header_overflow++;
         cut(p, MSG_F_MALFORMED | MSG_F_INCOMPLETE);
-        enter_resync(p, false);
+        enter_resync(p);
         return used;
     }
     took(p, used, ts);
@@ -1051,12 +1221,11 @@ static size_t on_body_len(http_parser_t *p, const uint8_t *d, size_t n,
 
 /* Bad chunked framing at d[used] (not consumed): emit the message as it
  * stands and resynchronise from that byte. */
-static size_t bad_chunk(http_parser_t *p, size_t used, bool line_start,
-                        uint64_t ts)
+static size_t bad_chunk(http_parser_t *p, size_t used, uint64_t ts)
 {
     took(p, used, ts);
     cut(p, MSG_F_MALFORMED | MSG_F_INCOMPLETE);
-    enter_resync(p, line_start);
+    enter_resync(p);
     return used;
 }
 
@@ -1068,14 +1237,14 @@ static size_t on_chunk_size(http_parser_t *p, const uint8_t *d, size_t n,
         int v = hex_digit(d[i]);
         if (v < 0) {
             if (p->digits == 0)
-                return bad_chunk(p, i, true, ts); /* at a line start */
+                return bad_chunk(p, i, ts);
             p->state = ST_CHUNK_EXT;
             p->sub = EXT_WS;
             p->side_len = 0;
             return took(p, i, ts);
         }
         if (p->chunk > (HTTP_LEN_MAX - (uint64_t)v) / 16)
-            return bad_chunk(p, i, false, ts);
+            return bad_chunk(p, i, ts);
         p->chunk = p->chunk * 16 + (uint64_t)v;
         p->digits++;
         i++;
@@ -1112,7 +1281,7 @@ static size_t on_chunk_ext(http_parser_t *p, const uint8_t *d, size_t n,
                 return took(p, (size_t)(lf - d) + 1, ts);
             }
             if (k == 0)
-                return bad_chunk(p, i, false, ts);
+                return bad_chunk(p, i, ts);
             p->side_len += k;
             i += k;
             continue;
@@ -1122,13 +1291,13 @@ static size_t on_chunk_ext(http_parser_t *p, const uint8_t *d, size_t n,
             return took(p, i + 1, ts);
         }
         if (p->sub == EXT_CR)
-            return bad_chunk(p, i, false, ts);
+            return bad_chunk(p, i, ts);
         if (c == '\r')
             p->sub = EXT_CR;
         else if (c == ';')
             p->sub = EXT_TEXT;
         else if (!is_ows(c))
-            return bad_chunk(p, i, false, ts);
+            return bad_chunk(p, i, ts);
         i++;
     }
     return took(p, i, ts);
@@ -1161,7 +1330,7 @@ static size_t on_chunk_end(http_parser_t *p, const uint8_t *d, size_t n,
             return took(p, i + 1, ts);
         }
         if (c != '\r' || p->sub == END_LF)
-            return bad_chunk(p, i, false, ts);
+            return bad_chunk(p, i, ts);
         p->sub = END_LF;
         i++;
     }
@@ -1182,7 +1351,7 @@ static size_t on_trailer(http_parser_t *p, const uint8_t *d, size_t n,
             const uint8_t *lf = k ? memchr(d + i, '\n', k) : NULL;
             size_t stop = lf ? (size_t)(lf - d) + 1 : i + k;
             if (stop == i)
-                return bad_chunk(p, i, false, ts);
+                return bad_chunk(p, i, ts);
             p->side_len += stop - i;
             i = stop;
             if (lf)
@@ -1240,46 +1409,59 @@ static void skipped(http_parser_t *p, size_t n)
         stop(p);
 }
 
+/* Can byte c begin a start line found by resync? */
+static bool may_start(enum http_dir dir, uint8_t c)
+{
+    static const char firsts[] = "ABCDGHLMNOPRSTU"; /* of `methods` */
+    if (dir == HTTP_DIR_RESPONSE)
+        return c == (uint8_t)resp_start[0];
+    return memchr(firsts, c, sizeof(firsts) - 1) != NULL;
+}
+
+/* Looks at every byte for the start of a message, in a line or not
+ * (binary bytes may run straight into one); what is found there must
+ * keep to the grammar. */
 static size_t on_resync(http_parser_t *p, const uint8_t *d, size_t n,
                         uint64_t ts)
 {
     size_t i = 0;
     while (i < n) {
-        const uint8_t *lf;
-        size_t span, stop_at;
-        if (p->line_start || p->hlen > 0) {
+        size_t span, j;
+        if (p->hlen > 0 || may_start(p->dir, d[i])) {
             int m = candidate(p, d[i]);
             if (m >= 0) {
                 if (p->hlen == 0)
                     begin(p, i, ts);
                 p->hbuf[p->hlen++] = d[i++];
-                p->line_start = false;
                 if (m == 1) {
                     /* keep hlen and ts_first: the message starts there */
                     p->state = ST_LINE;
+                    p->strict_line = true;
                     p->ts_last = ts;
                     return i;
                 }
                 continue;
             }
-            p->line_start = false;
-            skipped(p, p->hlen);
-            p->hlen = 0;
-            if (p->state == ST_STOPPED)
-                return n;
-            /* d[i] is looked at again as a byte inside a line */
+            if (p->hlen > 0) {
+                skipped(p, p->hlen);
+                p->hlen = 0;
+                if (p->state == ST_STOPPED)
+                    return n;
+                continue; /* d[i] may begin another candidate */
+            }
         }
-        /* up to the line end, or to the byte that crosses the cap */
+        /* up to the next byte that may begin one, or to the byte that
+         * crosses the cap */
         span = n - i;
         if (span > HTTP_RESYNC_MAX - p->resync_run + 1)
             span = (size_t)(HTTP_RESYNC_MAX - p->resync_run + 1);
-        lf = memchr(d + i, '\n', span);
-        stop_at = lf ? (size_t)(lf - d) + 1 : i + span;
-        skipped(p, stop_at - i);
-        i = stop_at;
+        j = i + 1;
+        while (j < i + span && !may_start(p->dir, d[j]))
+            j++;
+        skipped(p, j - i);
+        i = j;
         if (p->state == ST_STOPPED)
             return n;
-        p->line_start = lf != NULL;
     }
     return i;
 }
@@ -1312,6 +1494,7 @@ http_parser_t *http_parser_new(enum http_dir dir,
         free(p);
         return NULL;
     }
+    counters->mem_used += sizeof(*p) + p->hcap;
     msg_reset(p);
     return p;
 }
@@ -1322,6 +1505,8 @@ void http_parser_destroy(http_parser_t **pp)
     if (!pp || !*pp)
         return;
     p = *pp;
+    p->cnt->mem_used -= sizeof(*p) + p->hcap + p->bcap +
+                        (uint64_t)p->hs_cap * HS_BYTES;
     free(p->hbuf);
     free(p->bbuf);
     free(p->hs);
@@ -1380,24 +1565,28 @@ void http_parser_feed(http_parser_t *p, const uint8_t *data, size_t len,
             break;
         }
         off += used;
+        if (p->completed) {
+            p->completed = false;
+            p->done_pos = base + off;
+        }
     }
     /* nothing may point into data once we return */
     p->bview = NULL;
     if (p->zc && head_own(p) < 0) {
         cut(p, MSG_F_INCOMPLETE);
-        enter_resync(p, false);
+        enter_resync(p);
     }
 }
 
-void http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns)
+bool http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns)
 {
     if (!p || len == 0)
-        return;
+        return false;
     p->pos += len;
     p->cnt->gap_bytes += len;
     switch (p->state) {
     case ST_STOPPED:
-        return;
+        return false;
     case ST_BODY_LEN:
         if (len <= p->remaining) {
             /* counted through: the body keeps its length, not its bytes */
@@ -1407,14 +1596,16 @@ void http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns)
             p->ts_last = ts_ns;
             if (p->remaining == 0)
                 complete(p);
-            return;
+            return true;
         }
         break;
     default:
         break;
     }
     cut(p, MSG_F_GAP | MSG_F_INCOMPLETE);
-    enter_resync(p, true);
+    enter_resync(p);
+    p->completed = false;
+    return false;
 }
 
 void http_parser_close(http_parser_t *p, uint64_t ts_ns)
@@ -1432,7 +1623,8 @@ void http_parser_close(http_parser_t *p, uint64_t ts_ns)
         cut(p, MSG_F_INCOMPLETE);
         break;
     }
-    p->line_start = false;
+    p->completed = false;
+    p->done_pos = p->pos;
     p->resync_run = 0;
 }
 
@@ -1445,14 +1637,16 @@ void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
 
 void http_parser_set_mark(http_parser_t *p, uint64_t mark)
 {
-    p->mark = mark;
+    if (p)
+        p->mark = mark;
 }
 
 bool http_parser_current(const http_parser_t *p, struct http_start *s,
                          struct bytes *method)
 {
+    /* a resync candidate ("GE" in binary bytes) is not yet a message */
     bool under_way = p->state != ST_IDLE && p->state != ST_STOPPED &&
-                     (p->state != ST_RESYNC || p->hlen > 0);
+                     p->state != ST_RESYNC;
     *method = (struct bytes){ NULL, 0 };
     if (!under_way)
         return false;
@@ -1465,6 +1659,26 @@ bool http_parser_current(const http_parser_t *p, struct http_start *s,
 bool http_parser_stopped(const http_parser_t *p)
 {
     return p && p->state == ST_STOPPED;
+}
+
+void http_parser_tunnel(http_parser_t *p)
+{
+    if (!p || p->tunnel)
+        return;
+    /* a message under way after the last one is tunnel bytes: dropped */
+    msg_reset(p);
+    p->state = ST_STOPPED;
+    p->tunnel = true;
+}
+
+bool http_parser_in_tunnel(const http_parser_t *p)
+{
+    return p && p->tunnel;
+}
+
+uint64_t http_parser_tunnel_bytes(const http_parser_t *p)
+{
+    return p && p->tunnel ? p->pos - p->done_pos : 0;
 }
 
 bool http_looks_like_request(const uint8_t *data, size_t len)
@@ -1484,5 +1698,5 @@ bool http_looks_like_response(const uint8_t *data, size_t len)
     struct start st;
     /* "HTTP/1.1 200" and more */
     return data && len >= 12 && start_line(HTTP_DIR_RESPONSE, data, 12,
-                                           true, &st);
+                                           true, true, &st) == LINE_OK;
 }

@@ -5,7 +5,17 @@
  * per complete message (request or final response), with the body
  * de-chunked and kept up to a cap. Missing bytes (gaps) and the end of
  * the stream are reported too, so a message cut short is still emitted,
- * flagged, and parsing resynchronises on the next start line.
+ * flagged, and parsing resynchronises on the next start line, wherever
+ * it begins (after a line end or not: a lost body's tail or a SOCKS
+ * handshake runs straight into it); one found so must keep to the
+ * grammar.
+ *
+ * Start lines are read as servers read them: at a message boundary a
+ * request line with a known method whose other parts break the grammar
+ * (HTTP/0.9 "GET /", an odd or missing version, tabs, extra words, blanks
+ * or control bytes in the target) is a request, and a status line with
+ * an odd version or a status of one to three digits ("HTTP/1.0 2XX OK")
+ * a response; both are kept byte for byte and flagged MSG_F_MALFORMED.
  *
  * Framing follows RFC 9112 section 6: requests carry a body only with
  * Content-Length or chunked Transfer-Encoding; responses to HEAD, 1xx,
@@ -48,6 +58,7 @@ struct http_counters {
     uint64_t resync_bytes;          /* skipped looking for a start line */
     uint64_t gap_bytes;             /* reported missing */
     uint64_t upgrades;              /* CONNECT / 101: stopped parsing */
+    uint64_t mem_used;              /* gauge: bytes the parsers hold */
 };
 
 /* What a response parser must know about the request it answers. */
@@ -100,8 +111,9 @@ void http_parser_feed(http_parser_t *p, const uint8_t *data, size_t len,
 
 /* len bytes of the stream are missing at this point. The current message
  * is emitted flagged MSG_F_GAP (and MSG_F_INCOMPLETE unless the gap fell
- * inside a body of known length, which is then counted through). */
-void http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns);
+ * inside a body of known length, which is then counted through: then it
+ * returns true, the missing bytes being accounted for by the message). */
+bool http_parser_gap(http_parser_t *p, uint64_t len, uint64_t ts_ns);
 
 /* The direction ended (FIN, RST, idle expiry, end of input): completes a
  * close-delimited body, emits a partial message flagged incomplete. */
@@ -122,7 +134,8 @@ void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
 void http_parser_set_mark(http_parser_t *p, uint64_t mark);
 
 /* True when a message is under way (its first byte seen, not yet
- * emitted): *s says where it began and *method is its method once the
+ * emitted; while resynchronising, once a whole method or "HTTP/1." was
+ * found): *s says where it began and *method is its method once the
  * start line is whole (else empty; borrowed until the next feed). */
 bool http_parser_current(const http_parser_t *p, struct http_start *s,
                          struct bytes *method);
@@ -130,6 +143,15 @@ bool http_parser_current(const http_parser_t *p, struct http_start *s,
 /* True once the stream left HTTP (CONNECT tunnel, 101 upgrade, or bytes
  * that never resynchronised); further input is ignored. */
 bool http_parser_stopped(const http_parser_t *p);
+
+/* The connection became a tunnel (the other direction's 2xx to CONNECT or
+ * 101): from the end of the last whole message on, nothing more is
+ * parsed; what is under way is dropped unemitted. A response parser does
+ * this itself after such a response. */
+void http_parser_tunnel(http_parser_t *p);
+bool http_parser_in_tunnel(const http_parser_t *p);
+/* Bytes of the direction after the tunnel began (gaps included). */
+uint64_t http_parser_tunnel_bytes(const http_parser_t *p);
 
 /* True when the first bytes of a direction look like a request line
  * ("GET /..."), for telling client from server on midstream pickup. */

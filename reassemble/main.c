@@ -89,6 +89,12 @@ static void register_stats(struct reasm *r)
     attach(r, "flows_active", &cs.flow->flows_active);
     attach(r, "flows_refused", &cs.flow->flows_refused);
     attach(r, "flows_evicted", &cs.flow->flows_evicted);
+    attach(r, "flows_halfopen", &cs.flow->flows_halfopen);
+    attach(r, "flows_evicted_halfopen", &cs.flow->evicted_halfopen);
+    attach(r, "flows_evicted_idle", &cs.flow->evicted_idle);
+    attach(r, "flows_evicted_pressure", &cs.flow->evicted_pressure);
+    attach(r, "flow_mem", &cs.flow->mem_used);
+    attach(r, "http_mem", &cs.http->mem_used);
     attach(r, "requests", &cs.conn->requests);
     attach(r, "responses", &cs.conn->responses);
     attach(r, "conn_closed", &cs.conn->conn_closed);
@@ -103,6 +109,9 @@ static void register_stats(struct reasm *r)
     attach(r, "pairs_uncertain", &cs.conn->pairs_uncertain);
     attach(r, "responses_early", &cs.conn->responses_early);
     attach(r, "pairing_evicted", &cs.conn->pairing_evicted);
+    attach(r, "tunnels", &cs.conn->tunnels);
+    attach(r, "tunnel_bytes_client", &cs.conn->tunnel_bytes[0]);
+    attach(r, "tunnel_bytes_server", &cs.conn->tunnel_bytes[1]);
     attach(r, "overlap_conflicts", &cs.stream->overlap_conflicts);
     attach(r, "checksum_bad", &cs.conn->checksum_bad);
     attach(r, "checksum_offloaded", &cs.conn->checksum_offloaded);

@@ -1,6 +1,7 @@
 /* pairing.c - requests and responses ordered by what each side had seen. */
 #include "pairing.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t max64(uint64_t a, uint64_t b)
@@ -10,21 +11,43 @@ static uint64_t max64(uint64_t a, uint64_t b)
 
 static struct pairing_req *queued(struct pairing *p, uint32_t i)
 {
-    return &p->q[(p->head + i) % PAIRING_MAX_PENDING];
+    return &p->q[(p->head + i) % p->cap];
 }
 
 static void pop(struct pairing *p)
 {
     p->answered_end = max64(p->answered_end, queued(p, 0)->end);
-    p->head = (p->head + 1) % PAIRING_MAX_PENDING;
+    p->head = (p->head + 1) % p->cap;
     p->n--;
+}
+
+/* Doubles the ring (up to PAIRING_MAX_PENDING), oldest first again. */
+static bool grow(struct pairing *p)
+{
+    uint32_t cap = p->cap ? p->cap * 2 : PAIRING_FIRST_PENDING;
+    if (cap > PAIRING_MAX_PENDING)
+        return false;
+    struct pairing_req *q = malloc(cap * sizeof(*q));
+    if (!q)
+        return false;
+    for (uint32_t i = 0; i < p->n; i++)
+        q[i] = *queued(p, i);
+    free(p->q);
+    p->q = q;
+    p->cap = cap;
+    p->head = 0;
+    return true;
 }
 
 bool pairing_request(struct pairing *p, const struct pairing_req *r,
                      uint32_t *evicted_idx)
 {
     bool room = true;
-    if (p->n == PAIRING_MAX_PENDING) {
+    if (p->n == p->cap && !grow(p)) {
+        if (!p->cap) {
+            *evicted_idx = r->idx;
+            return false;
+        }
         *evicted_idx = queued(p, 0)->idx;
         pop(p);
         room = false;
@@ -32,6 +55,17 @@ bool pairing_request(struct pairing *p, const struct pairing_req *r,
     p->n++;
     *queued(p, p->n - 1) = *r;
     return room;
+}
+
+void pairing_release(struct pairing *p)
+{
+    free(p->q);
+    memset(p, 0, sizeof(*p));
+}
+
+size_t pairing_mem(const struct pairing *p)
+{
+    return p->cap * sizeof(*p->q);
 }
 
 /* Drops holes that end before `floor`: nothing undecided lies there. */

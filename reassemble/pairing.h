@@ -27,13 +27,17 @@
 #define HARK_REASSEMBLE_PAIRING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* Requests held unanswered per connection; the oldest is reported lost
- * when more arrive (a pipeline this deep is an attack or a broken peer). */
+/* Requests held unanswered per connection; the oldest is pushed out when
+ * more arrive (a pipeline this deep is an attack or a broken peer). The
+ * queue is allocated with the first request and grows to this. */
 #define PAIRING_MAX_PENDING 64
-/* Unparsed regions of each stream remembered per connection. */
-#define PAIRING_MAX_HOLES 16
+#define PAIRING_FIRST_PENDING 4
+/* Unparsed regions of each stream remembered per connection; past it the
+ * oldest two merge, which can only make decisions more cautious. */
+#define PAIRING_MAX_HOLES 8
 
 /* What a response is answering. */
 enum pairing_class {
@@ -58,11 +62,11 @@ struct pairing_hole {
     uint64_t start, end;
 };
 
-/* Per connection; embedded in it, zeroed to start. */
+/* Per connection; embedded in it, zeroed to start, pairing_release()
+ * at its end. */
 struct pairing {
-    struct pairing_req q[PAIRING_MAX_PENDING]; /* unanswered, oldest
-                                                  first, ring */
-    uint32_t head, n;
+    struct pairing_req *q;    /* unanswered, oldest first, ring of cap */
+    uint32_t head, n, cap;
     uint64_t answered_end;    /* client offset: end of the newest request
                                  answered or lost */
     uint64_t resp_end;        /* server offset: end of the newest response
@@ -90,9 +94,16 @@ struct pairing_result {
 };
 
 /* A complete request. Returns false when it had to push the oldest
- * unanswered request out (reported through *evicted_idx). */
+ * unanswered request out (reported through *evicted_idx), or could not
+ * grow the queue (then *evicted_idx is r's own index). */
 bool pairing_request(struct pairing *p, const struct pairing_req *r,
                      uint32_t *evicted_idx);
+
+/* Frees the queue; the pairing is empty and usable again. */
+void pairing_release(struct pairing *p);
+
+/* Bytes allocated beyond the struct itself. */
+size_t pairing_mem(const struct pairing *p);
 
 /* Bytes of a stream that were never parsed: side 0 client, 1 server. */
 void pairing_hole(struct pairing *p, int side, uint64_t start,

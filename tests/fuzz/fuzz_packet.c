@@ -28,7 +28,14 @@ static const int links[] = {
 #ifdef DLT_IPV4
     DLT_IPV4, DLT_IPV6,
 #endif
-    DLT_C_HDLC, DLT_IEEE802_11, /* the last: not decoded */
+    DLT_C_HDLC, DLT_IEEE802_11, DLT_IEEE802_11_RADIO,
+#ifdef DLT_NFLOG
+    DLT_NFLOG,
+#endif
+#ifdef DLT_MPLS
+    DLT_MPLS,
+#endif
+    DLT_IEEE802_11_RADIO_AVS, /* the last: not decoded */
 };
 
 static void check(const uint8_t *p, size_t n, enum packet_status st,
@@ -90,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
         enum packet_status st = packet_decode(links[i], p, size, &pi);
         check(p, size, st, &pi);
-        if (links[i] == DLT_IEEE802_11 && st != PACKET_UNKNOWN_LINK)
+        if (links[i] == DLT_IEEE802_11_RADIO_AVS &&
+            st != PACKET_UNKNOWN_LINK)
             abort();
     }
     enum packet_status st = packet_decode_ip(p, size, &pi);

@@ -18,14 +18,22 @@ capture is written:
 Time advances by `cap.step` (default 1 ms) per packet unless a packet is
 given `t`. Checksums (IPv4 header, TCP) are filled in unless a packet
 says `bad_checksum`; IPv4 fragments are made by `fragment()`.
+
+Link layers: Ethernet by default (a packet may carry a VLAN tag and an
+MPLS label stack, over IP or an Ethernet pseudowire), or for the whole
+capture `Capture(link="radiotap")` (802.11 data frames after a radiotap
+header) or `Capture(link="nflog")` (Linux NFLOG, little-endian TLVs).
 """
 
 import ipaddress
 import struct
 
 LINKTYPE_ETHERNET = 1
+LINKTYPE_IEEE802_11_RADIOTAP = 127
+LINKTYPE_NFLOG = 239
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
+ETH_MPLS = 0x8847
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -56,6 +64,8 @@ class Packet:
         self.ip_id = 0
         self.raw_ip = None         # bytes of a whole IP packet instead
         self.vlan = None           # 802.1Q tag id
+        self.mpls = None           # MPLS labels, outermost first
+        self.pseudowire = False    # MPLS: Ethernet with a control word
         self.caplen = None         # cut the frame to this many bytes
 
     def tcp_bytes(self):
@@ -131,10 +141,11 @@ def fragment(pkt, size, overlap=None):
 class Capture:
     """Packets in capture order; write() gives them times and frames."""
 
-    def __init__(self, start=1700000000.0, step=0.001):
+    def __init__(self, start=1700000000.0, step=0.001, link="ether"):
         self.packets = []
         self.clock = start
         self.step = step
+        self.link = link
 
     def add(self, pkt):
         self.packets.append(pkt)
@@ -142,13 +153,14 @@ class Capture:
 
     def write(self, path, nanosecond=False):
         magic = 0xA1B23C4D if nanosecond else 0xA1B2C3D4
+        linktype, framer = LINKS[self.link]
         with open(path, "wb") as f:
             f.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 262144,
-                                LINKTYPE_ETHERNET))
+                                linktype))
             t = self.clock
             for p in self.packets:
                 t = p.t if p.t is not None else t + self.step
-                frame = ethernet(p)
+                frame = framer(p)
                 cap = frame if p.caplen is None else frame[:p.caplen]
                 sec = int(t)
                 frac = int(round((t - sec) * (1e9 if nanosecond else 1e6)))
@@ -157,13 +169,74 @@ class Capture:
                 f.write(cap)
 
 
+MACS = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01"
+
+
+def ip_ethertype(ip):
+    return ETH_IPV4 if ip[0] >> 4 == 4 else ETH_IPV6
+
+
 def ethernet(p):
     ip = p.ip_bytes()
-    etype = ETH_IPV4 if ip[0] >> 4 == 4 else ETH_IPV6
-    macs = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01"
+    etype = ip_ethertype(ip)
+    if p.mpls:
+        inner = ip
+        if p.pseudowire:
+            inner = b"\0\0\0\0" + MACS + struct.pack("!H", etype) + ip
+        labels = b""
+        for i, label in enumerate(p.mpls):
+            bottom = 0x100 if i == len(p.mpls) - 1 else 0
+            labels += struct.pack("!I", label << 12 | bottom | 64)
+        etype, ip = ETH_MPLS, labels + inner
     if p.vlan is not None:
-        return macs + struct.pack("!HHH", 0x8100, p.vlan, etype) + ip
-    return macs + struct.pack("!H", etype) + ip
+        return MACS + struct.pack("!HHH", 0x8100, p.vlan, etype) + ip
+    return MACS + struct.pack("!H", etype) + ip
+
+
+def radiotap(p):
+    """A radiotap header (TSFT, Flags, Rate, Channel, antenna signal),
+    then an 802.11 data frame between a station (the lower address) and
+    its access point: QoS data one way, plain data the other."""
+    rt = struct.pack("<BBHI", 0, 0, 23, 0x2F)
+    rt += struct.pack("<QBBHHb", 12345678, 0, 108, 2437, 0x00A0, -40)
+    ip = p.ip_bytes()
+    sta, ap = b"\x02\0\0\0\0\x01", b"\x02\0\0\0\0\x02"
+    bssid = b"\x02\0\0\0\0\xbb"
+    to_ap = ipaddress.ip_address(p.src) < ipaddress.ip_address(p.dst)
+    if to_ap:
+        # QoS data, To DS: addr1 BSSID, addr2 source, addr3 destination
+        hdr = struct.pack("<BBH", 0x88, 0x01, 0) + bssid + sta + ap
+        hdr += struct.pack("<HH", 0, 0)
+    else:
+        # data, From DS: addr1 destination, addr2 BSSID, addr3 source
+        hdr = struct.pack("<BBH", 0x08, 0x02, 0) + sta + bssid + ap
+        hdr += struct.pack("<H", 0)
+    llc = b"\xaa\xaa\x03\0\0\0" + struct.pack("!H", ip_ethertype(ip))
+    return rt + hdr + llc + ip
+
+
+def nflog(p):
+    """Linux NFLOG (group 5): a packet header, a prefix and the payload,
+    TLVs in little-endian (the logging host's order) padded to 4."""
+    ip = p.ip_bytes()
+
+    def tlv(kind, value):
+        raw = struct.pack("<HH", 4 + len(value), kind) + value
+        return raw + b"\0" * (-len(raw) % 4)
+
+    family = 2 if ip[0] >> 4 == 4 else 10
+    out = struct.pack("!BBH", family, 0, 5)
+    out += tlv(1, struct.pack("!HBB", ip_ethertype(ip), 3, 0))
+    out += tlv(10, b"hark\0")
+    out += tlv(9, ip)
+    return out
+
+
+LINKS = {
+    "ether": (LINKTYPE_ETHERNET, ethernet),
+    "radiotap": (LINKTYPE_IEEE802_11_RADIOTAP, radiotap),
+    "nflog": (LINKTYPE_NFLOG, nflog),
+}
 
 
 class Conn:

@@ -14,9 +14,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NAME "t.yaml"
@@ -341,6 +343,54 @@ static const struct error_case error_cases[] = {
       "service_groups[0].relative_paths[1]",
       "duplicate relative path (expected each path, host and methods once "
       "per group, found '/a' again after line 4)" },
+    /* relative paths are written in normal form, and no two of them are
+     * one path to some server */
+    { "dot segments in a relative path",
+      GROUP "      - path: /a/../b\n        policy: audit\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/b', found '/a/../b')" },
+    { "escaped unreserved character",
+      GROUP "      - path: /%61dmin\n        policy: audit\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/admin', found '/%61dmin')" },
+    { "lower-case escape", GROUP "      - {path: /a%2fb, policy: audit}\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/a%2Fb'" },
+    { "double slash", GROUP "      - {path: //a, policy: audit}\n", 4,
+      "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/a'" },
+    { "query in a relative path", GROUP "      - {path: /a?x, policy: audit}\n",
+      4, "service_groups[0].relative_paths[0].path",
+      "not in normal form (expected '/a'" },
+    { "trailing slash: the same subtree",
+      GROUP "      - {path: /a, policy: audit}\n"
+      "      - {path: /a/, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "the same relative path as service_groups[0].relative_paths[0] (line "
+      "4) once normalised (expected paths no server reads alike, found "
+      "'/a/' and '/a', both '/a' to the rfc3986 reading" },
+    { "case: one path to IIS",
+      GROUP "      - {path: /admin, policy: audit}\n"
+      "      - {path: /Admin, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "found '/Admin' and '/admin', both '/admin' to the windows reading: "
+      "IIS" },
+    { "encoded slash: one path to nginx",
+      GROUP "      - {path: /a/b, policy: audit}\n"
+      "      - {path: /a%2Fb, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "both '/a/b' to the decoded reading: nginx, Python http.server" },
+    { "path parameter: one path to Tomcat",
+      GROUP "      - {path: /a, policy: audit}\n"
+      "      - {path: /a;x, policy: audit}\n", 5,
+      "service_groups[0].relative_paths[1].path",
+      "both '/a' to the servlet reading: Tomcat" },
+    { "the same path in two groups",
+      GROUP "      - {path: /x, policy: audit}\n"
+      "  - name: H\n    relative_paths: [{path: /x, policy: audit}]\n", 6,
+      "service_groups[1].relative_paths[0].path",
+      "the same relative path as service_groups[0].relative_paths[0] (line "
+      "4)" },
     { "group without relative paths", "service_groups:\n  - name: G\n", 2,
       "service_groups[0].relative_paths", "missing (expected a list of "
       "relative paths" },
@@ -869,6 +919,177 @@ static void test_policy_forms(void **state)
     config_destroy(&c);
 }
 
+/* ---- hostile files ---- */
+
+/* text nested `levels` lists deep under capture: */
+static char *nested(unsigned levels, char open, char close)
+{
+    char *t = malloc(2 * (size_t)levels + 16);
+    assert_non_null(t);
+    size_t o = (size_t)sprintf(t, "capture: ");
+    memset(t + o, open, levels);
+    memset(t + o + levels, close, levels);
+    strcpy(t + o + 2 * (size_t)levels, "\n");
+    return t;
+}
+
+/* Loads text; returns the result and the time it took in ms. */
+static int load_timed(const char *text, char *err, size_t errlen,
+                      uint64_t *ms)
+{
+    struct config *c = NULL;
+    uint64_t t0 = clock_mono_ns();
+    int rc = config_load_string(text, NAME, &c, err, errlen);
+    *ms = (clock_mono_ns() - t0) / NS_PER_MS;
+    config_destroy(&c);
+    return rc;
+}
+
+/* Nesting and size are bounded before libyaml builds anything: 100k
+ * levels cost it a minute and more, a million values hundreds of MB. */
+static void test_bounds(void **state)
+{
+    (void)state;
+    char err[512];
+    uint64_t ms;
+    char *t = nested(100000, '[', ']');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":1: (top level): nested too deep "
+                        "(expected at most 64 levels of lists and mappings, "
+                        "found more)");
+    assert_true(ms < 2000);
+    free(t);
+    t = nested(100000, '{', '}');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_non_null(strstr(err, "nested too deep"));
+    assert_true(ms < 2000);
+    free(t);
+    /* the root mapping is a level: 63 lists under it are the most */
+    t = nested(63, '[', ']');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_non_null(strstr(err, "capture: wrong type"));
+    free(t);
+    t = nested(64, '[', ']');
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_non_null(strstr(err, "nested too deep"));
+    free(t);
+    /* block style, one level per line: the line of the first too many */
+    size_t cap = 70 * 70 + 16, o = 0;
+    t = malloc(cap);
+    assert_non_null(t);
+    o += (size_t)sprintf(t, "capture:\n");
+    for (unsigned i = 0; i < 70; i++)
+        o += (size_t)sprintf(t + o, "%*s- \n", (int)i, "");
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":65: (top level): nested too deep "
+                        "(expected at most 64 levels of lists and mappings, "
+                        "found more)");
+    free(t);
+    /* a flat list of more values than a config has any use for */
+    size_t n = 300000;
+    t = malloc(2 * n + 16);
+    assert_non_null(t);
+    o = (size_t)sprintf(t, "capture: [");
+    for (size_t i = 0; i < n; i++) {
+        t[o++] = '1';
+        t[o++] = ',';
+    }
+    strcpy(t + o - 1, "]\n");
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":1: (top level): too many values "
+                        "(expected at most 262144 keys, values and list "
+                        "entries, found more)");
+    free(t);
+    /* anchors: libyaml searches a list of them for each one and each
+     * alias; 257 are refused before it builds anything */
+    t = malloc(257 * 16 + 64);
+    assert_non_null(t);
+    o = (size_t)sprintf(t, "capture: {}\nx: [");
+    for (unsigned i = 0; i < 257; i++)
+        o += (size_t)sprintf(t + o, "%s&a%u 1", i ? ", " : "", i);
+    strcpy(t + o, "]\n");
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":2: (top level): too many anchors "
+                        "(expected at most 256 &names, found more)");
+    free(t);
+    /* a short file that aliases one list of relative paths into many
+     * groups: 5 x 4096 routes from 4096 lines */
+    t = malloc(4096 * 40 + 1024);
+    assert_non_null(t);
+    o = (size_t)sprintf(t, "service_groups:\n  - name: g0\n"
+                        "    relative_paths: &r\n");
+    for (unsigned i = 0; i < 4096; i++)
+        o += (size_t)sprintf(t + o, "      - {path: /p%u, policy: audit}\n",
+                             i);
+    for (unsigned g = 1; g < 5; g++)
+        o += (size_t)sprintf(t + o, "  - {name: g%u, relative_paths: *r}\n",
+                             g);
+    assert_int_equal(load_timed(t, err, sizeof(err), &ms), -EINVAL);
+    assert_string_equal(err, NAME ":2: service_groups: too many relative "
+                        "paths (expected at most 16384 in all groups, found "
+                        "20480)");
+    free(t);
+}
+
+static void fire(int sig)
+{
+    (void)sig;
+    fail_msg("config_load blocked");
+}
+
+/* Only regular files: a FIFO would block the open (and only one stage
+ * could drain it), a device could be read forever. */
+static void test_not_regular(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_common_config.XXXXXX", path[64], err[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    struct config *c = (struct config *)1;
+    signal(SIGALRM, fire);
+    alarm(5);
+    int rc = config_load(path, &c, err, sizeof(err));
+    alarm(0);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(c);
+    char want[256];
+    snprintf(want, sizeof(want), "%s: cannot read: not a regular file "
+             "(expected a YAML file every stage can read, found a FIFO or "
+             "pipe)", path);
+    assert_string_equal(err, want);
+    unlink(path);
+    rmdir(dir);
+    alarm(5);
+    rc = config_load("/dev/zero", &c, err, sizeof(err));
+    alarm(0);
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(err, "/dev/zero: cannot read: not a regular file "
+                        "(expected a YAML file every stage can read, found "
+                        "a character device)");
+    /* a pipe (what "-c <(cmd)" or /dev/stdin gives) */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+    rc = config_load(path, &c, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_non_null(strstr(err, "found a FIFO or pipe"));
+    close(fds[0]);
+    close(fds[1]);
+    /* too large: cut at 16 MiB, without reading the rest */
+    char big[] = "/tmp/test_common_config.XXXXXX";
+    int fd = mkstemp(big);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 17 << 20), 0);
+    close(fd);
+    rc = config_load(big, &c, err, sizeof(err));
+    unlink(big);
+    assert_int_equal(rc, -EFBIG);
+    snprintf(want, sizeof(want), "%s: cannot read: too large (expected at "
+             "most 16 MiB)", big);
+    assert_string_equal(err, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -883,6 +1104,8 @@ int main(void)
         cmocka_unit_test(test_scalar_sections),
         cmocka_unit_test(test_groups_and_routes),
         cmocka_unit_test(test_policy_forms),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_not_regular),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -398,10 +398,110 @@ static void test_defaults_shared_with_config(void **state)
     config_destroy(&c);
 }
 
+/* Header names and values as the wire may carry them, and whether the
+ * default step (and one redacting X-Api-Key) replaces the value: every
+ * spelling a server may read as a credential is redacted, names that
+ * are other headers are not. */
+static void test_hostile_names(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        size_t name_len;    /* 0: strlen */
+        const char *value;
+        size_t value_len;   /* 0: strlen */
+        bool redacted;
+    } t[] = {
+        { "Authorization", 0, "s", 0, true },
+        { "authorization", 0, "s", 0, true },
+        { "AUTHORIZATION", 0, "s", 0, true },
+        { "Authorization ", 0, "s", 0, true }, /* "Authorization : s" */
+        { "Authorization\t", 0, "s", 0, true },
+        { "Authorization\0", 14, "s", 0, true }, /* "Authorization\0: s" */
+        { "Author\0ization", 14, "s", 0, true },
+        { "Authorization\r", 0, "s", 0, true },
+        { "\x01" "Authorization", 0, "s", 0, true },
+        { "Proxy_Authorization", 0, "s", 0, true }, /* CGI: HTTP_PROXY_... */
+        { "proxy-authorization\x7f", 0, "s", 0, true },
+        { "Set_Cookie", 0, "s", 0, true },
+        { "Cookie ", 0, "s", 0, true },
+        { "X Cookie", 0, "s", 0, true },            /* unclean, contains it */
+        { "Authorization x", 0, "s", 0, true },
+        { "Authorizati\xc3\xb3n", 0, "s", 0, false }, /* no one folds it */
+        { "X-Authorization", 0, "s", 0, false },   /* a different header */
+        { "Authorization-Info", 0, "s", 0, false },
+        { "Cookies", 0, "s", 0, false },
+        { "", 0, "s", 0, false },
+        { "X-Api-Key", 0, "k", 0, false },         /* not in the defaults */
+        /* values carrying a header line: bare CR, obs-fold, NUL */
+        { "X-Foo", 0, "a\rAuthorization: s", 0, true },
+        { "X-Foo", 0, "a Authorization: s", 0, true },
+        { "X-Foo", 0, "a\0Cookie:s", 10, true },
+        { "X-Foo", 0, "a\rproxy_authorization\t: s", 0, true },
+        { "X-Foo", 0, "Authorization, Cookie", 0, false },
+        { "Date", 0, "Mon, 01 Jan 2024 12:00:00 GMT", 0, false },
+        { "Referer", 0, "http://h/?next=https://x", 0, false },
+        { "X-Foo", 0, "NotAuthorization: s", 0, false },
+    };
+    static char *api_key_names[] = { "X_API_KEY" };
+    const struct config_step key_step = STEP("log", true, 1, api_key_names, 1);
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct bytes name = { t[i].name, (uint32_t)(t[i].name_len
+            ? t[i].name_len : strlen(t[i].name)) };
+        struct bytes value = { t[i].value, (uint32_t)(t[i].value_len
+            ? t[i].value_len : strlen(t[i].value)) };
+        if (policy_redacts(&step_default, name, value) != t[i].redacted)
+            fail_msg("case %zu ('%s'): redacted %d, want %d", i, t[i].name,
+                     !t[i].redacted, t[i].redacted);
+    }
+    /* Configured names are read the same way. */
+    assert_true(policy_redacts(&key_step, BYTES_LIT("x-api-key"),
+                               BYTES_LIT("k")));
+    assert_true(policy_redacts(&key_step, BYTES_LIT("X-Api-Key "),
+                               BYTES_LIT("k")));
+    assert_false(policy_redacts(&key_step, BYTES_LIT("Authorization"),
+                                BYTES_LIT("s")));
+    /* A long unclean name is redacted without a search. */
+    static char junk[2000];
+    memset(junk, ' ', sizeof(junk));
+    assert_true(policy_redacts(&step_default,
+                               (struct bytes){ junk, sizeof(junk) },
+                               BYTES_LIT("v")));
+}
+
+/* A record keeps the hostile header, its value redacted, in place. */
+static void test_hostile_record(void **state)
+{
+    (void)state;
+    static const struct msg_header hdrs[] = {
+        { BYTES_LIT("Host"), BYTES_LIT("h") },
+        { { "Authorization\0", 14 }, BYTES_LIT("Basic c2VjcmV0") },
+        { BYTES_LIT("Authorization "), BYTES_LIT("Bearer t0ken") },
+        { BYTES_LIT("Accept"), BYTES_LIT("*/*") },
+    };
+    static struct msg_header scratch[FRAME_MAX_HEADERS];
+    struct http_msg m = req;
+    m.headers = hdrs;
+    m.n_headers = 4;
+    m.flags = MSG_F_MALFORMED;
+    struct req_summary s;
+    struct audit_record r;
+    policy_summarize(&m, &s);
+    policy_make_record(&step_default, RECORD_REQUEST, &s, &m, NULL, 1, scratch,
+                       &r);
+    assert_int_equal(r.n_headers, 4);
+    assert_true(bytes_eq(r.headers[0].value, "h"));
+    assert_int_equal(r.headers[1].name.n, 14);
+    assert_true(bytes_eq(r.headers[1].value, POLICY_REDACTED));
+    assert_true(bytes_eq(r.headers[2].value, POLICY_REDACTED));
+    assert_true(bytes_eq(r.headers[3].value, "*/*"));
+    assert_int_equal(r.flags & MSG_F_MALFORMED, MSG_F_MALFORMED);
+}
+
 int main(void)
 {
     size_t n_cases = sizeof(cases) / sizeof(cases[0]);
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 5];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 7];
     size_t n = 0;
     memset(tests, 0, sizeof(tests));
     for (size_t i = 0; i < n_cases; i++) {
@@ -417,5 +517,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_header_cap);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_defaults_shared_with_config);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_names);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_record);
     return _cmocka_run_group_tests("common_policy", tests, n, NULL, NULL);
 }

@@ -1,8 +1,11 @@
 /* test_reassemble_flow.c - the flow table, and connections on top of it.
  *
  * Table: both directions find one flow, the key is canonical, uids are
- * deterministic, the cap refuses or evicts with counters, idle expiry and
- * tombstones. Connections (conn.h, with the real HTTP parser): a whole
+ * deterministic, the cap refuses or evicts with counters (half-open flows
+ * first, whatever their age), the pool stays within its memcap, idle
+ * expiry and tombstones. A SYN flood through a tracker with a small
+ * memcap: every later exchange is logged, memory stays under the cap.
+ * Connections (conn.h, with the real HTTP parser): a whole
  * exchange, port reuse after FIN giving a new uid, late packets absorbed,
  * midstream pickup, RST, idle and end-of-input closes. Sequence numbers
  * run at ISNs 0, 1, 2^32-1 and 2^32-10.
@@ -194,7 +197,11 @@ static void test_cap_refuse_evict(void **state)
     struct flow *f2 = flow_create(t, &k2, 101 * SEC, 101 * SEC);
     assert_non_null(f1);
     assert_non_null(f2);
-    /* full, and nobody idle long enough: refused */
+    assert_int_equal(c->flows_halfopen, 2);
+    flow_set_live(t, f1);
+    flow_set_live(t, f2);
+    assert_int_equal(c->flows_halfopen, 0);
+    /* full of live flows, none idle long enough: refused */
     assert_null(flow_create(t, &k3, 102 * SEC, 102 * SEC));
     assert_int_equal(c->flows_refused, 1);
     assert_int_equal(e.n, 0);
@@ -207,6 +214,7 @@ static void test_cap_refuse_evict(void **state)
                     101 * SEC + FLOW_EVICT_MIN_IDLE_NS);
     assert_non_null(f3);
     assert_int_equal(c->flows_evicted, 1);
+    assert_int_equal(c->evicted_idle, 1);
     assert_int_equal(e.n, 1);
     assert_int_equal(e.why[0], FLOW_END_EVICTED);
     assert_string_equal(e.uid[0], uid2);
@@ -226,6 +234,91 @@ static void test_cap_refuse_evict(void **state)
     assert_int_equal(c->flows_evicted, 1);
     assert_int_equal(e.n, 1);
     assert_int_equal(c->flows, 4);
+    flow_table_destroy(&t);
+}
+
+/* A flood of half-open flows never locks out the next connection, nor
+ * pushes out one that carries data; they go first, whatever their age. */
+static void test_halfopen_first(void **state)
+{
+    struct ended e = { 0 };
+    flow_table_t *t = flow_table_new(3, 8, on_end, &e);
+    const struct flow_counters *c = flow_table_counters(t);
+    struct flow_key k[8];
+    for (uint16_t i = 0; i < 8; i++)
+        k[i] = key_of("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.9", 80);
+    struct flow *live = flow_create(t, &k[0], SEC, SEC);
+    flow_set_live(t, live);
+    assert_non_null(flow_create(t, &k[1], SEC, SEC));
+    assert_non_null(flow_create(t, &k[2], SEC, SEC));
+    /* full; the oldest half-open flow goes, however young */
+    for (uint16_t i = 3; i < 6; i++)
+        assert_non_null(flow_create(t, &k[i], SEC, SEC));
+    assert_int_equal(c->evicted_halfopen, 3);
+    assert_int_equal(c->flows_refused, 0);
+    assert_ptr_equal(flow_find(t, &k[0]), live);
+    assert_null(flow_find(t, &k[1]));
+    assert_null(flow_find(t, &k[3]));
+    assert_non_null(flow_find(t, &k[5]));
+    /* once every flow is live and busy, a new one is refused */
+    flow_set_live(t, flow_find(t, &k[4]));
+    flow_set_live(t, flow_find(t, &k[5]));
+    assert_null(flow_create(t, &k[6], 2 * SEC, 2 * SEC));
+    assert_int_equal(c->flows_refused, 1);
+    assert_int_equal(c->flows_halfopen, 0);
+    flow_table_destroy(&t);
+}
+
+/* Emergency mode: half-open flows go first, then the least recently
+ * used live ones, idle or not; the flow being served never. */
+static void test_evict_order(void **state)
+{
+    struct ended e = { 0 };
+    flow_table_t *t = flow_table_new(8, 8, on_end, &e);
+    const struct flow_counters *c = flow_table_counters(t);
+    struct flow_key k[4];
+    struct flow *f[4];
+    for (uint16_t i = 0; i < 4; i++) {
+        k[i] = key_of("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.9", 80);
+        f[i] = flow_create(t, &k[i], SEC, SEC);
+    }
+    flow_set_live(t, f[0]);
+    flow_set_live(t, f[1]);
+    flow_touch(t, f[1], 30 * SEC);
+    assert_true(flow_evict(t, 30 * SEC, f[2]));  /* half-open, not f[2] */
+    assert_null(flow_find(t, &k[3]));
+    assert_true(flow_evict(t, 30 * SEC, NULL));  /* the other half-open */
+    assert_int_equal(c->evicted_halfopen, 2);
+    assert_true(flow_evict(t, 30 * SEC, NULL));  /* f[0]: idle 29 s */
+    assert_int_equal(c->evicted_idle, 1);
+    assert_false(flow_evict(t, 30 * SEC, f[1]));
+    assert_true(flow_evict(t, 30 * SEC, NULL));  /* f[1]: busy */
+    assert_int_equal(c->evicted_pressure, 1);
+    assert_int_equal(c->flows_evicted, 4);
+    assert_int_equal(e.n, 4);
+    assert_int_equal(flow_table_size(t), 0);
+    flow_table_destroy(&t);
+}
+
+/* The pool stops growing at its memcap and reuses entries. */
+static void test_pool_memcap(void **state)
+{
+    flow_table_t *t = flow_table_new(100000, 4096, NULL, NULL);
+    const struct flow_counters *c = flow_table_counters(t);
+    uint64_t start = c->mem_used;
+    uint64_t cap = start + 3 * (256 * (4096 + 128) + 16);
+    flow_table_set_memcap(t, cap);
+    for (uint32_t i = 0; i < 5000; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.0.%u.%u", (i >> 8) & 255, i & 255);
+        struct flow_key k = key_of(ip, 40000, "10.255.255.255", 80);
+        assert_non_null(flow_create(t, &k, i, i));
+    }
+    assert_true(c->mem_used <= cap);
+    assert_true(c->mem_used > start);
+    assert_true(flow_table_size(t) <= 3 * 256);
+    assert_int_equal(c->flows_refused, 0);
+    assert_int_equal(c->evicted_halfopen, 5000 - flow_table_size(t));
     flow_table_destroy(&t);
 }
 
@@ -554,18 +647,90 @@ static void test_conn_cap(void **state)
     conn_tracker_t *t = tracker(&s, 1);
     struct conn_stats cs;
     conn_tracker_stats(t, &cs);
+    /* a SYN that goes nowhere gives way to the next connection */
     struct packet_info p = mkpkt(C, 1, S, SP, TCP_SYN, 0, 0, NULL);
     conn_packet(t, &p, 0, 0, SEC, SEC);
     p = mkpkt(C, 2, S, SP, TCP_SYN, 0, 0, NULL);
     conn_packet(t, &p, 0, 0, 2 * SEC, 2 * SEC);
-    assert_int_equal(cs.flow->flows_refused, 1);
-    assert_int_equal(s.n, 1);
-    p = mkpkt(C, 3, S, SP, TCP_SYN, 0, 0, NULL);
-    conn_packet(t, &p, 0, 0, 20 * SEC, 20 * SEC);
-    assert_int_equal(cs.flow->flows_evicted, 1);
+    assert_int_equal(cs.flow->flows_refused, 0);
+    assert_int_equal(cs.flow->evicted_halfopen, 1);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.m[1].reason, "evicted");
     assert_string_equal(s.m[2].event, "open");
+    /* it carries a request: live, so the next one is refused ... */
+    p = mkpkt(C, 2, S, SP, TCP_ACK | TCP_PSH, 1, 0, REQ);
+    conn_packet(t, &p, 0, 0, 2 * SEC, 2 * SEC);
+    p = mkpkt(C, 3, S, SP, TCP_SYN, 0, 0, NULL);
+    conn_packet(t, &p, 0, 0, 3 * SEC, 3 * SEC);
+    assert_int_equal(cs.flow->flows_refused, 1);
+    /* ... until it has been idle FLOW_EVICT_MIN_IDLE_NS */
+    p = mkpkt(C, 3, S, SP, TCP_SYN, 0, 0, NULL);
+    conn_packet(t, &p, 0, 0, 20 * SEC, 20 * SEC);
+    assert_int_equal(cs.flow->flows_evicted, 2);
+    assert_int_equal(cs.flow->evicted_idle, 1);
+    assert_string_equal(s.m[s.n - 2].reason, "evicted");
+    assert_string_equal(s.m[s.n - 1].event, "open");
+    conn_tracker_destroy(&t);
+}
+
+/* 300,000 spoofed SYNs, then 50 exchanges, through a tracker whose
+ * memcap holds a fraction of them: every exchange is logged, nothing is
+ * refused, and flows, parsers and buffers stay under the memcap. */
+static void test_conn_syn_flood(void **state)
+{
+    struct sink s = { .n = 0 };
+    struct conn_config cfg = {
+        .max_flows = 262144,
+        .max_buffered = 1 << 20,
+        .memcap = 16u << 20,
+        .idle_timeout_ns = 120 * SEC,
+        .http = { .max_header_bytes = 65536, .max_headers = 128,
+                  .body_max = 1 << 20 },
+    };
+    conn_tracker_t *t = conn_tracker_new(&cfg, on_emit, &s);
+    struct conn_stats cs;
+    uint64_t peak = 0;
+    assert_non_null(t);
+    conn_tracker_stats(t, &cs);
+    for (uint32_t i = 0; i < 300000; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.%u.%u.%u", (i >> 16) & 255,
+                 (i >> 8) & 255, i & 255);
+        struct packet_info p = mkpkt(ip, (uint16_t)(1024 + i % 60000), S,
+                                     SP, TCP_SYN, i * 7919u, 0, NULL);
+        uint64_t ts = SEC + i * 1000ull;
+        conn_packet(t, &p, 0, 0, ts, ts);
+        s.n = 0; /* the open and evicted events */
+        uint64_t mem = cs.flow->mem_used + cs.http->mem_used +
+                       cs.stream->mem_used;
+        if (mem > peak)
+            peak = mem;
+    }
+    assert_int_equal(cs.flow->flows_refused, 0);
+    assert_true(cs.flow->evicted_halfopen > 200000);
+    uint64_t ts = 2 * SEC;
+    for (uint16_t i = 0; i < 50; i++) {
+        s.n = 0;
+        exchange(t, 1000u * i, 5000u * i, ts + i * 10, (uint16_t)(2000 + i));
+        /* each new flow also pushes out a half-open one ("evicted") */
+        int req = 0, ok = 0, fin = 0;
+        for (int j = 0; j < s.n; j++) {
+            req += s.m[j].kind == MSG_REQ;
+            ok += s.m[j].kind == MSG_RESP && s.m[j].status == 200;
+            fin += s.m[j].kind == MSG_CONN && !strcmp(s.m[j].reason, "fin");
+        }
+        assert_int_equal(req, 1);
+        assert_int_equal(ok, 1);
+        assert_int_equal(fin, 1);
+        uint64_t mem = cs.flow->mem_used + cs.http->mem_used +
+                       cs.stream->mem_used;
+        if (mem > peak)
+            peak = mem;
+    }
+    assert_int_equal(cs.conn->requests, 50);
+    assert_int_equal(cs.conn->responses, 50);
+    assert_int_equal(cs.flow->flows_refused, 0);
+    assert_true(peak <= cfg.memcap);
     conn_tracker_destroy(&t);
 }
 
@@ -623,6 +788,9 @@ int main(void)
         cmocka_unit_test(test_both_directions),
         cmocka_unit_test(test_uid),
         cmocka_unit_test(test_cap_refuse_evict),
+        cmocka_unit_test(test_halfopen_first),
+        cmocka_unit_test(test_evict_order),
+        cmocka_unit_test(test_pool_memcap),
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_pool_reuse),
         cmocka_unit_test(test_conn_exchange),
@@ -630,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_conn_midstream),
         cmocka_unit_test(test_conn_rst_idle_eof),
         cmocka_unit_test(test_conn_cap),
+        cmocka_unit_test(test_conn_syn_flood),
         cmocka_unit_test(test_conn_reorder_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

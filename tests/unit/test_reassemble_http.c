@@ -335,8 +335,9 @@ static const struct tcase cases[] = {
       .counters = "requests=1 resync_bytes=14" },
     { "start line without version", REQ,
       IN("GET /path\r\n\r\njunk line here\r\nGET / HTTP/1.1\r\n\r\n"),
-      .want = { "GET / 1.1; body=0 ''; flags=" },
-      .counters = "requests=1 resync_bytes=29" },
+      .want = { "GET /path ; body=0 ''; flags=malformed",
+                "GET / 1.1; body=0 ''; flags=" },
+      .counters = "requests=2 malformed=1 resync_bytes=16" },
     { "close in headers", REQ,
       IN("GET /c HTTP/1.1\r\nHost: a\r\nAcc"),
       .close = true,
@@ -359,10 +360,62 @@ static const struct tcase cases[] = {
                 "flags=" },
       .counters = "requests=1" },
     { "bad bytes in request lines", REQ,
-      IN("GET /a\x01" "b HTTP/1.1\r\nPOST / HTTP/1.2x\r\nPUT / HTTP/1.1\r\n"
-         "\r\n"),
+      IN("GET\x01/a HTTP/1.1\r\nget /\r\nFOO /b\r\nBREW\t/pot HTTP/1.1\r\n"
+         "GET  \r\nPUT / HTTP/1.1\r\n\r\n"),
       .want = { "PUT / 1.1; body=0 ''; flags=" },
-      .counters = "requests=1 resync_bytes=37" },
+      .counters = "requests=1 resync_bytes=59" },
+    /* what servers answer: Python's http.server, nginx (tests/e2e) */
+    { "HTTP/0.9 request", REQ,
+      IN("GET /\r\n\r\nGET /09h\r\nHost: a\r\n\r\nGET /n HTTP/1.1\r\n\r\n"),
+      .want = { "GET / ; body=0 ''; flags=malformed",
+                "GET /09h ; Host: a; body=0 ''; flags=malformed",
+                "GET /n 1.1; body=0 ''; flags=" },
+      .counters = "requests=3 malformed=2" },
+    { "odd versions", REQ,
+      IN("GET /a HTTP/1.\r\n\r\nGET /b HTTP/2\r\n\r\n"
+         "GET /c HTTP/1.1x\r\nHost: a\r\n\r\nGET /d FOO/1.1\r\n\r\n"),
+      .want = { "GET /a 1.; body=0 ''; flags=malformed",
+                "GET /b 2; body=0 ''; flags=malformed",
+                "GET /c 1.1x; Host: a; body=0 ''; flags=malformed",
+                "GET /d FOO/1.1 ; body=0 ''; flags=malformed" },
+      .counters = "requests=4 malformed=4" },
+    { "blanks as separators", REQ,
+      IN("GET\t/t\tHTTP/1.1\r\n\r\nGET\x0b/v\x0cHTTP/1.1\r\n\r\n"
+         "POST\r/r HTTP/1.1 \r\nContent-Length: 1\r\n\r\nx"),
+      .want = { "GET /t 1.1; body=0 ''; flags=malformed",
+                "GET /v 1.1; body=0 ''; flags=malformed",
+                "POST /r 1.1; Content-Length: 1; body=1 'x'; flags=malformed" },
+      .counters = "requests=3 malformed=3" },
+    { "extra words and blanks in the target", REQ,
+      IN("GET / HTTP/1.1 extra\r\n\r\nGET /uri afterspace HTTP/1.1\r\n\r\n"
+         "GET /a b\r\n\r\n"),
+      .want = { "GET / 1.1 extra; body=0 ''; flags=malformed",
+                "GET /uri afterspace 1.1; body=0 ''; flags=malformed",
+                "GET /a b ; body=0 ''; flags=malformed" },
+      .counters = "requests=3 malformed=3" },
+    { "NUL and control bytes in the target", REQ,
+      IN("GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n"
+         "GET /c\x01\x7f HTTP/1.1\r\n\r\n"),
+      .want = { "GET /a\\x00b 1.1; Host: a; body=0 ''; flags=malformed",
+                "GET /c\\x01\\x7f 1.1; body=0 ''; flags=malformed" },
+      .counters = "requests=2 malformed=2" },
+    { "request after binary bytes", REQ,
+      IN("\x05\x01\x00\x05\x01\x00\x03\x0b" "example.com\x00\x50"
+         "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+      .want = { "GET / 1.1; Host: example.com; body=0 ''; flags=" },
+      .counters = "requests=1 resync_bytes=21" },
+    { "gap, a body's tail, a request", REQ,
+      IN("POST /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "10\r\n0123\x00\x01\x02GET /n HTTP/1.1\r\n\r\n"),
+      .gap_at = 55, .gap_len = 7,
+      .want = { "POST /u 1.1; Transfer-Encoding: chunked; body=3 '012'; "
+                "flags=chunked,incomplete,gap",
+                "GET /n 1.1; body=0 ''; flags=" },
+      .counters = "requests=2 incomplete=1 resync_bytes=4 gap_bytes=7" },
+    { "resync takes only the grammar", REQ,
+      IN("\x01GET /\r\nGET \x01GET\t/ HTTP/1.1\r\nPOST /p HTTP/1.1\r\n\r\n"),
+      .want = { "POST /p 1.1; body=0 ''; flags=" },
+      .counters = "requests=1 resync_bytes=29" },
     { "fold before any header", REQ,
       IN("GET / HTTP/1.1\r\n folded\r\nHost: a\r\n\r\n"),
       .want = { "GET / 1.1; Host: a; body=0 ''; flags=malformed" },
@@ -514,10 +567,29 @@ static const struct tcase cases[] = {
                 "flags=chunked,incomplete" },
       .counters = "responses=1 incomplete=1" },
     { "bad bytes in status lines", RESP,
-      IN("HTTP/1.1 2x0 OK\r\nHTTP/1.1 099 Low\r\nHTTP/1.1 200OK\r\n"
+      IN("HTTP/1.1 OK\r\nHTTP/1.1 2000 OK\r\nHTTP/x 200\r\nHTTPS/1.1 200\r\n"
          "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
       .want = { "1.1 200 'OK'; Content-Length: 0; body=0 ''; flags=" },
-      .counters = "responses=1 resync_bytes=51" },
+      .counters = "responses=1 resync_bytes=58" },
+    { "status lines clients read", RESP,
+      IN("HTTP/1.0 2XX OK\r\nContent-Length: 4\r\n\r\ntoto"
+         "HTTP/1.1 2\r\nContent-Length: 0\r\n\r\n"
+         "HTTP/1. 099 Low\r\nContent-Length: 0\r\n\r\n"
+         "HTTP/1.1\t404\tNot Found\r\nContent-Length: 0\r\n\r\n"
+         "HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n"),
+      .want = { "1.0 2 'XX OK'; Content-Length: 4; body=4 'toto'; "
+                "flags=malformed",
+                "1.1 2 ''; Content-Length: 0; body=0 ''; flags=malformed",
+                "1. 99 'Low'; Content-Length: 0; body=0 ''; flags=malformed",
+                "1.1 404 'Not Found'; Content-Length: 0; body=0 ''; "
+                "flags=malformed",
+                "1.1 200 'OK'; Content-Length: 0; body=0 ''; flags=malformed" },
+      .counters = "responses=5 malformed=5" },
+    { "response after binary bytes", RESP,
+      IN("\x05\x00\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50"
+         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+      .want = { "1.1 200 'OK'; Content-Length: 2; body=2 'ok'; flags=" },
+      .counters = "responses=1 resync_bytes=12" },
     { "invalid Content-Length in a response", RESP,
       IN("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"
          "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
@@ -558,9 +630,11 @@ static const struct tcase cases[] = {
                 "flags=chunked,incomplete,malformed" },
       .counters = "responses=2 malformed=2 incomplete=2 resync_bytes=6" },
     { "garbage before a response", RESP,
-      IN("xHTTP/1.1 200 OK\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n"),
-      .want = { "1.1 304 'Not Modified'; body=0 ''; flags=" },
-      .counters = "responses=1 resync_bytes=20" },
+      IN("xHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+         "HTTP/1.1 304 Not Modified\r\n\r\n"),
+      .want = { "1.1 200 'OK'; Content-Length: 0; body=0 ''; flags=",
+                "1.1 304 'Not Modified'; body=0 ''; flags=" },
+      .counters = "responses=2 resync_bytes=1" },
 };
 
 /* ---- running a case -------------------------------------------------- */
@@ -652,8 +726,10 @@ static void run(const struct tcase *tc, size_t cut, bool bytewise,
         http_parser_close(p, TS0 + tc->len);
     res->stopped = http_parser_stopped(p);
     count_text(&cnt, res->counters, sizeof(res->counters));
+    assert_true(cnt.mem_used > 0);
     http_parser_destroy(&p);
     assert_null(p);
+    assert_int_equal(cnt.mem_used, 0);
     http_parser_destroy(&p);
 }
 
@@ -861,6 +937,50 @@ static void test_current(void **state)
     http_parser_destroy(&p);
 }
 
+/* After a 2xx to CONNECT both directions are a tunnel: nothing in it is
+ * parsed, its bytes are counted from the end of the last message. */
+static void feed_text(http_parser_t *p, const char *text, uint64_t ts)
+{
+    feed(p, text, strlen(text), ts);
+}
+
+static void test_tunnel(void **state)
+{
+    (void)state;
+    struct http_counters cnt = { 0 };
+    int n = 0;
+    const char *classes = "C";
+    http_parser_t *req = http_parser_new(REQ, &lim_default, &cnt,
+                                         on_nothing, &n);
+    http_parser_t *resp = http_parser_new(RESP, &lim_default, &cnt,
+                                          on_nothing, &n);
+    assert_non_null(req);
+    assert_non_null(resp);
+    http_parser_set_classifier(resp, class_in_order, &classes);
+    feed_text(req, "CONNECT m:25 HTTP/1.1\r\n\r\nEHLO", 1);
+    assert_int_equal(n, 1);
+    assert_false(http_parser_in_tunnel(req));
+    assert_int_equal(http_parser_tunnel_bytes(req), 0);
+    /* the response and the server's first tunnel bytes in one segment */
+    feed_text(resp, "HTTP/1.1 200 OK\r\n\r\n220 smtp\r\n", 2);
+    assert_int_equal(n, 2);
+    assert_true(http_parser_in_tunnel(resp));
+    assert_int_equal(http_parser_tunnel_bytes(resp), 10);
+    http_parser_tunnel(req);
+    assert_true(http_parser_stopped(req));
+    feed_text(req, " c\r\nGET /in HTTP/1.1\r\n\r\n", 3);
+    http_parser_gap(req, 5, 4);
+    http_parser_close(req, 5);
+    http_parser_close(resp, 5);
+    assert_int_equal(n, 2);
+    assert_int_equal(http_parser_tunnel_bytes(req), 4 + 24 + 5);
+    assert_int_equal(http_parser_tunnel_bytes(resp), 10);
+    assert_int_equal(cnt.requests + cnt.responses, 2);
+    assert_int_equal(cnt.upgrades, 1);
+    http_parser_destroy(&req);
+    http_parser_destroy(&resp);
+}
+
 static void test_resync_gives_up(void **state)
 {
     struct http_counters cnt = { 0 };
@@ -883,8 +1003,8 @@ static void test_resync_gives_up(void **state)
     assert_true(http_parser_stopped(p));
     assert_int_equal(n, 0);
     assert_int_equal(cnt.gap_bytes, 5);
-    /* the first line (up to the head cap), then the resync cap + 1 */
-    assert_int_equal(cnt.resync_bytes, 4096 + (8u << 20) + 1);
+    /* refused at its first byte, which the resync cap counts */
+    assert_int_equal(cnt.resync_bytes, (8u << 20) + 1);
     free(junk);
     http_parser_destroy(&p);
 }
@@ -965,7 +1085,7 @@ int main(void)
     guard_end = area + 2 * page;
     guard_room = 2 * page;
 
-    tests = calloc(n_cases + 8, sizeof(*tests));
+    tests = calloc(n_cases + 9, sizeof(*tests));
     if (!tests)
         return 1;
     for (size_t i = 0; i < n_cases; i++) {
@@ -979,6 +1099,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_classifier_positions);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_current);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tunnel);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_resync_gives_up);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_reuse);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_looks_like);

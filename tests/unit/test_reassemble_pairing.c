@@ -127,6 +127,7 @@ static void run_row(const struct row *row)
         case END: break;
         }
     }
+    pairing_release(&p);
 }
 
 static void test_rows(void **state)
@@ -159,6 +160,7 @@ static void test_early_then_complete(void **state)
     assert_int_equal(res.idx, 1);
     assert_int_equal(res.cls, PAIRING_HEAD);
     assert_int_equal(res.flags, 0);
+    pairing_release(&p);
 }
 
 static void test_queue_cap(void **state)
@@ -177,6 +179,10 @@ static void test_queue_cap(void **state)
     struct pairing_result res;
     pairing_response(&p, 0, 6000, NULL, &res);
     assert_int_equal(res.idx, 1);
+    assert_int_equal(pairing_mem(&p),
+                     PAIRING_MAX_PENDING * sizeof(struct pairing_req));
+    pairing_release(&p);
+    assert_int_equal(pairing_mem(&p), 0);
 }
 
 static void test_hole_table_full_stays_cautious(void **state)
