@@ -28,11 +28,14 @@ static const char *const names[] = {
 };
 #define N_PARAMS (sizeof(names) / sizeof(names[0]))
 
-/* A value's complaint: false, with why written. */
+/* A value's complaint: false, with why written. expected is either
+ * what would do ("a number ...") or clock.h's own words, which say
+ * "(expected ...)" themselves. */
 static bool refuse(char *why, size_t whylen, const char *name,
                    const char *value, const char *expected)
 {
-    errbuf_set(why, whylen, "%s: expected %s, got '%.80s'", name, expected,
+    errbuf_set(why, whylen, "%s: %s%s, got '%.80s'", name,
+               strstr(expected, "expected") ? "" : "expected ", expected,
                value);
     return false;
 }
@@ -192,10 +195,11 @@ static bool parse_one(unsigned bit, const char *name, const char *v,
     switch (bit) {
     case SP_SINCE:
     case SP_UNTIL:
+        /* clock.h words what it expects (and a date that does not exist) */
+        expected = "an RFC 3339 time or seconds since the epoch";
         ok = clock_parse_time(v, bit == SP_SINCE ? &p->since_ns
-                                                 : &p->until_ns) == 0;
-        expected = "an RFC 3339 time (2026-11-26T05:29:38Z) or seconds "
-                   "since the epoch";
+                                                 : &p->until_ns,
+                              &expected) == 0;
         break;
     case SP_PATH:
         ok = parse_path(v, p->path);

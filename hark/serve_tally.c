@@ -163,12 +163,14 @@ size_t serve_tally_top(serve_tally_t *t, size_t top,
     for (size_t i = 0; i < t->cap; i++)
         if (t->slots[i])
             t->sorted[k++] = t->slots[i];
-    qsort(t->sorted, k, sizeof(*t->sorted), by_count);
+    if (k > 1)
+        qsort(t->sorted, k, sizeof(*t->sorted), by_count);
     if (k > top)
         k = top;
     for (size_t i = 0; i < k; i++)
-        qsort(t->sorted[i]->values, t->sorted[i]->n_values,
-              sizeof(uint64_t), by_value);
+        if (t->sorted[i]->n_values > 1)
+            qsort(t->sorted[i]->values, t->sorted[i]->n_values,
+                  sizeof(uint64_t), by_value);
     return k;
 }
 
