@@ -12,18 +12,9 @@
 
 #include "frame.h"
 #include "json_out.h"
+#include "urlsplit.h"
 
 #include <stdbool.h>
-
-/* A request target split the ECS way: path up to '?' or '#', query
- * between them without the '?', fragment after '#'. The absolute form
- * ("http://host/p?q") is split after its authority; the authority form
- * of CONNECT has no path. All borrow uri. */
-struct url_parts {
-    struct bytes path, query, fragment;
-    bool has_query, has_fragment;
-};
-void record_url_split(struct bytes uri, struct url_parts *out);
 
 /* Appends r as one JSON object (no newline). 0, or -ENOMEM. */
 int record_json(struct json_out *j, const struct audit_record *r);

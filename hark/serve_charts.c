@@ -143,7 +143,7 @@ static int visit(void *ctx, const struct audit_record *r,
             rc = add_route(c, r);
         break;
     case SERVE_CHART_PATHS:
-        record_url_split(r->uri, &u);
+        urlsplit(r->uri, &u);
         rc = serve_tally_add(c->tally, u.path, is_error(r), 0);
         break;
     case SERVE_CHART_CLIENTS:

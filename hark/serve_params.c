@@ -330,7 +330,7 @@ bool serve_params_match(const struct serve_params *p,
         return false;
     if (g & SP_PATH) {
         struct url_parts u;
-        record_url_split(r->uri, &u);
+        urlsplit(r->uri, &u);
         size_t n = strlen(p->path);
         if (u.path.n < n || memcmp(u.path.p, p->path, n))
             return false;
