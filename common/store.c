@@ -303,9 +303,10 @@ static int store_alloc(store_t *s, unsigned flags)
     s->wo = leveldb_writeoptions_create();
     s->batch = leveldb_writebatch_create();
     s->enc = frame_writer_new(FRAME_LOG, "store");
+    s->index_enc = frame_writer_new(FRAME_LOG, "store");
     s->pending_keys = fpset_new();
     if (!s->opt || !s->bloom || !s->ro || !s->wo || !s->batch || !s->enc ||
-        !s->pending_keys)
+        !s->index_enc || !s->pending_keys)
         return -ENOMEM;
     leveldb_options_set_create_if_missing(s->opt, (flags & STORE_CREATE) != 0);
     leveldb_options_set_write_buffer_size(s->opt, WRITE_BUFFER);
@@ -336,6 +337,7 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
     }
     msgpack_sbuffer_init(&s->sb);
     msgpack_sbuffer_init(&s->records);
+    msgpack_sbuffer_init(&s->index_sb);
     if (!msgpack_zone_init(&s->zone, 4096)) {
         free(s->path);
         free(s);
@@ -355,6 +357,8 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
         goto fail;
     }
     rc = load_head(s, err, errlen);
+    if (rc == 0)
+        rc = store_index_load(s, err, errlen);
     if (rc < 0 && (flags & STORE_CREATE))
         goto fail;
     *out = s;
@@ -382,9 +386,11 @@ void store_close(store_t **sp)
     if (s->batch)
         leveldb_writebatch_destroy(s->batch);
     frame_writer_destroy(&s->enc);
+    frame_writer_destroy(&s->index_enc);
     fpset_destroy(&s->pending_keys);
     msgpack_sbuffer_destroy(&s->sb);
     msgpack_sbuffer_destroy(&s->records);
+    msgpack_sbuffer_destroy(&s->index_sb);
     msgpack_zone_destroy(&s->zone);
     sodium_memzero(s->sign_sk, sizeof(s->sign_sk));
     free(s->path);
@@ -481,7 +487,8 @@ int store_put(store_t *s, const struct audit_record *r)
     msgpack_packer_init(&pk, &s->sb, msgpack_sbuffer_write);
     if (msgpack_pack_array(&pk, 2) ||
         msgpack_pack_bin_with_body(&pk, key, klen) ||
-        msgpack_pack_bin_with_body(&pk, hash, STORE_HASH_BYTES))
+        msgpack_pack_bin_with_body(&pk, hash, STORE_HASH_BYTES) ||
+        store_index_put(s, key, klen, r, s->seq + 1) < 0)
         return -ENOMEM;
 
     batch_put(s, key, klen, value, vlen);
@@ -501,6 +508,7 @@ static void committed(store_t *s)
     s->pending_bytes = 0;
     s->pending = 0;
     s->cp_pending = false;
+    s->index_pending = false;
     s->committed_seq = s->seq;
     memcpy(s->committed_hash, s->hash, STORE_HASH_BYTES);
 }
@@ -599,6 +607,10 @@ uint32_t store_discard(store_t *s)
     s->pending = 0;
     s->seq = s->committed_seq;
     memcpy(s->hash, s->committed_hash, STORE_HASH_BYTES);
+    if (s->index_pending) {
+        s->index_from = 0; /* "i" went with the batch */
+        s->index_pending = false;
+    }
     if (s->cp_pending) {
         /* the checkpoint went with the batch: the last committed one is
          * no longer known exactly; an extra checkpoint is harmless */

@@ -1,7 +1,7 @@
 /* store_private.h - what the trail's files share: the key layout
  * (store.h describes it), the state of an open trail and the chain's
- * hash. Only store.c, store_verify.c, store_query.c and store_proof.c
- * include it.
+ * hash. Only store.c, store_verify.c, store_query.c, store_proof.c and
+ * store_index.c include it.
  */
 #ifndef HARK_STORE_PRIVATE_H
 #define HARK_STORE_PRIVATE_H
@@ -53,6 +53,12 @@ struct store {
     /* chain entries, meta and query requests are unpacked here */
     msgpack_zone zone;
     msgpack_sbuffer records;      /* a query reply's records */
+    /* the secondary keys (store_index.h): the first seq indexed (0: no
+     * "i" yet), whether "i" is in the pending batch, their buffers */
+    uint64_t index_from;
+    bool index_pending;
+    frame_writer_t *index_enc;
+    msgpack_sbuffer index_sb;
 };
 
 struct store_decoder {
@@ -95,6 +101,14 @@ int store_iter_status(const leveldb_iterator_t *it, char *err,
 /* Reads a chain entry, [bin key, bin hash], unpacked into z. */
 bool store_chain_entry(msgpack_zone *z, const void *v, size_t n,
                        struct bytes *key, const uint8_t **hash);
+
+/* Adds the index entries of r (stored under key, chain entry seq) to the
+ * pending batch, with "i" when the trail has none yet; nothing when it
+ * fails. 0 or -ENOMEM. */
+int store_index_put(store_t *s, const uint8_t *key, size_t klen,
+                    const struct audit_record *r, uint64_t seq);
+/* Reads "i" into s->index_from. 0, or -EIO with LevelDB's message. */
+int store_index_load(store_t *s, char *err, size_t errlen);
 
 /* Checks and unpacks one whole value into d (forgetting the last reply).
  * 0 or -EBADMSG. */

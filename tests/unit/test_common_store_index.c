@@ -1,0 +1,432 @@
+/* test_common_store_index.c - the trail's secondary keys and scans.
+ *
+ * A trail of 300 records (requests and responses, statuses from 200 to
+ * 503 and none, a dozen paths, one path with a NUL, keys with a dup
+ * suffix) written out of time order. Every scan — by time, by a status
+ * range, by a path prefix; forwards and backwards; whole or in pages —
+ * must give what a plain walk of the records, filtered here, gives, in
+ * the same order. Then the cases where the index cannot answer: a trail
+ * written before it existed, and a batch that was discarded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "store.h"
+#include "store_index.h"
+#include "store_proof.h"
+#include "store_verify.h"
+#include "trailedit.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_TX 150
+
+struct fixture {
+    char dir[64];
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    if (!fx)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hark-index-XXXXXX");
+    if (!mkdtemp(fx->dir)) {
+        free(fx);
+        return -1;
+    }
+    strcat(fx->dir, "/db");
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    *strrchr(fx->dir, '/') = '\0';
+    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static const char *const uris[] = {
+    "/", "/a", "/a/b", "/a/b?x=1", "/ab", "/api/v1/users",
+    "/api/v1/users/42", "/api/v2", "http://h.example/a/c", "/static/x.png",
+    "/q#frag", "/n\0ul",
+};
+static const uint32_t uri_lens[] = { 1, 2, 4, 8, 3, 13, 16, 7, 20, 13, 7, 5 };
+static const uint32_t statuses[] = { 200, 200, 201, 204, 301, 404, 404, 500,
+                                     503, 0 };
+static const struct msg_header hdrs[] = {
+    { BYTES_LIT("Host"), BYTES_LIT("example.com") },
+};
+
+/* Transaction i: a request and its response; every 7th pair is logged
+ * twice (a dup key), times interleave across connections. */
+static struct audit_record make(int i, enum record_kind kind)
+{
+    static char uids[N_TX][17];
+    snprintf(uids[i], sizeof(uids[i]), "%016x", 0x100 + i % 9);
+    uint64_t ts = 1000 + (uint64_t)((i * 37) % N_TX) * 10 +
+                  (kind == RECORD_RESPONSE ? 3 : 0);
+    struct audit_record r = {
+        .kind = kind,
+        .uid = bytes_of(uids[i]),
+        .idx = (uint32_t)i,
+        .ts_ns = ts,
+        .req_ts_ns = ts - (kind == RECORD_RESPONSE ? 3 : 0),
+        .addr = { BYTES_LIT("192.0.2.1"), 40000, BYTES_LIT("192.0.2.2"), 80 },
+        .method = BYTES_LIT("GET"),
+        .uri = { uris[i % 12], uri_lens[i % 12] },
+        .version = BYTES_LIT("1.1"),
+        .headers = hdrs,
+        .n_headers = 1,
+        .body = BYTES_LIT("the body"),
+        .body_len = 8,
+    };
+    if (kind == RECORD_RESPONSE) {
+        r.status = statuses[i % 10];
+        r.outcome = r.status ? BYTES_LIT("ok") : BYTES_LIT("timeout");
+        r.latency_ns = (uint64_t)i;
+    }
+    return r;
+}
+
+static void build(const char *dir)
+{
+    store_t *s = NULL;
+    char err[256] = "";
+    assert_int_equal(store_open(dir, STORE_CREATE, &s, err, sizeof(err)), 0);
+    for (int i = 0; i < N_TX; i++) {
+        struct audit_record q = make(i, RECORD_REQUEST);
+        struct audit_record a = make(i, RECORD_RESPONSE);
+        assert_int_equal(store_put(s, &q), 0);
+        assert_int_equal(store_put(s, &a), 0);
+        if (i % 7 == 0)
+            assert_int_equal(store_put(s, &a), 0);
+        if (i % 40 == 39)
+            assert_int_equal(store_commit(s, false, err, sizeof(err)), 0);
+    }
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    store_close(&s);
+}
+
+static store_t *open_ro(const char *dir)
+{
+    store_t *s = NULL;
+    char err[256];
+    assert_int_equal(store_open(dir, 0, &s, err, sizeof(err)), 0);
+    return s;
+}
+
+/* What a record must match: the narrowing, written out again. */
+struct want {
+    uint64_t since, until;
+    bool by_status;
+    uint32_t lo, hi;
+    const char *path;
+    size_t path_len;
+};
+
+static bool wanted(const struct want *w, const struct audit_record *r)
+{
+    if (r->ts_ns < w->since || r->ts_ns >= w->until)
+        return false;
+    if (w->by_status && (r->kind != RECORD_RESPONSE || r->status < w->lo ||
+                         r->status > w->hi))
+        return false;
+    if (w->path) {
+        struct bytes u = r->uri;
+        if (!strncmp(u.p, "http://h.example", 16))
+            u = BYTES_LIT("/a/c"); /* its path, after the authority */
+        const char *q = memchr(u.p, '?', u.n), *h = memchr(u.p, '#', u.n);
+        size_t n = u.n;
+        if (q)
+            n = (size_t)(q - u.p);
+        if (h && (size_t)(h - u.p) < n)
+            n = (size_t)(h - u.p);
+        if (n < w->path_len || memcmp(u.p, w->path, w->path_len))
+            return false;
+    }
+    return true;
+}
+
+struct found {
+    uint8_t keys[1000][STORE_KEY_MAX];
+    size_t lens[1000];
+    size_t n;
+};
+
+/* The reference: every record key in key order, through store_iter. */
+static void reference(store_t *s, const struct want *w, bool reverse,
+                      struct found *f)
+{
+    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
+    struct audit_record r;
+    struct found all = { .n = 0 };
+    while (store_iter_next(it, &r) == 1) {
+        if (!wanted(w, &r))
+            continue;
+        size_t kl;
+        const void *k = store_iter_key(it, &kl);
+        memcpy(all.keys[all.n], k, kl);
+        all.lens[all.n++] = kl;
+    }
+    store_iter_destroy(&it);
+    f->n = 0;
+    for (size_t i = 0; i < all.n; i++) {
+        size_t j = reverse ? all.n - 1 - i : i;
+        memcpy(f->keys[f->n], all.keys[j], all.lens[j]);
+        f->lens[f->n++] = all.lens[j];
+    }
+}
+
+/* Runs a scan, pages of `page` (0: one), keeping what matches w (the
+ * scan may give more). Checks summaries as it goes. */
+static void scan(store_t *s, const struct want *w, bool reverse,
+                 bool summaries, size_t page, struct found *f)
+{
+    uint8_t after[STORE_KEY_MAX];
+    size_t after_len = 0;
+    f->n = 0;
+    for (;;) {
+        struct store_scan_opts o = {
+            .since_ns = w->since, .until_ns = w->until, .reverse = reverse,
+            .summaries = summaries, .by_status = w->by_status,
+            .status_lo = w->lo, .status_hi = w->hi, .path = w->path,
+            .path_len = w->path_len, .after = after_len ? after : NULL,
+            .after_len = after_len,
+        };
+        store_scan_t *sc = store_scan_new(s, &o);
+        assert_non_null(sc);
+        struct audit_record r;
+        size_t got = 0;
+        int rc;
+        while ((rc = store_scan_next(sc, &r)) == 1) {
+            size_t kl;
+            const void *k = store_scan_key(sc, &kl);
+            assert_non_null(k);
+            if (store_scan_summaries(sc)) {
+                assert_int_equal(r.n_headers, 0);
+                assert_int_equal(r.body.n, 0);
+                assert_int_equal(r.body_len, 8);
+                assert_true(store_scan_seq(sc) > 0);
+            }
+            memcpy(after, k, kl);
+            after_len = kl;
+            if (wanted(w, &r)) {
+                memcpy(f->keys[f->n], k, kl);
+                f->lens[f->n++] = kl;
+            }
+            if (page && ++got == page)
+                break;
+        }
+        assert_true(rc >= 0);
+        store_scan_destroy(&sc);
+        if (!page || got < page)
+            return;
+    }
+}
+
+static void same(const struct found *a, const struct found *b,
+                 const char *what)
+{
+    if (a->n != b->n)
+        fail_msg("%s: %zu records, want %zu", what, a->n, b->n);
+    for (size_t i = 0; i < a->n; i++)
+        if (a->lens[i] != b->lens[i] ||
+            memcmp(a->keys[i], b->keys[i], a->lens[i]))
+            fail_msg("%s: record %zu differs", what, i);
+}
+
+static const struct want wants[] = {
+    { 0, UINT64_MAX, false, 0, 0, NULL, 0 },
+    { 1200, 2000, false, 0, 0, NULL, 0 },
+    { 0, UINT64_MAX, true, 200, 200, NULL, 0 },
+    { 0, UINT64_MAX, true, 400, 599, NULL, 0 },
+    { 1100, 1800, true, 200, 299, NULL, 0 },
+    { 0, UINT64_MAX, true, 0, 0, NULL, 0 },
+    { 0, UINT64_MAX, true, 600, 999, NULL, 0 },
+    { 0, UINT64_MAX, false, 0, 0, "/a", 2 },
+    { 0, UINT64_MAX, false, 0, 0, "/a/", 3 },
+    { 1300, 1700, false, 0, 0, "/api/v1/users", 13 },
+    { 0, UINT64_MAX, false, 0, 0, "/q", 2 },
+    { 0, UINT64_MAX, false, 0, 0, "/n", 2 },
+    { 0, UINT64_MAX, false, 0, 0, "/zzz", 4 },
+    { 5000, 6000, false, 0, 0, NULL, 0 },
+};
+
+static void test_scans(void **state)
+{
+    struct fixture *fx = *state;
+    build(fx->dir);
+    store_t *s = open_ro(fx->dir);
+    assert_true(store_indexed(s));
+    static struct found ref, got;
+    char what[128];
+    for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++)
+        for (int rev = 0; rev <= 1; rev++)
+            for (int sum = 0; sum <= 1; sum++)
+                for (size_t page = 0; page <= 7; page += 7) {
+                    snprintf(what, sizeof(what), "want %zu rev %d sum %d "
+                             "page %zu", i, rev, sum, page);
+                    reference(s, &wants[i], rev, &ref);
+                    scan(s, &wants[i], rev, sum, page, &got);
+                    same(&got, &ref, what);
+                }
+    store_close(&s);
+}
+
+static void test_narrowed(void **state)
+{
+    /* a narrowed scan reads only what its index names */
+    struct fixture *fx = *state;
+    build(fx->dir);
+    store_t *s = open_ro(fx->dir);
+    struct store_scan_opts o = { .since_ns = 0, .until_ns = UINT64_MAX,
+                                 .summaries = true, .by_status = true,
+                                 .status_lo = 500, .status_hi = 599 };
+    store_scan_t *sc = store_scan_new(s, &o);
+    assert_true(store_scan_narrowed(sc));
+    struct audit_record r;
+    size_t n = 0;
+    while (store_scan_next(sc, &r) == 1) {
+        assert_int_equal(r.kind, RECORD_RESPONSE);
+        assert_true(r.status >= 500 && r.status <= 599);
+        n++;
+    }
+    /* statuses 500 and 503: i % 10 in {7, 8}, plus their dups */
+    assert_true(n >= 30);
+    store_scan_destroy(&sc);
+    store_close(&s);
+}
+
+static void test_summary_seq(void **state)
+{
+    /* the seq of a summary is the record's chain entry */
+    struct fixture *fx = *state;
+    build(fx->dir);
+    store_t *s = open_ro(fx->dir);
+    struct store_scan_opts o = { .until_ns = UINT64_MAX, .summaries = true };
+    store_scan_t *sc = store_scan_new(s, &o);
+    struct audit_record r;
+    int n = 0;
+    while (store_scan_next(sc, &r) == 1 && n++ < 40) {
+        size_t kl;
+        const void *k = store_scan_key(sc, &kl);
+        struct store_proof p;
+        assert_int_equal(store_proof(s, k, kl, 0, &p), 0);
+        assert_int_equal(p.seq, store_scan_seq(sc));
+        assert_true(p.verifies);
+    }
+    store_scan_destroy(&sc);
+    struct store_verify v;
+    assert_int_equal(store_verify(s, NULL, &v), 0);
+    store_close(&s);
+}
+
+/* Deletes every key of prefix p. */
+static void drop_prefix(const char *dir, char p)
+{
+    leveldb_options_t *opt = leveldb_options_create();
+    char *e = NULL;
+    leveldb_t *db = leveldb_open(opt, dir, &e);
+    assert_null(e);
+    leveldb_readoptions_t *ro = leveldb_readoptions_create();
+    leveldb_iterator_t *it = leveldb_create_iterator(db, ro);
+    for (leveldb_iter_seek(it, &p, 1); leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t kl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (k[0] != p)
+            break;
+        assert_int_equal(te_delete(db, k, kl), 0);
+    }
+    leveldb_iter_destroy(it);
+    leveldb_readoptions_destroy(ro);
+    leveldb_close(db);
+    leveldb_options_destroy(opt);
+}
+
+static void test_not_indexed(void **state)
+{
+    /* a trail from before the index: scans read the records */
+    struct fixture *fx = *state;
+    build(fx->dir);
+    drop_prefix(fx->dir, 'i');
+    drop_prefix(fx->dir, 'x');
+    store_t *s = open_ro(fx->dir);
+    assert_false(store_indexed(s));
+    static struct found ref, got;
+    for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+        reference(s, &wants[i], true, &ref);
+        scan(s, &wants[i], true, true, 5, &got);
+        same(&got, &ref, "not indexed");
+    }
+    store_close(&s);
+
+    /* a logger going on with it indexes from there: still not indexed */
+    char err[256];
+    assert_int_equal(store_open(fx->dir, STORE_CREATE, &s, err,
+                                sizeof(err)), 0);
+    struct audit_record r = make(3, RECORD_REQUEST);
+    r.ts_ns = 99999;
+    assert_int_equal(store_put(s, &r), 0);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    store_close(&s);
+    s = open_ro(fx->dir);
+    assert_false(store_indexed(s));
+    store_close(&s);
+}
+
+static void test_discarded_marker(void **state)
+{
+    /* "i" goes with the first batch; a discarded one takes it along */
+    struct fixture *fx = *state;
+    store_t *s = NULL;
+    char err[256];
+    assert_int_equal(store_open(fx->dir, STORE_CREATE, &s, err,
+                                sizeof(err)), 0);
+    struct audit_record r = make(1, RECORD_REQUEST);
+    assert_int_equal(store_put(s, &r), 0);
+    assert_int_equal(store_discard(s), 1);
+    assert_int_equal(store_put(s, &r), 0);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    store_close(&s);
+    s = open_ro(fx->dir);
+    assert_true(store_indexed(s));
+    struct store_scan_opts o = { .until_ns = UINT64_MAX, .summaries = true };
+    store_scan_t *sc = store_scan_new(s, &o);
+    struct audit_record got;
+    assert_int_equal(store_scan_next(sc, &got), 1);
+    assert_true(store_scan_summaries(sc));
+    assert_int_equal(store_scan_seq(sc), 1);
+    assert_int_equal(store_scan_next(sc, &got), 0);
+    store_scan_destroy(&sc);
+    store_close(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_scans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_narrowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summary_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_indexed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discarded_marker, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
