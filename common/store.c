@@ -718,6 +718,7 @@ int store_decoder_unpack(store_decoder_t *d, const void *p, size_t n,
 {
     d->records = NULL;
     d->n_records = 0;
+    d->keys = d->seqs = NULL;
     return frame_unpack(d->reader, p, n, out) == 0 ? 0 : -EBADMSG;
 }
 

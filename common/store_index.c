@@ -215,7 +215,8 @@ static int tk_rcmp(const void *a, const void *b)
 static int gather(store_scan_t *sc, const uint8_t *tk)
 {
     uint64_t ts = store_get_be(tk, 8);
-    if (ts < sc->o.since_ns || ts >= sc->o.until_ns)
+    if (ts < sc->o.since_ns || ts >= sc->o.until_ns ||
+        (sc->o.kind && tk[20] != sc->o.kind))
         return 0;
     if (sc->has_after) {
         int c = memcmp(tk, sc->after, TK);
@@ -490,7 +491,8 @@ static int next_walk(store_scan_t *sc, struct audit_record *out)
             return 0;
         /* start_walk only lands outside the range within `after`'s own
          * time: a few keys at most */
-        if (ts < sc->o.since_ns || ts >= sc->o.until_ns)
+        if (ts < sc->o.since_ns || ts >= sc->o.until_ns ||
+            (sc->o.kind && k[21] != sc->o.kind))
             continue;
         const uint8_t *v = (const uint8_t *)leveldb_iter_value(sc->it, &vl);
         return take(sc, k, kl, v, vl, out);

@@ -23,8 +23,9 @@
  * scans read the records themselves.
  *
  * A scan yields, in key order (or reversed), at least the records of its
- * time range that match its narrowing (a status range or a path prefix,
- * through "h" or "p"), and may yield more: the caller still filters.
+ * time range that match its narrowing (a kind, read off the keys; a
+ * status range or a path prefix, through "h" or "p"), and may yield
+ * more: the caller still filters.
  * With `summaries` it yields the "x" values, without headers and bodies,
  * which is what makes a scan over many records fast.
  */
@@ -48,6 +49,9 @@ struct store_scan_opts {
     uint64_t since_ns, until_ns;  /* [since, until) */
     bool reverse;                 /* newest first */
     bool summaries;               /* "x" values rather than records */
+    int kind;                     /* narrow to one enum record_kind (0:
+                                     both): read off the key, so the other
+                                     kind costs nothing */
     bool by_status;               /* narrow to status_lo..status_hi */
     uint32_t status_lo, status_hi;
     const char *path;             /* narrow to url.path prefix, or NULL */

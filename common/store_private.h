@@ -65,6 +65,7 @@ struct store_decoder {
     frame_reader_t *reader;       /* its zone holds the last value */
     const msgpack_object *records; /* of the last reply read */
     uint32_t n_records;
+    const msgpack_object *keys, *seqs; /* its "keys", "seqs", or NULL */
 };
 
 /* The big-endian number in p[0..width). */

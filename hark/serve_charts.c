@@ -1,8 +1,9 @@
 /* serve_charts.c - GET /api/chart/NAME (serve_charts.h).
  *
- * One pass over the selected records per chart: the rate chart keeps the
- * time and class of each (the buckets are laid out once the range is
- * known), the others count names in a tally.
+ * One pass over the summaries of the selected records per chart (the
+ * index narrows by status or path when the filter has one): the rate
+ * chart keeps the time and class of each (the buckets are laid out once
+ * the range is known), the others count names in a tally.
  */
 #include "serve_charts.h"
 #include "clock.h"
@@ -126,7 +127,7 @@ static int add_route(struct chart *c, const struct audit_record *r)
 }
 
 static int visit(void *ctx, const struct audit_record *r,
-                 const struct serve_key *k)
+                 const struct serve_key *k, uint64_t seq)
 {
     struct chart *c = ctx;
     struct url_parts u;
@@ -297,7 +298,8 @@ void serve_chart(serve_source_t *s, enum serve_chart which,
         serve_reply_error(out, 500, "out of memory");
         return;
     }
-    struct serve_scan q = { p->since_ns, p->until_ns, NULL };
+    struct serve_scan q = { .since_ns = p->since_ns, .until_ns = p->until_ns,
+                            .summaries = true, .narrow = &rp };
     int rc = serve_source_scan(s, &q, visit, &c, err, sizeof(err));
     if (rc < 0) {
         serve_reply_error(out, 500, rc == -ENOMEM ? "out of memory" : err);

@@ -1,47 +1,24 @@
 /* serve_list.c - GET /api/records (serve_list.h).
  *
- * The trail is read forward, in key order, from `since` up to `before`
- * (or `until`); the keys of the last limit + 1 matching records stay in
- * a ring, and the page is those records read again by key, newest
- * first. The extra one says whether an older page exists.
+ * The trail is read backwards from `before` (or `until`) as summaries,
+ * narrowed by the index when the filter has a status or a path; each row
+ * is written as its record comes. One match past the page says whether
+ * an older page exists.
  */
 #include "serve_list.h"
 #include "clock.h"
-#include "record_json.h"
 
 #include <errno.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-struct ring {
+struct page {
     const struct serve_params *p;
-    struct serve_key *keys;       /* limit + 1 of them */
-    size_t cap, n, head;          /* head: the oldest */
+    struct json_out *j;
+    uint32_t rows;
+    struct serve_key last;        /* of the last row written */
+    bool more;
 };
-
-static int key_cmp(const struct serve_key *a, const struct serve_key *b)
-{
-    size_t n = a->n < b->n ? a->n : b->n;
-    int c = memcmp(a->b, b->b, n);
-    return c ? c : (a->n > b->n) - (a->n < b->n);
-}
-
-static int remember(void *ctx, const struct audit_record *r,
-                    const struct serve_key *k)
-{
-    struct ring *ring = ctx;
-    if ((ring->p->given & SP_BEFORE) && key_cmp(k, &ring->p->before) >= 0)
-        return 0; /* keys go up: the rest are newer still */
-    if (!serve_params_match(ring->p, r))
-        return 1;
-    if (ring->n < ring->cap) {
-        ring->keys[(ring->head + ring->n++) % ring->cap] = *k;
-    } else {
-        ring->keys[ring->head] = *k;
-        ring->head = (ring->head + 1) % ring->cap;
-    }
-    return 1;
-}
 
 static void addr(struct json_out *j, const char *name, struct bytes ip,
                  uint16_t port)
@@ -107,47 +84,47 @@ void serve_list_row(struct json_out *j, const struct audit_record *r,
     json_out_obj_end(j);
 }
 
-static int write_row(void *ctx, const struct audit_record *r,
-                     const struct serve_key *k)
+static int add_row(void *ctx, const struct audit_record *r,
+                   const struct serve_key *k, uint64_t seq)
 {
-    serve_list_row(ctx, r, k);
-    return 0;
+    struct page *pg = ctx;
+    if (!serve_params_match(pg->p, r))
+        return 1;
+    if (pg->rows == pg->p->limit) {
+        pg->more = true;
+        return 0;
+    }
+    serve_list_row(pg->j, r, k);
+    pg->last = *k;
+    pg->rows++;
+    return 1;
 }
 
 void serve_list(serve_source_t *s, const struct serve_params *p,
                 struct serve_reply *out)
 {
-    struct ring ring = { .p = p, .cap = p->limit + 1u };
-    char err[512];
-    if (!(ring.keys = calloc(ring.cap, sizeof(*ring.keys)))) {
-        serve_reply_error(out, 500, "out of memory");
-        return;
-    }
-    uint64_t t0 = clock_mono_ns();
-    struct serve_scan q = { p->since_ns, p->until_ns, NULL };
-    if ((p->given & SP_BEFORE) && serve_key_ts(&p->before) < q.until_ns)
-        q.until_ns = serve_key_ts(&p->before) + 1;
-    int rc = serve_source_scan(s, &q, remember, &ring, err, sizeof(err));
-    if (rc < 0) {
-        serve_reply_error(out, 500, err);
-        free(ring.keys);
-        return;
-    }
     struct json_out *j = &out->json;
-    size_t shown = ring.n < p->limit ? ring.n : p->limit;
+    struct page pg = { .p = p, .j = j };
+    char err[512];
+    uint64_t t0 = clock_mono_ns();
+    struct serve_scan q = {
+        .since_ns = p->since_ns, .until_ns = p->until_ns,
+        .after = (p->given & SP_BEFORE) ? &p->before : NULL,
+        .reverse = true, .summaries = true, .narrow = p,
+    };
     json_out_obj(j);
     json_out_key(j, "records");
     json_out_arr(j);
-    for (size_t i = 0; i < shown && rc >= 0; i++) {
-        const struct serve_key *k =
-            &ring.keys[(ring.head + ring.n - 1 - i) % ring.cap];
-        rc = serve_source_get(s, k, write_row, j, err, sizeof(err));
+    int rc = serve_source_scan(s, &q, add_row, &pg, err, sizeof(err));
+    if (rc < 0) {
+        serve_reply_error(out, 500, err);
+        return;
     }
     json_out_arr_end(j);
     json_out_key(j, "next");
-    if (ring.n > p->limit) {
+    if (pg.more) {
         char hex[SERVE_KEY_HEX];
-        serve_key_hex(&ring.keys[(ring.head + 1) % ring.cap], hex);
+        serve_key_hex(&pg.last, hex);
         json_out_cstr(j, hex);
     } else {
         json_out_json(j, "null", 4);
@@ -157,7 +134,4 @@ void serve_list(serve_source_t *s, const struct serve_params *p,
     json_out_key(j, "ms");
     json_out_ms(j, clock_mono_ns() - t0);
     json_out_obj_end(j);
-    free(ring.keys);
-    if (rc < 0)
-        serve_reply_error(out, 500, err);
 }

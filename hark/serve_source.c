@@ -1,16 +1,16 @@
 /* serve_source.c - the trail at rest, or the logger's query socket.
  *
- * Every read is a query of the protocol in store_query.h: asked of the
- * store itself (store_query_serve() on a trail opened for this request)
- * or sent to the logger, and its reply read the same way. The REQ socket
- * is made again after any failure (a REQ socket that lost its reply
- * cannot send again).
+ * At rest a scan is a store_scan (store_index.h) of the trail opened for
+ * this request; live it is the same scan asked of the logger in pages of
+ * the query protocol (store_query.h), with each record's key and chain
+ * entry. The REQ socket is made again after any failure (a REQ socket
+ * that lost its reply cannot send again).
  */
 #include "serve_source.h"
 #include "errbuf.h"
+#include "store_index.h"
 #include "store_query.h"
 #include "topology.h"
-#include "uid.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@ struct serve_source {
     void *zctx, *sock;            /* the logger's query socket */
     char ep[4200];
     store_decoder_t *dec;
-    msgpack_sbuffer req, reply;
+    msgpack_sbuffer req;
     zmq_msg_t msg;                /* the logger's last reply */
 };
 
@@ -37,7 +37,6 @@ serve_source_t *serve_source_new(const struct config *cfg)
         return NULL;
     s->cfg = cfg;
     msgpack_sbuffer_init(&s->req);
-    msgpack_sbuffer_init(&s->reply);
     zmq_msg_init(&s->msg);
     if (!(s->dec = store_decoder_new()) || !(s->zctx = zmq_ctx_new()))
         serve_source_destroy(&s);
@@ -63,7 +62,6 @@ void serve_source_destroy(serve_source_t **sp)
     zmq_msg_close(&s->msg);
     store_decoder_destroy(&s->dec);
     msgpack_sbuffer_destroy(&s->req);
-    msgpack_sbuffer_destroy(&s->reply);
     free(s);
     *sp = NULL;
 }
@@ -128,114 +126,151 @@ const char *serve_source_path(const serve_source_t *s)
     return s->cfg->logger.db;
 }
 
-/* Asks q of the trail or the logger; the reply is then in s->dec. *n
- * gets its record count, next/next_len where the range goes on (NULL
- * when done). 0 or -errno with err. */
-static int ask(serve_source_t *s, const struct store_query *q, uint32_t *n,
-               const void **next, size_t *next_len, char *err,
-               size_t errlen)
+/* Sends the request in s->req to the logger; its reply is then in
+ * s->msg. 0 or -EIO with err. */
+static int ask_logger(serve_source_t *s, char *err, size_t errlen)
 {
-    if (store_query_encode(&s->req, q) < 0) {
-        errbuf_set(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    const void *reply;
-    size_t len;
-    if (s->store) {
-        if (store_query_serve(s->store, s->req.data, s->req.size,
-                              &s->reply) < 0) {
-            errbuf_set(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-        reply = s->reply.data;
-        len = s->reply.size;
-    } else {
-        if (!s->sock && connect_logger(s, err, errlen) < 0)
-            return -EIO;
-        zmq_msg_close(&s->msg);
-        zmq_msg_init(&s->msg);
-        if (zmq_send(s->sock, s->req.data, s->req.size, 0) < 0 ||
-            zmq_msg_recv(&s->msg, s->sock, 0) < 0) {
-            errbuf_set(err, errlen, "the trail is locked by the logger, "
-                       "and its query socket %s did not answer: %s", s->ep,
-                       zmq_strerror(errno));
-            drop_socket(s);
-            return -EIO;
-        }
-        reply = zmq_msg_data(&s->msg);
-        len = zmq_msg_size(&s->msg);
-    }
-    char why[256];
-    if (store_reply_read(s->dec, reply, len, n, next, next_len, why,
-                         sizeof(why)) < 0) {
-        errbuf_set(err, errlen, "reading the trail: %s", why);
+    if (!s->sock && connect_logger(s, err, errlen) < 0)
+        return -EIO;
+    zmq_msg_close(&s->msg);
+    zmq_msg_init(&s->msg);
+    if (zmq_send(s->sock, s->req.data, s->req.size, 0) < 0 ||
+        zmq_msg_recv(&s->msg, s->sock, 0) < 0) {
+        errbuf_set(err, errlen, "the trail is locked by the logger, and "
+                   "its query socket %s did not answer: %s", s->ep,
+                   zmq_strerror(errno));
+        drop_socket(s);
         return -EIO;
     }
     return 0;
 }
 
-/* The trail's key of r (store.h's layout); dup is its suffix, 0 for
- * none. Replies carry records, not keys: the key is worked out again. */
-static void key_of(const struct audit_record *r, uint32_t dup,
-                   struct serve_key *k)
+/* The scan's store options. */
+static struct store_scan_opts scan_opts(const struct serve_scan *q)
 {
-    uint64_t parts[3] = { r->ts_ns, uid_value(r->uid), r->idx };
-    int widths[3] = { 8, 8, 4 };
-    size_t at = 1;
-    k->b[0] = 't';
-    for (int i = 0; i < 3; i++)
-        for (int b = widths[i] - 1; b >= 0; b--)
-            k->b[at++] = (uint8_t)(parts[i] >> (8 * b));
-    k->b[at++] = (uint8_t)r->kind;
-    if (dup)
-        for (int b = 3; b >= 0; b--)
-            k->b[at++] = (uint8_t)(dup >> (8 * b));
-    k->n = at;
+    struct store_scan_opts o = {
+        .since_ns = q->since_ns, .until_ns = q->until_ns,
+        .reverse = q->reverse, .summaries = q->summaries,
+        .after = q->after ? q->after->b : NULL,
+        .after_len = q->after ? q->after->n : 0,
+    };
+    const struct serve_params *p = q->narrow;
+    if (p && (p->given & SP_KIND))
+        o.kind = p->kind;
+    if (p && (p->given & SP_STATUS)) {
+        o.by_status = true;
+        o.status_lo = p->status_lo;
+        o.status_hi = p->status_hi;
+    }
+    if (p && (p->given & SP_PATH)) {
+        o.path = p->path;
+        o.path_len = strlen(p->path);
+    }
+    return o;
+}
+
+static int scan_local(serve_source_t *s, const struct serve_scan *q,
+                      serve_visit_fn visit, void *ctx, char *err,
+                      size_t errlen)
+{
+    struct store_scan_opts o = scan_opts(q);
+    store_scan_t *sc = store_scan_new(s->store, &o);
+    if (!sc) {
+        errbuf_set(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    struct audit_record r;
+    struct serve_key key;
+    int rc;
+    while ((rc = store_scan_next(sc, &r)) != 0) {
+        if (rc == -EBADMSG)
+            continue; /* `hark verify` names it; the page cannot */
+        if (rc < 0) {
+            errbuf_set(err, errlen, "reading the trail: %s",
+                       store_scan_error(sc));
+            break;
+        }
+        const void *k = store_scan_key(sc, &key.n);
+        memcpy(key.b, k, key.n);
+        if ((rc = visit(ctx, &r, &key, store_scan_seq(sc))) <= 0)
+            break;
+    }
+    store_scan_destroy(&sc);
+    return rc;
+}
+
+/* One page of the logger's answer: visits its records, and says where
+ * the next page starts (after->n 0 when done). */
+static int visit_page(serve_source_t *s, struct serve_key *after,
+                      serve_visit_fn visit, void *ctx, char *err,
+                      size_t errlen)
+{
+    char why[256];
+    uint32_t n;
+    const void *next;
+    size_t next_len;
+    if (store_reply_read(s->dec, zmq_msg_data(&s->msg),
+                         zmq_msg_size(&s->msg), &n, &next, &next_len, why,
+                         sizeof(why)) < 0) {
+        errbuf_set(err, errlen, "the logger answered: %s", why);
+        return -EIO;
+    }
+    after->n = 0;
+    if (next && next_len <= sizeof(after->b)) {
+        memcpy(after->b, next, next_len);
+        after->n = next_len;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct audit_record r;
+        struct serve_key key;
+        const void *k;
+        uint64_t seq;
+        if (store_reply_record(s->dec, i, &r) < 0 ||
+            store_reply_key(s->dec, i, &k, &key.n, &seq) < 0)
+            continue;
+        memcpy(key.b, k, key.n);
+        int rc = visit(ctx, &r, &key, seq);
+        if (rc <= 0)
+            return rc;
+    }
+    return 1;
+}
+
+static int scan_remote(serve_source_t *s, const struct serve_scan *q,
+                       serve_visit_fn visit, void *ctx, char *err,
+                       size_t errlen)
+{
+    struct store_scan_opts o = scan_opts(q);
+    struct store_query_scan c = {
+        .reverse = q->reverse, .summaries = q->summaries, .keys = true,
+        .kind = o.kind, .by_status = o.by_status, .status_lo = o.status_lo,
+        .status_hi = o.status_hi, .path = o.path, .path_len = o.path_len,
+    };
+    struct serve_key after = { .n = 0 };
+    if (q->after)
+        after = *q->after;
+    for (;;) {
+        struct store_query sq = { q->since_ns, q->until_ns, 0,
+                                  after.n ? after.b : NULL, after.n };
+        if (store_query_encode_scan(&s->req, &sq, &c) < 0) {
+            errbuf_set(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        int rc = ask_logger(s, err, errlen);
+        if (rc == 0)
+            rc = visit_page(s, &after, visit, ctx, err, errlen);
+        if (rc <= 0 || !after.n)
+            return rc < 0 ? rc : 0;
+    }
 }
 
 int serve_source_scan(serve_source_t *s, const struct serve_scan *q,
                       serve_visit_fn visit, void *ctx, char *err,
                       size_t errlen)
 {
-    struct serve_key after, key, base = { .n = 0 };
-    uint32_t dup = 0;
-    if (q->after)
-        after = *q->after;
-    bool have_after = q->after != NULL;
-    for (;;) {
-        struct store_query sq = { q->since_ns, q->until_ns, 0,
-                                  have_after ? after.b : NULL,
-                                  have_after ? after.n : 0 };
-        uint32_t n;
-        const void *next;
-        size_t next_len;
-        int rc = ask(s, &sq, &n, &next, &next_len, err, errlen);
-        if (rc < 0)
-            return rc;
-        if (next && next_len <= sizeof(after.b)) {
-            memcpy(after.b, next, next_len);
-            after.n = next_len;
-            have_after = true;
-        } else {
-            next = NULL;
-        }
-        for (uint32_t i = 0; i < n; i++) {
-            struct audit_record r;
-            if (store_reply_record(s->dec, i, &r) < 0)
-                continue; /* `hark verify` names it; the page cannot */
-            key_of(&r, 0, &key);
-            /* distinct records with one key: the suffix counts up */
-            dup = base.n == key.n && !memcmp(base.b, key.b, key.n) ? dup + 1
-                                                                    : 0;
-            base = key;
-            if (dup)
-                key_of(&r, dup, &key);
-            if ((rc = visit(ctx, &r, &key)) <= 0)
-                return rc;
-        }
-        if (!next)
-            return 0;
-    }
+    int rc = s->store ? scan_local(s, q, visit, ctx, err, errlen)
+                      : scan_remote(s, q, visit, ctx, err, errlen);
+    return rc < 0 ? rc : 0;
 }
 
 struct get_ctx {
@@ -246,12 +281,12 @@ struct get_ctx {
 };
 
 static int get_visit(void *ctx, const struct audit_record *r,
-                     const struct serve_key *key)
+                     const struct serve_key *key, uint64_t seq)
 {
     struct get_ctx *g = ctx;
     if (key->n != g->want->n || memcmp(key->b, g->want->b, key->n))
         return 1;
-    int rc = g->visit(g->ctx, r, key);
+    int rc = g->visit(g->ctx, r, key, seq);
     g->found = rc < 0 ? rc : 1;
     return 0;
 }
@@ -262,16 +297,24 @@ int serve_source_get(serve_source_t *s, const struct serve_key *key,
 {
     uint64_t ts = serve_key_ts(key);
     struct get_ctx g = { key, visit, ctx, 0 };
-    struct serve_scan q = { ts, ts + 1, NULL };
+    struct serve_scan q = { .since_ns = ts, .until_ns = ts + 1 };
     int rc = serve_source_scan(s, &q, get_visit, &g, err, errlen);
     return rc < 0 ? rc : g.found;
 }
 
 int serve_source_proof(serve_source_t *s, const struct serve_key *key,
-                       struct store_proof *out)
+                       uint64_t seq, struct store_proof *out)
 {
+    char err[256];
     memset(out, 0, sizeof(*out));
-    if (!s->store)
-        return -EOPNOTSUPP;
-    return store_proof(s->store, key->b, key->n, 0, out);
+    if (s->store)
+        return store_proof(s->store, key->b, key->n, seq, out);
+    if (store_query_encode_proof(&s->req, key->b, key->n, seq) < 0)
+        return -ENOMEM;
+    int rc = ask_logger(s, err, sizeof(err));
+    if (rc < 0)
+        return rc;
+    rc = store_reply_proof(s->dec, zmq_msg_data(&s->msg),
+                           zmq_msg_size(&s->msg), out, err, sizeof(err));
+    return rc == -EREMOTEIO || rc == -EBADMSG ? -EIO : rc;
 }

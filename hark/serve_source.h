@@ -33,17 +33,24 @@ bool serve_source_live(const serve_source_t *s);
 /* The trail's directory. */
 const char *serve_source_path(const serve_source_t *s);
 
-/* Records with since <= ts < until in key order, after the key `after`
- * when given. */
+/* Records with since <= ts < until in key order (newest first when
+ * reverse), after the key `after` when given. With summaries, records
+ * come without headers and bodies when the trail has its secondary keys
+ * (store_index.h), which is much faster over many records. narrow, when
+ * given, is a filter whose status or path the trail's index may use to
+ * skip records; the visitor still gets some that do not match it. */
 struct serve_scan {
     uint64_t since_ns, until_ns;
     const struct serve_key *after;
+    bool reverse, summaries;
+    const struct serve_params *narrow;
 };
 
-/* Called with each record and its key (both borrowed for the call):
- * 1 to go on, 0 to stop, or -errno to fail the scan. */
+/* Called with each record, its key and its chain entry (0 when not
+ * known), all borrowed for the call: 1 to go on, 0 to stop, or -errno
+ * to fail the scan. */
 typedef int (*serve_visit_fn)(void *ctx, const struct audit_record *r,
-                              const struct serve_key *key);
+                              const struct serve_key *key, uint64_t seq);
 
 /* Visits q's records in order. 0, or -errno with err saying why (a
  * visitor's error is returned as is). */
@@ -57,9 +64,9 @@ int serve_source_get(serve_source_t *s, const struct serve_key *key,
                      serve_visit_fn visit, void *ctx, char *err,
                      size_t errlen);
 
-/* The chain proof of key's record (store_proof.h): 0, -ENOENT,
- * -EOPNOTSUPP (the logger holds the trail), or -errno. */
+/* The chain proof of key's record (store_proof.h; seq a hint, or 0):
+ * 0, -ENOENT, or -errno. */
 int serve_source_proof(serve_source_t *s, const struct serve_key *key,
-                       struct store_proof *out);
+                       uint64_t seq, struct store_proof *out);
 
 #endif

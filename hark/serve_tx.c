@@ -56,15 +56,27 @@ static const struct {
 
 struct side {
     struct serve_key key;
+    uint64_t seq;                 /* its chain entry, when known */
     struct json_out j;            /* the side's object, still open */
     int kind;
     bool timeout;                 /* a timeout: a late one may follow */
+};
+
+/* A record of the transaction found among the summaries, read whole
+ * once the search is over. */
+struct partner {
+    struct serve_key key;
+    uint64_t seq;
+    int kind;
+    bool timeout;
 };
 
 struct tx {
     const struct serve_key *focus;
     struct side sides[1 + SERVE_TX_RESPONSES_MAX];
     size_t n;
+    struct partner found[1 + SERVE_TX_RESPONSES_MAX];
+    size_t n_found;
     bool have_focus, more;        /* more: responses past the max */
     /* the transaction, from the first record seen */
     char uid[UID_LEN + 1];
@@ -149,11 +161,12 @@ static void view(struct json_out *j, const struct audit_record *r)
 }
 
 static void add_side(struct tx *t, const struct audit_record *r,
-                     const struct serve_key *k)
+                     const struct serve_key *k, uint64_t seq)
 {
     struct side *s = &t->sides[t->n++];
     char hex[SERVE_KEY_HEX];
     s->key = *k;
+    s->seq = seq;
     s->kind = (int)r->kind;
     s->timeout = bytes_eq(r->outcome, OUTCOME_TIMEOUT);
     json_out_init(&s->j);
@@ -172,16 +185,18 @@ static bool same_key(const struct serve_key *a, const struct serve_key *b)
 
 static bool have(const struct tx *t, const struct serve_key *k)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (same_key(&t->sides[i].key, k))
+    for (size_t i = 0; i < t->n_found; i++)
+        if (same_key(&t->found[i].key, k))
             return true;
     return false;
 }
 
 static int visit_focus(void *ctx, const struct audit_record *r,
-                       const struct serve_key *k)
+                       const struct serve_key *k, uint64_t seq)
 {
     struct tx *t = ctx;
+    if (!same_key(k, t->focus))
+        return 1; /* another record of the same time */
     size_t n = r->uid.n < UID_LEN ? r->uid.n : UID_LEN;
     memcpy(t->uid, r->uid.p, n);
     t->uid[n] = '\0';
@@ -190,7 +205,17 @@ static int visit_focus(void *ctx, const struct audit_record *r,
     t->orphan = r->kind == RECORD_RESPONSE && bytes_eq(r->outcome,
                                                        OUTCOME_ORPHAN);
     t->have_focus = true;
-    add_side(t, r, k);
+    t->found[t->n_found++] = (struct partner){
+        *k, seq, (int)r->kind, bytes_eq(r->outcome, OUTCOME_TIMEOUT) };
+    return 0;
+}
+
+/* A record read whole, after the search. */
+static int visit_whole(void *ctx, const struct audit_record *r,
+                       const struct serve_key *k, uint64_t seq)
+{
+    struct tx *t = ctx;
+    add_side(t, r, k, seq);
     return 0;
 }
 
@@ -199,17 +224,16 @@ static int visit_focus(void *ctx, const struct audit_record *r,
 static bool settled(const struct tx *t)
 {
     bool req = false, resp = false;
-    for (size_t i = 0; i < t->n; i++) {
-        req |= t->sides[i].kind == RECORD_REQUEST;
-        resp |= t->sides[i].kind == RECORD_RESPONSE &&
-                !t->sides[i].timeout;
+    for (size_t i = 0; i < t->n_found; i++) {
+        req |= t->found[i].kind == RECORD_REQUEST;
+        resp |= t->found[i].kind == RECORD_RESPONSE && !t->found[i].timeout;
     }
     return req && resp;
 }
 
 /* The other records of the transaction: same uid and idx. */
 static int visit_partner(void *ctx, const struct audit_record *r,
-                         const struct serve_key *k)
+                         const struct serve_key *k, uint64_t seq)
 {
     struct tx *t = ctx;
     if (++t->scanned > SERVE_TX_SCAN_MAX)
@@ -217,29 +241,27 @@ static int visit_partner(void *ctx, const struct audit_record *r,
     if (r->idx != t->idx || !bytes_eq(r->uid, t->uid) || have(t, k) ||
         (r->kind == RECORD_RESPONSE && bytes_eq(r->outcome, OUTCOME_ORPHAN)))
         return 1;
-    if (t->n == sizeof(t->sides) / sizeof(t->sides[0])) {
+    if (t->n_found == sizeof(t->found) / sizeof(t->found[0])) {
         t->more = true;
         return 0;
     }
-    add_side(t, r, k);
+    t->found[t->n_found++] = (struct partner){
+        *k, seq, (int)r->kind, bytes_eq(r->outcome, OUTCOME_TIMEOUT) };
     return settled(t) ? 0 : 1;
 }
 
 static void chain(struct json_out *j, serve_source_t *src,
-                  const struct serve_key *k)
+                  const struct serve_key *k, uint64_t seq)
 {
     struct store_proof pr;
-    int rc = serve_source_proof(src, k, &pr);
+    int rc = serve_source_proof(src, k, seq, &pr);
     char hex[2 * STORE_HASH_BYTES + 1];
     json_out_key(j, "chain");
     json_out_obj(j);
     json_out_key(j, "available");
     json_out_bool(j, rc == 0);
     if (rc < 0) {
-        key_str(j, "why", rc == -EOPNOTSUPP
-                              ? "the logger holds the trail: stop it (or "
-                                "wait for the run to end) to check records"
-                              : "the chain could not be read");
+        key_str(j, "why", "the chain could not be read");
         json_out_obj_end(j);
         return;
     }
@@ -293,7 +315,7 @@ static void write_tx(struct tx *t, serve_source_t *src, struct json_out *j)
     bool any = false;
     for (size_t i = 0; i < t->n; i++) {
         struct side *s = &t->sides[i];
-        chain(&s->j, src, &s->key);
+        chain(&s->j, src, &s->key, s->seq);
         json_out_obj_end(&s->j);
         if (s->j.failed)
             j->failed = true;
@@ -324,17 +346,27 @@ void serve_tx(serve_source_t *s, const struct serve_params *p,
         serve_reply_error(out, 400, "key: the record to show is missing");
         return;
     }
-    int rc = serve_source_get(s, &p->key, visit_focus, &t, err,
-                              sizeof(err));
-    if (rc == 0) {
+    struct serve_scan one = { .since_ns = serve_key_ts(&p->key),
+                              .until_ns = serve_key_ts(&p->key) + 1,
+                              .summaries = true };
+    int rc = serve_source_scan(s, &one, visit_focus, &t, err, sizeof(err));
+    if (rc == 0 && !t.have_focus) {
         serve_reply_error(out, 404, "no record under this key");
         return;
     }
-    /* the request, then its responses in the window after it */
-    if (rc > 0 && !t.orphan && t.req_ts) {
-        struct serve_scan q = { t.req_ts, t.req_ts + SERVE_TX_WINDOW_NS,
-                                NULL };
+    /* the request, then its responses in the window after it, among the
+     * summaries; then each found record is read whole */
+    if (rc == 0 && !t.orphan && t.req_ts) {
+        struct serve_scan q = { .since_ns = t.req_ts,
+                                .until_ns = t.req_ts + SERVE_TX_WINDOW_NS,
+                                .summaries = true };
         rc = serve_source_scan(s, &q, visit_partner, &t, err, sizeof(err));
+    }
+    for (size_t i = 0; rc >= 0 && i < t.n_found; i++) {
+        rc = serve_source_get(s, &t.found[i].key, visit_whole, &t, err,
+                              sizeof(err));
+        if (rc == 1)
+            t.sides[t.n - 1].seq = t.found[i].seq;
     }
     if (rc < 0)
         serve_reply_error(out, 500, err);

@@ -12,7 +12,8 @@
 #   - a token: 401 without it, 200 with it (header or the cookie the page
 #     gets from /?token=); refused without one off loopback;
 #   - live (as root): while `hark run` sniffs lo, the API answers through
-#     the logger's query socket; after it ends, from the trail itself.
+#     the logger's query socket (records, a transaction and its chain
+#     proof, a chart); after it ends, from the trail itself.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 . "$E2E_DIR/serve_lib.sh"
@@ -223,7 +224,8 @@ assert p["records"][0]["status"] == 404
 PY
     key=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["records"][0]["key"])' "$T/body")
     [ "$(get "$U/api/record?key=$key")" = 200 ] &&
-        grep -q '"available":false' "$T/body" ||
+        grep -q '"live":true' "$T/body" &&
+        grep -q '"verifies":true' "$T/body" ||
         problem "live: record: $(cat "$T/body")"
     [ "$(get "$U/api/chart/outcomes")" = 200 ] ||
         problem "live: chart: $(cat "$T/body")"

@@ -134,6 +134,7 @@ static store_t *open_ro(const char *dir)
 /* What a record must match: the narrowing, written out again. */
 struct want {
     uint64_t since, until;
+    int kind;
     bool by_status;
     uint32_t lo, hi;
     const char *path;
@@ -142,7 +143,8 @@ struct want {
 
 static bool wanted(const struct want *w, const struct audit_record *r)
 {
-    if (r->ts_ns < w->since || r->ts_ns >= w->until)
+    if (r->ts_ns < w->since || r->ts_ns >= w->until ||
+        (w->kind && (int)r->kind != w->kind))
         return false;
     if (w->by_status && (r->kind != RECORD_RESPONSE || r->status < w->lo ||
                          r->status > w->hi))
@@ -204,7 +206,8 @@ static void scan(store_t *s, const struct want *w, bool reverse,
     for (;;) {
         struct store_scan_opts o = {
             .since_ns = w->since, .until_ns = w->until, .reverse = reverse,
-            .summaries = summaries, .by_status = w->by_status,
+            .summaries = summaries, .kind = w->kind,
+            .by_status = w->by_status,
             .status_lo = w->lo, .status_hi = w->hi, .path = w->path,
             .path_len = w->path_len, .after = after_len ? after : NULL,
             .after_len = after_len,
@@ -251,21 +254,25 @@ static void same(const struct found *a, const struct found *b,
             fail_msg("%s: record %zu differs", what, i);
 }
 
+#define R RECORD_REQUEST
+#define A RECORD_RESPONSE
 static const struct want wants[] = {
-    { 0, UINT64_MAX, false, 0, 0, NULL, 0 },
-    { 1200, 2000, false, 0, 0, NULL, 0 },
-    { 0, UINT64_MAX, true, 200, 200, NULL, 0 },
-    { 0, UINT64_MAX, true, 400, 599, NULL, 0 },
-    { 1100, 1800, true, 200, 299, NULL, 0 },
-    { 0, UINT64_MAX, true, 0, 0, NULL, 0 },
-    { 0, UINT64_MAX, true, 600, 999, NULL, 0 },
-    { 0, UINT64_MAX, false, 0, 0, "/a", 2 },
-    { 0, UINT64_MAX, false, 0, 0, "/a/", 3 },
-    { 1300, 1700, false, 0, 0, "/api/v1/users", 13 },
-    { 0, UINT64_MAX, false, 0, 0, "/q", 2 },
-    { 0, UINT64_MAX, false, 0, 0, "/n", 2 },
-    { 0, UINT64_MAX, false, 0, 0, "/zzz", 4 },
-    { 5000, 6000, false, 0, 0, NULL, 0 },
+    { 0, UINT64_MAX, 0, false, 0, 0, NULL, 0 },
+    { 1200, 2000, 0, false, 0, 0, NULL, 0 },
+    { 0, UINT64_MAX, R, false, 0, 0, NULL, 0 },
+    { 1200, 2000, A, false, 0, 0, NULL, 0 },
+    { 0, UINT64_MAX, 0, true, 200, 200, NULL, 0 },
+    { 0, UINT64_MAX, A, true, 400, 599, NULL, 0 },
+    { 1100, 1800, 0, true, 200, 299, NULL, 0 },
+    { 0, UINT64_MAX, 0, true, 0, 0, NULL, 0 },
+    { 0, UINT64_MAX, 0, true, 600, 999, NULL, 0 },
+    { 0, UINT64_MAX, 0, false, 0, 0, "/a", 2 },
+    { 0, UINT64_MAX, R, false, 0, 0, "/a/", 3 },
+    { 1300, 1700, 0, false, 0, 0, "/api/v1/users", 13 },
+    { 0, UINT64_MAX, A, false, 0, 0, "/q", 2 },
+    { 0, UINT64_MAX, 0, false, 0, 0, "/n", 2 },
+    { 0, UINT64_MAX, 0, false, 0, 0, "/zzz", 4 },
+    { 5000, 6000, 0, false, 0, 0, NULL, 0 },
 };
 
 static void test_scans(void **state)
