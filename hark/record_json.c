@@ -164,16 +164,21 @@ static void json_http(struct json_out *j, const struct audit_record *r)
     json_out_obj_end(j);
 }
 
+void record_json_flags(struct json_out *j, uint32_t flags)
+{
+    json_out_arr(j);
+    for (unsigned i = 0; i < MSG_FLAG_COUNT; i++)
+        if (flags & (1u << i))
+            json_out_cstr(j, msg_flag_names[i]);
+    json_out_arr_end(j);
+}
+
 /* The message as captured: flags, headers, body {captured, content? |
  * base64?}. */
 static void json_message(struct json_out *j, const struct audit_record *r)
 {
     json_out_key(j, "flags");
-    json_out_arr(j);
-    for (unsigned i = 0; i < MSG_FLAG_COUNT; i++)
-        if (r->flags & (1u << i))
-            json_out_cstr(j, msg_flag_names[i]);
-    json_out_arr_end(j);
+    record_json_flags(j, r->flags);
     json_out_key(j, "headers");
     json_out_arr(j);
     for (uint32_t i = 0; i < r->n_headers; i++) {

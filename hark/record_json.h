@@ -19,6 +19,9 @@
 /* Appends r as one JSON object (no newline). 0, or -ENOMEM. */
 int record_json(struct json_out *j, const struct audit_record *r);
 
+/* Appends flags (enum msg_flag) as an array of their names. */
+void record_json_flags(struct json_out *j, uint32_t flags);
+
 /* "success" (2xx/3xx), "failure" (4xx/5xx or no response: timeout,
  * closed, eof), "unknown" (requests, 1xx): ECS event.outcome. */
 const char *record_event_outcome(const struct audit_record *r);

@@ -2,7 +2,8 @@
  *
  * Serves the page (serve_assets.h) and the JSON API under /api/ that it
  * and scripts use:
- *   /api/info              the trail, and whether the logger holds it
+ *   /api/info              the trail, whether the logger holds it, and
+ *                          whether it has its secondary keys
  *   /api/records           a page of records, newest first (serve_list.h)
  *   /api/record?key=K      one transaction, whole (serve_tx.h)
  *   /api/chart/NAME        rate, latency, paths, clients, outcomes
@@ -78,6 +79,12 @@ static void info(serve_source_t *s, const struct serve_params *p,
     json_out_cstr(j, serve_source_path(s));
     json_out_key(j, "live");
     json_out_bool(j, serve_source_live(s));
+    json_out_key(j, "indexed");
+    int indexed = serve_source_indexed(s);
+    if (indexed < 0)
+        json_out_json(j, "null", 4);
+    else
+        json_out_bool(j, indexed);
     json_out_obj_end(j);
 }
 

@@ -7,6 +7,7 @@
  */
 #include "serve_list.h"
 #include "clock.h"
+#include "record_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,11 +74,7 @@ void serve_list_row(struct json_out *j, const struct audit_record *r,
     if (resp)
         opt_str(j, "outcome", r->outcome);
     json_out_key(j, "flags");
-    json_out_arr(j);
-    for (unsigned i = 0; i < MSG_FLAG_COUNT; i++)
-        if (r->flags & (1u << i))
-            json_out_cstr(j, msg_flag_names[i]);
-    json_out_arr_end(j);
+    record_json_flags(j, r->flags);
     opt_str(j, "group", r->route.group);
     opt_str(j, "route", r->route.path);
     opt_str(j, "policy", r->route.policy);

@@ -121,6 +121,11 @@ bool serve_source_live(const serve_source_t *s)
     return s->live;
 }
 
+int serve_source_indexed(const serve_source_t *s)
+{
+    return s->store ? store_indexed(s->store) : -1;
+}
+
 const char *serve_source_path(const serve_source_t *s)
 {
     return s->cfg->logger.db;

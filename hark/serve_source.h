@@ -30,6 +30,10 @@ int serve_source_open(serve_source_t *s, char *err, size_t errlen);
 void serve_source_close(serve_source_t *s);
 /* True when the logger holds the trail and answers for it. */
 bool serve_source_live(const serve_source_t *s);
+/* 1 when the trail has its secondary keys (store_index.h), 0 when not
+ * (written before they existed: scans read whole records), -1 when the
+ * logger holds it (not known here). */
+int serve_source_indexed(const serve_source_t *s);
 /* The trail's directory. */
 const char *serve_source_path(const serve_source_t *s);
 

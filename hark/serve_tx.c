@@ -92,6 +92,18 @@ static void key_str(struct json_out *j, const char *k, const char *v)
     json_out_cstr(j, v);
 }
 
+static void key_u64(struct json_out *j, const char *k, uint64_t v)
+{
+    json_out_key(j, k);
+    json_out_u64(j, v);
+}
+
+static void key_bool(struct json_out *j, const char *k, bool v)
+{
+    json_out_key(j, k);
+    json_out_bool(j, v);
+}
+
 static void timings(struct json_out *j, const struct audit_record *r)
 {
     char ts[40];
@@ -258,19 +270,15 @@ static void chain(struct json_out *j, serve_source_t *src,
     char hex[2 * STORE_HASH_BYTES + 1];
     json_out_key(j, "chain");
     json_out_obj(j);
-    json_out_key(j, "available");
-    json_out_bool(j, rc == 0);
+    key_bool(j, "available", rc == 0);
     if (rc < 0) {
         key_str(j, "why", "the chain could not be read");
         json_out_obj_end(j);
         return;
     }
-    json_out_key(j, "seq");
-    json_out_u64(j, pr.seq);
-    json_out_key(j, "last_seq");
-    json_out_u64(j, pr.last_seq);
-    json_out_key(j, "verifies");
-    json_out_bool(j, pr.verifies);
+    key_u64(j, "seq", pr.seq);
+    key_u64(j, "last_seq", pr.last_seq);
+    key_bool(j, "verifies", pr.verifies);
     if (!pr.verifies)
         key_str(j, "why", pr.why);
     if (pr.seq) {
@@ -281,14 +289,10 @@ static void chain(struct json_out *j, serve_source_t *src,
     json_out_key(j, "checkpoint");
     if (pr.cp_seq) {
         json_out_obj(j);
-        json_out_key(j, "seq");
-        json_out_u64(j, pr.cp_seq);
-        json_out_key(j, "matches");
-        json_out_bool(j, pr.cp_matches);
-        json_out_key(j, "signed");
-        json_out_bool(j, pr.cp_signed);
-        json_out_key(j, "final");
-        json_out_bool(j, pr.cp_final);
+        key_u64(j, "seq", pr.cp_seq);
+        key_bool(j, "matches", pr.cp_matches);
+        key_bool(j, "signed", pr.cp_signed);
+        key_bool(j, "final", pr.cp_final);
         json_out_obj_end(j);
     } else {
         json_out_json(j, "null", 4);
@@ -309,8 +313,7 @@ static void write_tx(struct tx *t, serve_source_t *src, struct json_out *j)
     serve_key_hex(t->focus, hex);
     json_out_obj(j);
     key_str(j, "focus", hex);
-    json_out_key(j, "live");
-    json_out_bool(j, serve_source_live(src));
+    key_bool(j, "live", serve_source_live(src));
     json_out_key(j, "request");
     bool any = false;
     for (size_t i = 0; i < t->n; i++) {
@@ -332,8 +335,7 @@ static void write_tx(struct tx *t, serve_source_t *src, struct json_out *j)
         if (t->sides[i].kind == RECORD_RESPONSE)
             json_out_json(j, t->sides[i].j.p, t->sides[i].j.len);
     json_out_arr_end(j);
-    json_out_key(j, "complete");
-    json_out_bool(j, !t->more && t->scanned <= SERVE_TX_SCAN_MAX);
+    key_bool(j, "complete", !t->more && t->scanned <= SERVE_TX_SCAN_MAX);
     json_out_obj_end(j);
 }
 

@@ -530,6 +530,8 @@ async function main() {
     const info = await getJSON("/api/info");
     $("trail").textContent = info.trail;
     $("live").hidden = !info.live;
+    if (info.indexed === false)
+      $("slow").hidden = false;
     if (view === "tx") await showTx();
     else if (view === "charts") await showCharts();
     else await showList();

@@ -21,32 +21,32 @@ serve_trail
 serve_start --db "$SERVE_DB"
 note "serving $SERVE_URL"
 
-# browse NAME PATH: the DOM of PATH once its script ran, in $T/NAME.html
-browse() {
-    local profile
+# chromium OUT LOG ARGS...: headless Chromium with a profile of its own,
+# as root (no sandbox) and talking to nothing but the page; stdout in OUT.
+chromium() {
+    local out=$1 log=$2 profile rc=0
+    shift 2
     profile=$(mktemp -d "$T/chromium.XXXXXX")
     "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
         --no-first-run --disable-background-networking \
         --disable-component-update --disable-sync \
-        --user-data-dir="$profile" --virtual-time-budget=5000 \
-        --dump-dom "$SERVE_URL$2" >"$T/$1.html" 2>"$T/$1.chromium.log" ||
-        fail "chromium could not load $2: $(tail -3 "$T/$1.chromium.log")"
+        --user-data-dir="$profile" --virtual-time-budget=5000 "$@" \
+        >"$out" 2>"$log" || rc=$?
     rm -rf "$profile"
+    return "$rc"
+}
+
+# browse NAME PATH: the DOM of PATH once its script ran, in $T/NAME.html
+browse() {
+    chromium "$T/$1.html" "$T/$1.chromium.log" --dump-dom "$SERVE_URL$2" ||
+        fail "chromium could not load $2: $(tail -3 "$T/$1.chromium.log")"
 }
 
 # shoot NAME PATH: a 1400x1000 screenshot of PATH in $T/NAME.png
 shoot() {
-    local profile
-    profile=$(mktemp -d "$T/chromium.XXXXXX")
-    "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
-        --no-first-run --disable-background-networking \
-        --disable-component-update --disable-sync \
-        --user-data-dir="$profile" --virtual-time-budget=5000 \
-        --hide-scrollbars --window-size=1400,1000 \
-        --screenshot="$T/$1.png" "$SERVE_URL$2" \
-        >"$T/$1.chromium.log" 2>&1 ||
+    chromium /dev/null "$T/$1.chromium.log" --hide-scrollbars \
+        --window-size=1400,1000 --screenshot="$T/$1.png" "$SERVE_URL$2" ||
         fail "chromium could not take $2: $(tail -3 "$T/$1.chromium.log")"
-    rm -rf "$profile"
     "$PY" - "$T/$1.png" <<'PY' || problem "$1.png is not a 1400x1000 PNG with content"
 import struct, sys
 d = open(sys.argv[1], "rb").read()

@@ -19,8 +19,9 @@
 #include "store_verify.h"
 #include "trailedit.h"
 
+#include "trailtmp.h"
+
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,26 +29,18 @@
 #define N_TX 150
 
 struct fixture {
-    char dir[64];
+    char dir[TRAILTMP_PATH];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(path);
-}
 
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hark-index-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (trailtmp_new("index", fx->dir) < 0) {
         free(fx);
         return -1;
     }
-    strcat(fx->dir, "/db");
     *state = fx;
     return 0;
 }
@@ -55,8 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    *strrchr(fx->dir, '/') = '\0';
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    trailtmp_remove(fx->dir);
     free(fx);
     return 0;
 }
@@ -347,10 +339,8 @@ static void test_summary_seq(void **state)
 /* Deletes every key of prefix p. */
 static void drop_prefix(const char *dir, char p)
 {
-    leveldb_options_t *opt = leveldb_options_create();
-    char *e = NULL;
-    leveldb_t *db = leveldb_open(opt, dir, &e);
-    assert_null(e);
+    leveldb_t *db = trailtmp_raw(dir);
+    assert_non_null(db);
     leveldb_readoptions_t *ro = leveldb_readoptions_create();
     leveldb_iterator_t *it = leveldb_create_iterator(db, ro);
     for (leveldb_iter_seek(it, &p, 1); leveldb_iter_valid(it);
@@ -364,7 +354,6 @@ static void drop_prefix(const char *dir, char p)
     leveldb_iter_destroy(it);
     leveldb_readoptions_destroy(ro);
     leveldb_close(db);
-    leveldb_options_destroy(opt);
 }
 
 static void test_not_indexed(void **state)

@@ -15,33 +15,26 @@
 #include "store_proof.h"
 #include "trailedit.h"
 
+#include "trailtmp.h"
+
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct fixture {
-    char dir[64];
+    char dir[TRAILTMP_PATH];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(path);
-}
 
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hark-proof-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (trailtmp_new("proof", fx->dir) < 0) {
         free(fx);
         return -1;
     }
-    strcat(fx->dir, "/db");
     *state = fx;
     return 0;
 }
@@ -49,8 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    *strrchr(fx->dir, '/') = '\0';
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    trailtmp_remove(fx->dir);
     free(fx);
     return 0;
 }
@@ -153,12 +145,8 @@ static void test_intact(void **state)
 
 static leveldb_t *raw_open(const char *dir)
 {
-    leveldb_options_t *o = leveldb_options_create();
-    char *e = NULL;
-    leveldb_t *db = leveldb_open(o, dir, &e);
-    leveldb_options_destroy(o);
-    if (e)
-        fail_msg("leveldb_open: %s", e);
+    leveldb_t *db = trailtmp_raw(dir);
+    assert_non_null(db);
     return db;
 }
 

@@ -16,22 +16,17 @@
 #include "store_proof.h"
 #include "store_query.h"
 
+#include "trailtmp.h"
+
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct fixture {
-    char dir[64];
+    char dir[TRAILTMP_PATH];
     store_t *s;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(path);
-}
 
 /* 400 records: 200 requests and their responses, statuses and paths
  * varied, in two commits. */
@@ -40,10 +35,8 @@ static int setup(void **state)
     struct fixture *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hark-squery-XXXXXX");
-    if (!mkdtemp(fx->dir))
+    if (trailtmp_new("squery", fx->dir) < 0)
         return -1;
-    strcat(fx->dir, "/db");
     char err[256];
     if (store_open(fx->dir, STORE_CREATE, &fx->s, err, sizeof(err)))
         return -1;
@@ -82,8 +75,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     store_close(&fx->s);
-    *strrchr(fx->dir, '/') = '\0';
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    trailtmp_remove(fx->dir);
     free(fx);
     return 0;
 }
