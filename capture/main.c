@@ -173,7 +173,7 @@ int main(int argc, char **argv)
     if (c.open_warning[0])
         log_warn("%s", c.open_warning);
     bool live = source_live(c.src);
-    c.sharder = sharder_new(c.st.zmq, cfg, c.st.id, c.st.tap,
+    c.sharder = sharder_new(c.st.bus, cfg, c.st.id, c.st.tap,
                             source_link(c.src), live, c.st.stats);
     if (!c.sharder) {
         log_error("cannot connect to the reassemblers: %s",

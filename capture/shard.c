@@ -38,8 +38,9 @@ struct sharder {
     struct log_limit link_warn;
 };
 
-sharder_t *sharder_new(void *zmq, const struct config *cfg, const char *src,
-                       bus_tap_t *tap, int link, bool live, stats_t *st)
+sharder_t *sharder_new(struct bus_env bus, const struct config *cfg,
+                       const char *src, bus_tap_t *tap, int link, bool live,
+                       stats_t *st)
 {
     sharder_t *s = calloc(1, sizeof(*s));
     if (!s)
@@ -58,7 +59,7 @@ sharder_t *sharder_new(void *zmq, const struct config *cfg, const char *src,
             errno = ENAMETOOLONG;
             goto fail;
         }
-        s->shards[i].out = bus_out_new(zmq, ep, src, tap);
+        s->shards[i].out = bus_out_new(bus, ep, src, tap);
         s->shards[i].batch = frame_writer_new(FRAME_PKT, src);
         if (!s->shards[i].out || !s->shards[i].batch)
             goto fail;

@@ -22,8 +22,9 @@ typedef struct sharder sharder_t;
 
 /* Connects one output per shard. src is the producer id. NULL on failure
  * with errno set. */
-sharder_t *sharder_new(void *zmq, const struct config *cfg, const char *src,
-                       bus_tap_t *tap, int link, bool live, stats_t *st);
+sharder_t *sharder_new(struct bus_env bus, const struct config *cfg,
+                       const char *src, bus_tap_t *tap, int link, bool live,
+                       stats_t *st);
 void sharder_destroy(sharder_t **s);
 
 /* Routes one captured packet; may send a full batch (blocking while the

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "frame.h"
+#include "keyfile.h"
 #include "topology.h"
 #include "urlpath.h"
 #include "ydoc.h"
@@ -97,6 +98,17 @@ static void free_groups(struct config *c)
     c->n_groups = 0;
 }
 
+static void free_peers(struct config_bus *b)
+{
+    for (unsigned i = 0; b->peers && i < b->n_peers; i++) {
+        free(b->peers[i].host);
+        free(b->peers[i].key);
+    }
+    free(b->peers);
+    b->peers = NULL;
+    b->n_peers = 0;
+}
+
 void config_destroy(struct config **cp)
 {
     struct config *c = cp ? *cp : NULL;
@@ -122,6 +134,9 @@ void config_destroy(struct config **cp)
     free(c->bus.correlate);
     free(c->bus.logger);
     free(c->bus.query);
+    free(c->bus.tap_bind);
+    free(c->bus.curve_key);
+    free_peers(&c->bus);
     free(c);
     *cp = NULL;
 }
@@ -276,7 +291,8 @@ struct config *config_default(void)
         !(c->capture.device = strdup("any")) ||
         !(c->capture.filter = strdup("tcp")) ||
         !(c->logger.db = strdup("hark.db")) ||
-        !(c->bus.run_dir = strdup(run_dir)))
+        !(c->bus.run_dir = strdup(run_dir)) ||
+        !(c->bus.tap_bind = strdup("127.0.0.1")))
         goto fail;
     if (!(c->policies = calloc(1, sizeof(*c->policies))))
         goto fail;
@@ -333,6 +349,7 @@ enum field_type {
     F_DURATION,
     F_ENDPOINT,
     F_SHARD_ENDPOINTS, /* bus.reassemble */
+    F_PEERS,      /* bus.peers */
     F_CHOICE,     /* one of `choices`, stored as its index (an int) */
 };
 
@@ -444,6 +461,10 @@ static const struct field bus_fields[] = {
     FIELD("query", F_ENDPOINT, bus.query, 0, 0),
     FIELD("tap_base_port", F_UINT, bus.tap_base_port, 0,
           TOPOLOGY_TAP_PORT_MAX),
+    FIELD("tap_bind", F_STR, bus.tap_bind, 0, 0),
+    FIELD("curve_key", F_STR_OPT, bus.curve_key, 0, 0),
+    FIELD("peers", F_PEERS, bus.peers, 0, 0),
+    FIELD("insecure", F_BOOL, bus.insecure, 0, 0),
     FIELD_END,
 };
 
@@ -510,6 +531,52 @@ static int get_shard_endpoints(struct loader *ld, const yaml_node_t *n,
     return 0;
 }
 
+/* bus.peers: host -> key file or inline "curve <Z85>". An inline key is
+ * checked here; a file is read when a socket needs it (curve.h). */
+static int get_peers(struct loader *ld, const yaml_node_t *n,
+                     const char *key)
+{
+    struct config_bus *b = &ld->c->bus;
+    char sub[YDOC_KEY_MAX], z85[KEYFILE_Z85_LEN + 1];
+    free_peers(b);
+    if (n->type == YAML_MAPPING_NODE && ydoc_n_pairs(n) > CONFIG_MAX_PEERS)
+        return ydoc_fail(&ld->y, n, key, "too many peers (expected at "
+                         "most %d, found %u)", CONFIG_MAX_PEERS,
+                         ydoc_n_pairs(n));
+    int rc = ydoc_open_map(&ld->y, n, key, NULL, "a mapping of hosts to "
+                           "CURVE public keys");
+    if (rc < 0 || ydoc_is_null(n))
+        return rc;
+    b->peers = calloc(ydoc_n_pairs(n), sizeof(*b->peers));
+    if (!b->peers)
+        return -ENOMEM;
+    for (yaml_node_pair_t *pp = n->data.mapping.pairs.start;
+         pp < n->data.mapping.pairs.top; pp++) {
+        const char *host = ydoc_key_name(&ld->y, pp);
+        yaml_node_t *v = ydoc_node(&ld->y, pp->value);
+        const char *spec;
+        ydoc_child_key(sub, key, host);
+        if (!*host || strpbrk(host, "/ "))
+            return ydoc_fail(&ld->y, ydoc_node(&ld->y, pp->key), key,
+                             "not a host (expected an address or name as "
+                             "the tcp:// endpoints write it, found '%s')",
+                             host);
+        if ((rc = ydoc_string(&ld->y, v, sub, YDOC_STR_REQUIRED,
+                              &spec)) < 0)
+            return rc;
+        bool inline_key = !strncmp(spec, "curve ", 6) ||
+                          strlen(spec) == KEYFILE_Z85_LEN;
+        if (inline_key && keyfile_parse_curve_public(spec, z85) < 0)
+            return ydoc_fail(&ld->y, v, sub, "not a CURVE public key "
+                             "(expected \"curve <40 Z85 characters>\" "
+                             "from a .curve.pub file, or its path)");
+        struct config_peer *p = &b->peers[b->n_peers++];
+        if (!(p->host = strdup(host)) || !(p->key = strdup(spec)))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 static int load_fields(struct loader *ld, const yaml_node_t *n,
                        const char *key, const struct field *fields)
 {
@@ -566,6 +633,9 @@ static int load_fields(struct loader *ld, const yaml_node_t *n,
             break;
         case F_SHARD_ENDPOINTS:
             rc = get_shard_endpoints(ld, v, sub);
+            break;
+        case F_PEERS:
+            rc = get_peers(ld, v, sub);
             break;
         case F_CHOICE:
             rc = get_choice(ld, v, sub, f->choices, p);

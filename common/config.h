@@ -117,6 +117,15 @@ struct config_logger {
                                    records are counted lost, 10s */
 };
 
+/* A machine of the pipeline for CurveZMQ (curve.h): the host its
+ * endpoints name and its public key. */
+struct config_peer {
+    char *host;               /* as written in tcp:// endpoints */
+    char *key;                /* a .curve.pub file, or "curve <Z85>" */
+};
+
+#define CONFIG_MAX_PEERS 64
+
 struct config_bus {
     char *run_dir;            /* ipc endpoints, stats; default /run/hark
                                  (root), $XDG_RUNTIME_DIR/hark, else
@@ -130,9 +139,16 @@ struct config_bus {
     char *correlate;
     char *logger;
     char *query;              /* logger's query socket */
-    int tap_base_port;        /* taps on tcp port <port+k> (all
-                                 interfaces) when > 0, else
-                                 ipc://<run_dir>/tap-<id> */
+    int tap_base_port;        /* taps on tcp port <port+k> when > 0,
+                                 else ipc://<run_dir>/tap-<id> */
+    char *tap_bind;           /* address tcp taps bind, default
+                                 127.0.0.1 */
+    /* CurveZMQ for tcp:// links, taps and queries (curve.h) */
+    char *curve_key;          /* this machine's secret key file */
+    struct config_peer *peers; /* who may connect, and whose key a
+                                  connection to its host expects */
+    unsigned n_peers;
+    bool insecure;            /* tcp:// without keys: allowed, warned */
 };
 
 struct config_supervisor {

@@ -29,12 +29,12 @@ const char *const msg_flag_names[MSG_FLAG_COUNT] = {
 };
 
 static const char *const topics[FRAME_TYPE_COUNT] = {
-    "pkt", "msg", "log", "stats", "eof",
+    "pkt", "msg", "log", "stats", "eof", "ack",
 };
 
 /* Name of the items array in each batch frame type. */
 static const char *const item_keys[FRAME_TYPE_COUNT] = {
-    "pkts", "msgs", "records", NULL, NULL,
+    "pkts", "msgs", "records", NULL, NULL, NULL,
 };
 
 const char *frame_topic(enum frame_type t)
@@ -64,16 +64,19 @@ enum field_type {
     FT_HEADERS, /* const struct msg_header *; aux: its uint32_t count */
     FT_FLAGS,   /* uint32_t of enum msg_flag, as an array of names */
     FT_GROUP,   /* FT_STR that marks a message routed; aux: the bool */
+    FT_COUNTS,  /* const struct record_count *; aux: its uint32_t count */
 };
 
 /* Which items carry a field: the bit of the item's kind (MSG_* or
- * RECORD_*: 1 request, 2 response, 3 connection event), and ON_ROUTED
- * for a request that dispatch routed. */
+ * RECORD_*: 1 request, 2 response, 3 connection event or outage), and
+ * ON_ROUTED for a request that dispatch routed. */
 #define ON_REQ 1u
 #define ON_RESP 2u
 #define ON_CONN 4u
+#define ON_OUTAGE ON_CONN
 #define ON_ROUTED 8u
 #define ON_ALL (ON_REQ | ON_RESP | ON_CONN)
+#define ON_HTTP (ON_REQ | ON_RESP)
 
 #define F_REQUIRED 1u  /* an item without it is malformed */
 #define F_PACK_ONLY 2u /* a second member written under an existing key */
@@ -95,11 +98,11 @@ struct field {
 
 /* The parts messages and records share: the connection's addresses, and
  * the logged message's headers and body. */
-#define ADDR_FIELDS(T)                                                  \
-    FIELD(T, "src_ip", FT_STR, ON_ALL, addr.src_ip, 0, addr),           \
-    FIELD(T, "src_port", FT_U16, ON_ALL, addr.src_port, 0, addr),       \
-    FIELD(T, "dst_ip", FT_STR, ON_ALL, addr.dst_ip, 0, addr),           \
-    FIELD(T, "dst_port", FT_U16, ON_ALL, addr.dst_port, 0, addr)
+#define ADDR_FIELDS(T, on)                                              \
+    FIELD(T, "src_ip", FT_STR, on, addr.src_ip, 0, addr),               \
+    FIELD(T, "src_port", FT_U16, on, addr.src_port, 0, addr),           \
+    FIELD(T, "dst_ip", FT_STR, on, addr.dst_ip, 0, addr),               \
+    FIELD(T, "dst_port", FT_U16, on, addr.dst_port, 0, addr)
 #define BODY_FIELDS(T, on)                                              \
     FIELD(T, "headers", FT_HEADERS, on, headers, 0, n_headers),         \
     FIELD(T, "body", FT_BIN, on, body, 0, body),                        \
@@ -113,7 +116,7 @@ static const struct field msg_fields[] = {
     MSG_FIELD("idx", FT_U32, ON_ALL, idx),
     MSG_FIELD("ts", FT_U64, ON_ALL, ts_ns),
     MSG_FIELD("te", FT_U64, ON_ALL, ts_end_ns),
-    ADDR_FIELDS(struct http_msg),
+    ADDR_FIELDS(struct http_msg, ON_ALL),
     MSG_FIELD("method", FT_STR, ON_REQ, method),
     MSG_FIELD("uri", FT_STR, ON_REQ, uri),
     MSG_FIELD("status", FT_U32, ON_RESP, status),
@@ -135,26 +138,32 @@ static const struct field msg_fields[] = {
     MSG_FIELD("responses", FT_U32, ON_CONN, responses),
 };
 
+/* An outage carries ts, who, until, reason and lost; "reason" is a
+ * response's status text and how an outage's stage died. */
 static const struct field record_fields[] = {
-    RECORD_FIELD("uid", FT_STR, ON_ALL, uid),
-    RECORD_FIELD("idx", FT_U32, ON_ALL, idx),
+    RECORD_FIELD("uid", FT_STR, ON_HTTP, uid),
+    RECORD_FIELD("idx", FT_U32, ON_HTTP, idx),
     RECORD_FIELD("ts", FT_U64, ON_ALL, ts_ns),
-    ADDR_FIELDS(struct audit_record),
-    RECORD_FIELD("group", FT_STR, ON_ALL, route.group),
-    RECORD_FIELD("route", FT_STR, ON_ALL, route.path),
-    RECORD_FIELD("policy", FT_STR, ON_ALL, route.policy),
-    RECORD_FIELD("step", FT_STEP, ON_ALL, route.next_step),
-    RECORD_FIELD("step_label", FT_STR, ON_ALL, step),
-    RECORD_FIELD("method", FT_STR, ON_ALL, method),
-    RECORD_FIELD("uri", FT_STR, ON_ALL, uri),
-    RECORD_FIELD("host", FT_STR, ON_ALL, host),
-    RECORD_FIELD("req_ts", FT_U64, ON_ALL, req_ts_ns),
-    RECORD_FIELD("version", FT_STR, ON_ALL, version),
-    BODY_FIELDS(struct audit_record, ON_ALL),
+    ADDR_FIELDS(struct audit_record, ON_HTTP),
+    RECORD_FIELD("group", FT_STR, ON_HTTP, route.group),
+    RECORD_FIELD("route", FT_STR, ON_HTTP, route.path),
+    RECORD_FIELD("policy", FT_STR, ON_HTTP, route.policy),
+    RECORD_FIELD("step", FT_STEP, ON_HTTP, route.next_step),
+    RECORD_FIELD("step_label", FT_STR, ON_HTTP, step),
+    RECORD_FIELD("method", FT_STR, ON_HTTP, method),
+    RECORD_FIELD("uri", FT_STR, ON_HTTP, uri),
+    RECORD_FIELD("host", FT_STR, ON_HTTP, host),
+    RECORD_FIELD("req_ts", FT_U64, ON_HTTP, req_ts_ns),
+    RECORD_FIELD("version", FT_STR, ON_HTTP, version),
+    BODY_FIELDS(struct audit_record, ON_HTTP),
     RECORD_FIELD("status", FT_U32, ON_RESP, status),
-    RECORD_FIELD("reason", FT_STR, ON_RESP, reason),
+    RECORD_FIELD("reason", FT_STR, ON_RESP | ON_OUTAGE, reason),
     RECORD_FIELD("outcome", FT_STR, ON_RESP, outcome),
     RECORD_FIELD("latency_ns", FT_U64, ON_RESP, latency_ns),
+    RECORD_FIELD("who", FT_STR, ON_OUTAGE, who),
+    RECORD_FIELD("until", FT_U64, ON_OUTAGE, until_ns),
+    FIELD(struct audit_record, "lost", FT_COUNTS, ON_OUTAGE, lost, 0,
+          n_lost),
 };
 
 /* An item type: its kind goes first, under kind_key, as a name. */
@@ -168,7 +177,7 @@ struct schema {
 
 static const char *const msg_kind_names[] = { NULL, "req", "resp", "conn" };
 static const char *const record_kind_names[] = { NULL, "request",
-                                                 "response" };
+                                                 "response", "outage" };
 
 _Static_assert(sizeof(msg_fields) / sizeof(msg_fields[0]) <= 64 &&
                    sizeof(record_fields) / sizeof(record_fields[0]) <= 64,
@@ -180,7 +189,7 @@ static const struct schema msg_schema = {
 };
 
 static const struct schema record_schema = {
-    "kind", record_kind_names, 2, record_fields,
+    "kind", record_kind_names, 3, record_fields,
     sizeof(record_fields) / sizeof(record_fields[0]),
 };
 
@@ -336,6 +345,17 @@ static void pack_headers(msgpack_packer *pk, const struct msg_header *h,
     }
 }
 
+static void pack_counts(msgpack_packer *pk, const struct record_count *c,
+                        uint32_t n)
+{
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        msgpack_pack_array(pk, 2);
+        mpout_str(pk, c[i].name);
+        msgpack_pack_uint64(pk, c[i].n);
+    }
+}
+
 static void pack_field(msgpack_packer *pk, const struct field *f,
                        const char *item)
 {
@@ -359,6 +379,10 @@ static void pack_field(msgpack_packer *pk, const struct field *f,
                      *(const uint32_t *)(item + f->aux));
         break;
     case FT_FLAGS: pack_flags(pk, *(const uint32_t *)m); break;
+    case FT_COUNTS:
+        pack_counts(pk, *(const struct record_count *const *)m,
+                    *(const uint32_t *)(item + f->aux));
+        break;
     }
 }
 
@@ -397,7 +421,10 @@ int frame_add_record(frame_writer_t *w, const struct audit_record *r)
 {
     if (w->type != FRAME_LOG)
         return -EINVAL;
-    if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE)
+    if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE &&
+        r->kind != RECORD_OUTAGE)
+        return -EINVAL;
+    if (r->n_lost > FRAME_MAX_COUNTS)
         return -EINVAL;
     pack_item(w, &record_schema, r->kind, 1u << (r->kind - 1), r);
     return 0;
@@ -440,6 +467,18 @@ int frame_encode_eof(msgpack_sbuffer *sb, const char *src, uint64_t seq,
     return sb->data ? 0 : -ENOMEM;
 }
 
+int frame_encode_ack(msgpack_sbuffer *sb, const char *src, uint64_t seq)
+{
+    msgpack_packer pk;
+    struct mpout_map m;
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    mpout_map_open(&m, sb, &pk, MPOUT_FIX);
+    pack_head(&m, src, seq, 0);
+    mpout_map_close(&m);
+    return sb->data ? 0 : -ENOMEM;
+}
+
 int frame_encode_stats(msgpack_sbuffer *sb, const char *src, uint64_t seq,
                        const struct stats *s)
 {
@@ -466,6 +505,7 @@ int frame_encode_stats(msgpack_sbuffer *sb, const char *src, uint64_t seq,
 struct frame_reader {
     msgpack_zone zone;
     struct msg_header headers[FRAME_MAX_HEADERS];
+    struct record_count counts[FRAME_MAX_COUNTS];
 };
 
 frame_reader_t *frame_reader_new(void)
@@ -601,6 +641,15 @@ int frame_item_pkt(const struct frame *f, uint32_t i, struct pkt *out)
     return 0;
 }
 
+/* Item i of the array v when it is a pair ([a, b]): its two items. */
+static const msgpack_object *pair_item(const msgpack_object *v, uint32_t i)
+{
+    const msgpack_object *p = &v->via.array.ptr[i];
+    if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size != 2)
+        return NULL;
+    return p->via.array.ptr;
+}
+
 /* Headers beyond FRAME_MAX_HEADERS are dropped and *cut set. */
 static bool read_headers(frame_reader_t *r, const msgpack_object *v,
                          const struct msg_header **out, uint32_t *n,
@@ -614,10 +663,9 @@ static bool read_headers(frame_reader_t *r, const msgpack_object *v,
         *cut = true;
     }
     for (uint32_t i = 0; i < count; i++) {
-        const msgpack_object *h = &v->via.array.ptr[i];
-        if (h->type != MSGPACK_OBJECT_ARRAY || h->via.array.size != 2 ||
-            !mpobj_bytes(&h->via.array.ptr[0], &r->headers[i].name) ||
-            !mpobj_bytes(&h->via.array.ptr[1], &r->headers[i].value))
+        const msgpack_object *h = pair_item(v, i);
+        if (!h || !mpobj_bytes(&h[0], &r->headers[i].name) ||
+            !mpobj_bytes(&h[1], &r->headers[i].value))
             return false;
     }
     *out = r->headers;
@@ -638,6 +686,25 @@ static bool read_flags(const msgpack_object *v, uint32_t *flags)
             if (bytes_eq(b, msg_flag_names[j]))
                 *flags |= 1u << j;
     }
+    return true;
+}
+
+/* More counts than FRAME_MAX_COUNTS make the item malformed: an outage
+ * names a few. */
+static bool read_counts(frame_reader_t *r, const msgpack_object *v,
+                        const struct record_count **out, uint32_t *n)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY ||
+        v->via.array.size > FRAME_MAX_COUNTS)
+        return false;
+    for (uint32_t i = 0; i < v->via.array.size; i++) {
+        const msgpack_object *c = pair_item(v, i);
+        if (!c || !mpobj_bytes(&c[0], &r->counts[i].name) ||
+            !mpobj_uint(&c[1], &r->counts[i].n))
+            return false;
+    }
+    *out = r->counts;
+    *n = v->via.array.size;
     return true;
 }
 
@@ -676,6 +743,8 @@ static bool read_field(frame_reader_t *r, const struct field *f,
     case FT_HEADERS:
         return read_headers(r, v, m, (uint32_t *)(item + f->aux), cut);
     case FT_FLAGS: return read_flags(v, m);
+    case FT_COUNTS:
+        return read_counts(r, v, m, (uint32_t *)(item + f->aux));
     }
     return false;
 }

@@ -1,7 +1,7 @@
 /* frame.h - the bus schema: every frame hark sends, and its codec.
  *
  * A message on the bus is two ZeroMQ frames: a topic ("pkt", "msg", "log",
- * "stats", "eof") and one MessagePack map. Every map carries "v" (schema
+ * "stats", "eof", "ack") and one MessagePack map. Every map carries "v" (schema
  * version), "src" (the producer's id) and "seq" (the producer's frame
  * counter on that socket). Batches carry their items in one array, so a
  * frame holds many packets or messages. docs/bus.md is the same contract
@@ -37,6 +37,8 @@ enum frame_type {
     FRAME_LOG,   /* batch of audit records: -> logger */
     FRAME_STATS, /* a stage's counters (taps only) */
     FRAME_EOF,   /* end of input: every stage flushes, then forwards it */
+    FRAME_ACK,   /* logger -> a producer: its frames up to seq are
+                    committed (an acknowledged link, bus.h) */
     FRAME_TYPE_COUNT
 };
 
@@ -137,7 +139,8 @@ struct http_msg {
     uint32_t gaps, requests, responses;
 };
 
-enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2 };
+enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2,
+                   RECORD_OUTAGE = 3 };
 
 /* Outcome of waiting for a response (RECORD_RESPONSE). */
 #define OUTCOME_OK "ok"            /* response arrived within the timeout
@@ -152,7 +155,16 @@ enum record_kind { RECORD_REQUEST = 1, RECORD_RESPONSE = 2 };
                                       the response (a later one was paired
                                       past it) */
 
-/* One entry of the audit trail, made by a Log Message step. */
+/* A named count: what an outage lost ("open_connections", 12). */
+struct record_count {
+    struct bytes name;
+    uint64_t n;
+};
+#define FRAME_MAX_COUNTS 32
+
+/* One entry of the audit trail, made by a Log Message step, or an outage:
+ * a stage that died, from ts_ns to until_ns, and what it took with it
+ * (`who`, `reason`, `lost`; the request and message fields are empty). */
 struct audit_record {
     enum record_kind kind;
     struct bytes uid;
@@ -176,6 +188,11 @@ struct audit_record {
     uint32_t flags;
     struct bytes outcome;  /* response: OUTCOME_* */
     uint64_t latency_ns;   /* response: first response byte - request end */
+    /* outage */
+    struct bytes who;      /* the stage's process id */
+    uint64_t until_ns;     /* when it was back (or the run ended) */
+    const struct record_count *lost;
+    uint32_t n_lost;
 };
 
 /* ---- writer: batches into a reused buffer ------------------------- */
@@ -220,6 +237,10 @@ void frame_writer_reset(frame_writer_t *w);
 /* Encodes a non-batch frame into sb (cleared first). */
 int frame_encode_eof(msgpack_sbuffer *sb, const char *src, uint64_t seq,
                      uint64_t wm_ns, const char *reason);
+
+/* An acknowledgement: every frame of the producer it goes to, up to and
+ * including seq, is committed. */
+int frame_encode_ack(msgpack_sbuffer *sb, const char *src, uint64_t seq);
 
 struct stats;
 int frame_encode_stats(msgpack_sbuffer *sb, const char *src, uint64_t seq,

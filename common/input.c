@@ -13,6 +13,7 @@ struct input {
     frame_reader_t *reader;
     upstream_t *up;
     const struct input_ops *ops;
+    input_admit_fn admit;
     void *ctx;
     int source;
     int quiet_timer;            /* stopping: ends the input when it fires */
@@ -43,6 +44,8 @@ static int take_frame(input_t *in, const void *topic, size_t tlen,
                                            : "malformed");
         return 0;
     }
+    if (in->admit && !in->admit(in->ctx, &f, bus_in_peer(in->bus)))
+        return 0;
     if (!upstream_frame(in->up, &f)) {
         (*in->frames_malformed)++;
         return 0;
@@ -105,15 +108,24 @@ input_t *input_new(struct stage *st, const char *endpoint,
                    frame_reader_t *reader, upstream_t *up,
                    const struct input_ops *ops, void *ctx)
 {
+    return input_new_acked(st, endpoint, reader, up, ops, NULL, ctx);
+}
+
+input_t *input_new_acked(struct stage *st, const char *endpoint,
+                         frame_reader_t *reader, upstream_t *up,
+                         const struct input_ops *ops, input_admit_fn admit,
+                         void *ctx)
+{
     input_t *in = calloc(1, sizeof(*in));
     if (!in) {
         log_error("out of memory");
         return NULL;
     }
     *in = (struct input){ .st = st, .reader = reader, .up = up, .ops = ops,
-                          .ctx = ctx, .last_ns = clock_mono_ns() };
+                          .admit = admit, .ctx = ctx,
+                          .last_ns = clock_mono_ns() };
     in->frames_malformed = stats_add(st->stats, "frames_malformed");
-    in->bus = bus_in_new(st->zmq, endpoint);
+    in->bus = bus_in_new(st->bus, endpoint, admit != NULL);
     if (!in->bus) {
         log_error("cannot bind %s: %s", endpoint, zmq_strerror(errno));
         input_destroy(&in);
@@ -144,6 +156,12 @@ void input_destroy(input_t **inp)
 void input_pause(input_t *in, bool paused)
 {
     loop_pause(in->st->loop, in->source, paused);
+}
+
+int input_reply(input_t *in, struct bytes peer, enum frame_type type,
+                const void *body, size_t len)
+{
+    return bus_in_reply(in->bus, peer, type, body, len);
 }
 
 uint64_t input_last_ns(const input_t *in)

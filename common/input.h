@@ -35,6 +35,13 @@ struct input_ops {
     int (*idle)(void *ctx);
 };
 
+/* An acknowledged input's first look at every decoded frame (eof too)
+ * and the routing id of its sender: true to take it, false to drop it
+ * unaccounted (a frame sent again that was already taken, or one that
+ * came out of order). */
+typedef bool (*input_admit_fn)(void *ctx, const struct frame *f,
+                               struct bytes peer);
+
 typedef struct input input_t;
 
 /* Binds `endpoint` and registers it on the stage's loop. `reader` decodes
@@ -44,10 +51,22 @@ typedef struct input input_t;
 input_t *input_new(struct stage *st, const char *endpoint,
                    frame_reader_t *reader, upstream_t *up,
                    const struct input_ops *ops, void *ctx);
+/* The same for an acknowledged input (the logger's, bus.h): a ROUTER
+ * that producers connect DEALERs to, answered with input_reply(); admit
+ * sees each frame first. */
+input_t *input_new_acked(struct stage *st, const char *endpoint,
+                         frame_reader_t *reader, upstream_t *up,
+                         const struct input_ops *ops, input_admit_fn admit,
+                         void *ctx);
 void input_destroy(input_t **in);
 
 /* Leaves the input unread (true) or reads it again (false). */
 void input_pause(input_t *in, bool paused);
+
+/* Sends a frame to the producer with routing id peer (an acknowledged
+ * input), without waiting. 0 or -errno. */
+int input_reply(input_t *in, struct bytes peer, enum frame_type type,
+                const void *body, size_t len);
 
 /* Monotonic time at which the last frame arrived. */
 uint64_t input_last_ns(const input_t *in);

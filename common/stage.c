@@ -230,6 +230,33 @@ static int setup_signals(struct stage *st)
     return 0;
 }
 
+/* The ZeroMQ context and the keys for tcp:// sockets (read before root
+ * is given up: the secret key file is its owner's alone; their ZAP
+ * handler starts after, see setup()). 0; 2 when the config asks for
+ * tcp:// without keys or names a key that cannot be read; 1 when out of
+ * memory. */
+static int setup_bus(struct stage *st)
+{
+    char err[512], tcp[4200];
+    st->zmq = zmq_ctx_new();
+    if (!st->zmq) {
+        log_error("out of memory");
+        return 1;
+    }
+    st->curve = curve_new(st->zmq, st->cfg, 0, err, sizeof(err));
+    if (!st->curve) {
+        log_error("%s", err);
+        return 2;
+    }
+    if (topology_tcp(st->cfg, tcp, sizeof(tcp)) &&
+        curve_allows(st->curve, tcp, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    st->bus = (struct bus_env){ st->zmq, st->curve };
+    return 0;
+}
+
 /* Checks the run directory (making it the stage user's when we are
  * root: a stage started alone finds none yet), runs `privileged`, then
  * gives root up for good. 0, or the exit status. */
@@ -287,7 +314,8 @@ static int setup(struct stage *st, enum topology_role role,
     log_init(st->id, (enum log_level)a.verbosity);
     if ((rc = load_config(st, &a)) != 0)
         return rc;
-    if ((rc = drop_root(st, privileged, ctx)) != 0)
+    if ((rc = setup_bus(st)) != 0 ||
+        (rc = drop_root(st, privileged, ctx)) != 0)
         return rc;
     struct config *cfg = st->cfg;
 
@@ -299,20 +327,25 @@ static int setup(struct stage *st, enum topology_role role,
         return 1;
     }
     st->stats = stats_new(st->name, st->id);
-    st->zmq = zmq_ctx_new();
-    if (!st->stats || !st->zmq) {
+    if (!st->stats) {
         log_error("out of memory");
         return 1;
     }
     st->cpu_user_ms = stats_add(st->stats, "cpu_user_ms");
     st->cpu_sys_ms = stats_add(st->stats, "cpu_sys_ms");
     st->max_rss_kb = stats_add(st->stats, "max_rss_kb");
+    stats_attach(st->stats, "curve_refused", curve_refused(st->curve));
+    char err[512];
+    if (curve_serve(st->curve, st->zmq, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
     char tap[4200];
     if (!topology_tap(cfg, st->id, tap, sizeof(tap))) {
         log_error("tap endpoint for %s does not fit", st->id);
         return 1;
     }
-    st->tap = bus_tap_new(st->zmq, tap, st->stats);
+    st->tap = bus_tap_new(st->bus, tap, st->stats);
     if (!st->tap) {
         log_error("cannot bind tap %s: %s", tap, zmq_strerror(errno));
         return 1;
@@ -351,13 +384,22 @@ int stage_init(struct stage *st, enum topology_role role,
 
 bus_out_t *stage_output(struct stage *st, enum topology_role to)
 {
+    return stage_output_acked(st, to, false);
+}
+
+bus_out_t *stage_output_acked(struct stage *st, enum topology_role to,
+                              bool acked)
+{
     char ep[4200];
     if (!topology_input(st->cfg, to, 0, ep, sizeof(ep))) {
         log_error("the %s endpoint does not fit: shorten bus.run_dir",
                   topology_stage(to)->name);
         return NULL;
     }
-    bus_out_t *out = bus_out_new(st->zmq, ep, st->id, st->tap);
+    bus_out_t *out = acked ? bus_out_new_acked(st->bus, ep, st->id,
+                                               st->tap, st->stats,
+                                               BUS_PIPE_HWM)
+                           : bus_out_new(st->bus, ep, st->id, st->tap);
     if (!out)
         log_error("cannot connect %s: %s", ep, zmq_strerror(errno));
     return out;
@@ -465,6 +507,7 @@ void stage_finish(struct stage *st, bool ok)
         zmq_ctx_term(st->zmq);
         st->zmq = NULL;
     }
+    curve_destroy(&st->curve); /* after the context: ends its handler */
     stats_destroy(&st->stats);
     loop_destroy(&st->loop);
     config_destroy(&st->cfg);

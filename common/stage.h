@@ -35,6 +35,8 @@ struct stage {
     unsigned shard;
     struct config *cfg;
     void *zmq;
+    curve_t *curve;           /* keys for tcp:// sockets (curve.h) */
+    struct bus_env bus;       /* the two above, for the bus's sockets */
     loop_t *loop;
     stats_t *stats;
     bus_tap_t *tap;
@@ -78,6 +80,9 @@ void stage_on_stop(struct stage *st,
 /* Connects this stage's output to the input of `to` (shard 0). NULL,
  * with the reason logged, on failure. */
 bus_out_t *stage_output(struct stage *st, enum topology_role to);
+/* The same; with `acked`, an acknowledged output (bus_out_new_acked). */
+bus_out_t *stage_output_acked(struct stage *st, enum topology_role to,
+                              bool acked);
 
 /* This stage's own input endpoint, into buf. NULL (logged) when it does
  * not fit. */

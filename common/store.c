@@ -83,6 +83,7 @@ char *store_key_describe(const void *key, size_t len, char *buf, size_t size)
                      (unsigned)store_get_be(k + 17, 4),
                      k[21] == RECORD_REQUEST    ? "request"
                      : k[21] == RECORD_RESPONSE ? "response"
+                     : k[21] == RECORD_OUTAGE   ? "outage"
                                                 : "?");
     if (len == STORE_KEY_DUP_LEN && n > 0 && (size_t)n < size)
         snprintf(buf + n, size - (size_t)n, " dup %u",
@@ -400,8 +401,8 @@ void store_close(store_t **sp)
 
 /* ---- write ---------------------------------------------------------- */
 
-static void batch_put(store_t *s, const void *k, size_t kl, const void *v,
-                      size_t vl)
+void store_batch_put(store_t *s, const void *k, size_t kl, const void *v,
+                     size_t vl)
 {
     leveldb_writebatch_put(s->batch, k, kl, v, vl);
     s->pending_bytes += kl + vl;
@@ -461,7 +462,8 @@ static int need_db(const store_t *s)
 
 int store_put(store_t *s, const struct audit_record *r)
 {
-    if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE)
+    if (r->kind != RECORD_REQUEST && r->kind != RECORD_RESPONSE &&
+        r->kind != RECORD_OUTAGE)
         return -EINVAL;
     if (need_db(s) < 0)
         return -EIO;
@@ -491,8 +493,8 @@ int store_put(store_t *s, const struct audit_record *r)
         store_index_put(s, key, klen, r, s->seq + 1) < 0)
         return -ENOMEM;
 
-    batch_put(s, key, klen, value, vlen);
-    batch_put(s, sk, sizeof(sk), s->sb.data, s->sb.size);
+    store_batch_put(s, key, klen, value, vlen);
+    store_batch_put(s, sk, sizeof(sk), s->sb.data, s->sb.size);
     s->seq++;
     memcpy(s->hash, hash, STORE_HASH_BYTES);
     s->pending++;
@@ -507,6 +509,7 @@ static void committed(store_t *s)
     s->bytes_written += s->pending_bytes;
     s->pending_bytes = 0;
     s->pending = 0;
+    s->pending_producers = 0;
     s->cp_pending = false;
     s->index_pending = false;
     s->committed_seq = s->seq;
@@ -564,7 +567,7 @@ static int put_meta(store_t *s)
         return -ENOMEM;
     /* After a failed write the batch holds an older meta too; the last
      * put of a key in a batch wins. */
-    batch_put(s, "m", 1, s->sb.data, s->sb.size);
+    store_batch_put(s, "m", 1, s->sb.data, s->sb.size);
     return 0;
 }
 
@@ -605,6 +608,7 @@ uint32_t store_discard(store_t *s)
     fpset_clear(s->pending_keys);
     s->pending_bytes = 0;
     s->pending = 0;
+    s->pending_producers = 0;
     s->seq = s->committed_seq;
     memcpy(s->hash, s->committed_hash, STORE_HASH_BYTES);
     if (s->index_pending) {
@@ -622,7 +626,10 @@ uint32_t store_discard(store_t *s)
 }
 
 uint32_t store_pending(const store_t *s) { return s->pending; }
-bool store_dirty(const store_t *s) { return s->pending || s->cp_pending; }
+bool store_dirty(const store_t *s)
+{
+    return s->pending || s->cp_pending || s->pending_producers;
+}
 uint64_t store_bytes_written(const store_t *s) { return s->bytes_written; }
 uint64_t store_last_seq(const store_t *s) { return s->committed_seq; }
 
@@ -682,7 +689,7 @@ int store_checkpoint(store_t *s, bool final)
     uint8_t k[STORE_CP_KEY_LEN];
     k[0] = 'c';
     put_be(k + 1, s->seq, 8);
-    batch_put(s, k, sizeof(k), s->sb.data, s->sb.size);
+    store_batch_put(s, k, sizeof(k), s->sb.data, s->sb.size);
     s->cp_seq = s->seq;
     s->cp_final = final;
     s->cp_pending = true;

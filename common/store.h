@@ -9,6 +9,8 @@
  *   "c" seq:8                              -> checkpoint {"v":1, "seq", "head",
  *                                             "time", "final", ["key", "sig"]}
  *   "m"                                    -> {"v":1, "last_seq", "last_hash"}
+ *   "p" producer id                        -> seq:8, the last frame of that
+ *                                             producer committed (below)
  *
  * uid is uid_value() of the connection id (uid.h). `dup` is only
  * present when distinct records share the first 22 bytes (two log steps
@@ -72,7 +74,8 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
 void store_close(store_t **s);
 
 /* Adds a record (read during the call) with its chain entry to the
- * pending batch. 0, -EINVAL (not a request/response), -ENOMEM, -EIO. */
+ * pending batch. 0, -EINVAL (not a request, response or outage),
+ * -ENOMEM, -EIO. An outage is keyed by its start and an empty uid. */
 int store_put(store_t *s, const struct audit_record *r);
 
 /* Writes the pending batch atomically (fsync when sync). 0, or -ENOSPC
@@ -96,6 +99,25 @@ uint64_t store_bytes_written(const store_t *s);
 /* Sequence number and hash of the last committed chain entry. */
 uint64_t store_last_seq(const store_t *s);
 void store_head(const store_t *s, uint8_t hash[STORE_HASH_BYTES]);
+
+/* ---- producers on the acknowledged link (bus.h) -------------------- */
+
+/* A producer that connects to the logger with an acknowledged output is
+ * named by its routing id ("correlate:<incarnation>"). The last of its
+ * frame sequence numbers whose records are committed goes into the same
+ * write batch as those records, so a restarted logger knows which frames
+ * a producer sends again it already holds. One entry per producer: the
+ * first commit of a new incarnation removes its predecessors'. */
+#define STORE_PRODUCER_ID_MAX 96
+
+/* 0 and *seq, -ENOENT when id has committed nothing, -EIO. */
+int store_producer_get(store_t *s, struct bytes id, uint64_t *seq);
+/* Puts seq for id in the pending batch: the next store_commit() writes
+ * it even with no record pending. With `first`, other incarnations of
+ * the same producer (same id up to the last ':') are removed in the same
+ * batch, when they can be read. 0, or -EINVAL (id too long or empty). */
+int store_producer_put(store_t *s, struct bytes id, uint64_t seq,
+                       bool first);
 
 /* ---- checkpoints -------------------------------------------------- */
 

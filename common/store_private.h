@@ -35,6 +35,7 @@ struct store {
      * written gets a dup suffix too (LevelDB cannot read its batch). */
     fpset_t *pending_keys;
     uint32_t pending;
+    uint32_t pending_producers;   /* "p" entries in the batch */
     uint64_t pending_bytes;
     uint64_t bytes_written;
     /* chain head including the pending batch, and as last committed */
@@ -67,6 +68,10 @@ struct store_decoder {
     uint32_t n_records;
     const msgpack_object *keys, *seqs; /* its "keys", "seqs", or NULL */
 };
+
+/* Adds a put to the pending batch, counting its bytes. */
+void store_batch_put(store_t *s, const void *k, size_t kl, const void *v,
+                     size_t vl);
 
 /* The big-endian number in p[0..width). */
 uint64_t store_get_be(const uint8_t *p, int width);

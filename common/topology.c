@@ -142,16 +142,70 @@ static unsigned tap_offset(const char *id)
     return TAP_HASH_BASE + h % TAP_HASH_SPAN;
 }
 
+/* tcp://HOST:PORT, an IPv6 literal in brackets. */
+static char *put_tcp(char *buf, size_t size, const char *host,
+                     unsigned port)
+{
+    if (strchr(host, ':') && host[0] != '[')
+        return put(buf, size, "tcp://[%s]:%u", host, port);
+    return put(buf, size, "tcp://%s:%u", host, port);
+}
+
+/* The tap's tcp port for id, or 0 when taps are ipc or it overflows. */
+static unsigned tap_port(const struct config *c, const char *id)
+{
+    if (c->bus.tap_base_port <= 0)
+        return 0;
+    unsigned port = (unsigned)c->bus.tap_base_port + tap_offset(id);
+    return port > 65535 ? 0 : port;
+}
+
 char *topology_tap(const struct config *c, const char *id, char *buf,
                    size_t size)
 {
     if (!id || !*id)
         return NULL;
     if (c->bus.tap_base_port > 0) {
-        unsigned port = (unsigned)c->bus.tap_base_port + tap_offset(id);
-        if (port > 65535)
+        unsigned port = tap_port(c, id);
+        if (!port)
             return NULL;
-        return put(buf, size, "tcp://*:%u", port);
+        return put_tcp(buf, size, c->bus.tap_bind, port);
     }
     return put(buf, size, "ipc://%s/tap-%s", c->bus.run_dir, id);
+}
+
+char *topology_tap_reader(const struct config *c, const char *id,
+                          const char *host, char *buf, size_t size)
+{
+    if (!id || !*id)
+        return NULL;
+    if (c->bus.tap_base_port <= 0)
+        return topology_tap(c, id, buf, size);
+    unsigned port = tap_port(c, id);
+    if (!port)
+        return NULL;
+    if (!host) {
+        /* A tap bound on every interface is read on this machine. */
+        host = c->bus.tap_bind;
+        if (!strcmp(host, "*") || !strcmp(host, "0.0.0.0"))
+            host = "127.0.0.1";
+        else if (!strcmp(host, "::") || !strcmp(host, "[::]"))
+            host = "::1";
+    }
+    return put_tcp(buf, size, host, port);
+}
+
+char *topology_tcp(const struct config *c, char *buf, size_t size)
+{
+    for (unsigned r = 0; r < ROLE_COUNT; r++)
+        for (unsigned i = 0; i < topology_instances(c, r); i++)
+            if (topology_input(c, r, i, buf, size) &&
+                !strncmp(buf, "tcp://", 6))
+                return buf;
+    if (topology_query(c, buf, size) && !strncmp(buf, "tcp://", 6))
+        return buf;
+    if (topology_tap(c, "capture", buf, size) &&
+        !strncmp(buf, "tcp://", 6))
+        return buf;
+    return NULL;
 }

@@ -8,8 +8,8 @@
  *
  * Endpoints: a stage's input is bus.<input> from the config when set,
  * else ipc://<run_dir>/<input> (ipc://<run_dir>/<input>-<shard> for a
- * shard). Taps are ipc://<run_dir>/tap-<id>, or tcp on all interfaces at
- * bus.tap_base_port plus the offset below.
+ * shard). Taps are ipc://<run_dir>/tap-<id>, or tcp at bus.tap_bind
+ * (default loopback) on bus.tap_base_port plus the offset below.
  */
 #ifndef HARK_TOPOLOGY_H
 #define HARK_TOPOLOGY_H
@@ -82,9 +82,18 @@ char *topology_input(const struct config *c, enum topology_role role,
  * does not fit. */
 char *topology_query(const struct config *c, char *buf, size_t size);
 
-/* The tap of the process id (any id: a stage's, "hark", a custom --id).
- * NULL for an empty id or when it does not fit. */
+/* The tap of the process id (any id: a stage's, "hark", a custom --id),
+ * where it binds. NULL for an empty id or when it does not fit. */
 char *topology_tap(const struct config *c, const char *id, char *buf,
                    size_t size);
+
+/* Where a reader connects to that tap: on host (NULL: this machine,
+ * bus.tap_bind, or loopback when that is every interface). */
+char *topology_tap_reader(const struct config *c, const char *id,
+                          const char *host, char *buf, size_t size);
+
+/* The first tcp:// endpoint of the pipeline (an input, the query socket
+ * or a tap) into buf, or NULL when every one is ipc:// (or inproc://). */
+char *topology_tcp(const struct config *c, char *buf, size_t size);
 
 #endif

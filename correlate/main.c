@@ -4,7 +4,15 @@
  * Wiring only: messages from dispatch go to the wait table (wait.h),
  * which decides every wait by packet time; its records go to the logger,
  * together with the request records dispatch made, as they are.
+ *
+ * The link to the logger is acknowledged (bus.h): every `log` frame is
+ * kept until the logger has committed it and sent again if the logger
+ * restarted, so a logger that dies loses nothing. While too much is
+ * unacknowledged the input is left unread (backpressure, never a drop),
+ * and at the end correlate exits only once everything, eof included, is
+ * acknowledged (or supervisor.drain_timeout passed).
  */
+#include "clock.h"
 #include "log.h"
 #include "input.h"
 #include "stage.h"
@@ -14,6 +22,8 @@
 #include <errno.h>
 #include <string.h>
 
+#define ACKS_MAX_WAIT_MS (3600 * 1000)
+
 struct correlate {
     struct stage st;
     upstream_t *up;
@@ -22,6 +32,9 @@ struct correlate {
     bus_out_t *out;
     frame_reader_t *reader;
     frame_writer_t *logs;
+    int ack_timer, give_up_timer;
+    bool paused;                  /* input unread: logger far behind */
+    bool ended;                   /* eof sent: waiting for the last acks */
     struct log_limit bad_item;
     struct wait_counters n;
     uint64_t *records_passed, *items_malformed,
@@ -34,10 +47,69 @@ static int add_record(void *ctx, const struct audit_record *r)
     return frame_add_record(c->logs, r);
 }
 
+/* Leaves the input unread while the logger is too far behind. */
+static void hold_back(struct correlate *c)
+{
+    bool full = bus_out_backlogged(c->out);
+    if (full != c->paused)
+        input_pause(c->in, full);
+    c->paused = full;
+}
+
 static int flush(struct correlate *c)
 {
-    return bus_out_flush(c->out, c->logs, upstream_watermark(c->up),
-                         upstream_live(c->up));
+    int rc = bus_out_flush(c->out, c->logs, upstream_watermark(c->up),
+                           upstream_live(c->up));
+    if (rc == 0 && bus_out_unacked(c->out)) {
+        hold_back(c);
+        loop_timer_arm(c->st.loop, c->ack_timer, BUS_ACK_TIMEOUT_MS, true);
+    }
+    return rc;
+}
+
+static int on_acks(loop_t *l, void *ctx)
+{
+    struct correlate *c = ctx;
+    int rc = bus_out_take_acks(c->out);
+    if (rc < 0)
+        return rc;
+    if (!c->ended)
+        hold_back(c);
+    else if (!bus_out_unacked(c->out))
+        loop_stop(l, 0);
+    return 0;
+}
+
+/* Sends everything unacknowledged again when the logger went quiet. */
+static int on_ack_timer(loop_t *l, void *ctx)
+{
+    struct correlate *c = ctx;
+    return bus_out_tick(c->out); /* -1 is LOOP_TIMER_OFF: nothing kept */
+}
+
+static int on_give_up(loop_t *l, void *ctx)
+{
+    return -ETIMEDOUT;
+}
+
+/* After eof: runs the loop until the logger has acknowledged all. */
+static bool await_acks(struct correlate *c)
+{
+    c->ended = true;
+    input_pause(c->in, true);
+    unsigned n = bus_out_unacked(c->out);
+    if (!n)
+        return true;
+    log_debug("waiting for the logger to acknowledge %u frames", n);
+    uint64_t ms = c->st.cfg->supervisor.drain_timeout_ns / NS_PER_MS;
+    loop_timer_arm(c->st.loop, c->ack_timer, 0, true);
+    loop_timer_arm(c->st.loop, c->give_up_timer,
+                   ms < ACKS_MAX_WAIT_MS ? (int)ms : ACKS_MAX_WAIT_MS, false);
+    int rc = loop_run(c->st.loop);
+    if (rc < 0)
+        log_error("%u frames the logger never acknowledged: %s",
+                  bus_out_unacked(c->out), strerror(-rc));
+    return rc == 0;
 }
 
 static int handle_items(struct correlate *c, const struct frame *f)
@@ -157,8 +229,19 @@ int main(int argc, char **argv)
     c.in = input_new(&c.st, in_ep, c.reader, c.up, &correlate_ops, &c);
     if (!c.in)
         goto out;
-    c.out = stage_output(&c.st, ROLE_LOGGER);
-    ok = c.out && stage_run(&c.st);
+    c.out = stage_output_acked(&c.st, ROLE_LOGGER, true);
+    if (!c.out)
+        goto out;
+    c.ack_timer = loop_add_timer(c.st.loop, LOOP_TIMER_OFF, on_ack_timer,
+                                 &c);
+    c.give_up_timer = loop_add_timer(c.st.loop, LOOP_TIMER_OFF, on_give_up,
+                                     &c);
+    if (c.ack_timer < 0 || c.give_up_timer < 0 ||
+        loop_add_socket(c.st.loop, bus_out_socket(c.out), on_acks, &c) < 0) {
+        log_error("too many timers or sources");
+        goto out;
+    }
+    ok = stage_run(&c.st) && await_acks(&c);
 out:
     bus_out_destroy(&c.out);
     input_destroy(&c.in);

@@ -486,7 +486,7 @@ static int export_records(store_t *s, uint64_t since, uint64_t until,
         fprintf(out, "{\"log\":{\"version\":\"1.2\",\"creator\":{\"name\":"
                      "\"hark\",\"version\":\"%s\"},\"entries\":[",
                 HARK_VERSION);
-    uint64_t bad = 0;
+    uint64_t bad = 0, outages = 0;
     struct audit_record r;
     int rc;
     while (!h->failed && (rc = store_iter_next(it, &r)) != 0) {
@@ -505,6 +505,10 @@ static int export_records(store_t *s, uint64_t since, uint64_t until,
             bad++;
             continue;
         }
+        if (har && r.kind == RECORD_OUTAGE) {
+            outages++; /* HAR has no place for it */
+            continue;
+        }
         if (har) {
             har_add(h, &r);
             continue;
@@ -521,6 +525,10 @@ static int export_records(store_t *s, uint64_t since, uint64_t until,
         flush_entries(h, true);
         fputs(h->entries ? "\n]}}\n" : "]}}\n", out);
     }
+    if (outages)
+        fprintf(stderr, "hark export: the trail records %llu outage(s) "
+                        "HAR cannot hold; see hark query --kind outage\n",
+                (unsigned long long)outages);
     if (h->failed)
         fprintf(stderr, "hark export: out of memory\n");
     else if (bad)

@@ -9,6 +9,7 @@
  */
 #include "commands.h"
 #include "clock.h"
+#include "curve.h"
 #include "record_json.h"
 #include "record_table.h"
 #include "store_query.h"
@@ -44,7 +45,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: hark query [-c FILE] [--db DIR] [--json] [--since TIME] "
         "[--until TIME]\n"
-        "                  [--kind request|response] [--path PREFIX] "
+        "                  [--kind request|response|outage] [--path PREFIX] "
         "[--status N]\n"
         "                  [--uid UID] [--limit N]\n\n"
         "Prints the audit trail in time order: a table, or one JSON object "
@@ -62,7 +63,7 @@ static void usage(FILE *f)
         "2026-11-26T05:29:38Z,\n"
         "                      or seconds since the epoch)\n"
         "      --until TIME    records before TIME\n"
-        "      --kind KIND     request or response records only\n"
+        "      --kind KIND     request, response or outage records only\n"
         "      --path PREFIX   records whose url.path starts with PREFIX\n"
         "      --status N      response records with HTTP status N\n"
         "      --uid UID       records of one connection\n"
@@ -198,14 +199,22 @@ static int query_local(store_t *s, uint64_t since, uint64_t until,
 }
 
 /* A REQ socket connected to the logger's query endpoint ep, with
- * timeouts. 0, or 1 with the reason printed. */
-static int connect_logger(void *ctx, const char *ep, void **sock)
+ * timeouts; a CURVE client with this machine's keys when ep is tcp://.
+ * 0, or 1 with the reason printed. */
+static int connect_logger(void *ctx, const struct config *cfg,
+                          const char *ep, void **sock)
 {
     int linger = 0, tmo = QUERY_TIMEOUT_MS;
     *sock = ctx ? zmq_socket(ctx, ZMQ_REQ) : NULL;
     if (!*sock) {
         fprintf(stderr, "hark query: out of memory\n");
         return 1;
+    }
+    char err[512];
+    int rc = curve_connect_setup(ctx, cfg, *sock, ep, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "hark query: %s\n", err);
+        return rc == -EPERM || rc == -ENOKEY ? 2 : 1;
     }
     if (zmq_setsockopt(*sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
         zmq_setsockopt(*sock, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) ||
@@ -290,7 +299,7 @@ static int query_remote(const struct config *cfg, uint64_t since,
     store_decoder_t *d = store_decoder_new();
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int status = d ? connect_logger(ctx, ep, &sock) : 1;
+    int status = d ? connect_logger(ctx, cfg, ep, &sock) : 1;
     if (!d)
         fprintf(stderr, "hark query: out of memory\n");
     uint8_t after[STORE_KEY_MAX];
@@ -343,9 +352,11 @@ static int filter_opt(int c, const char *arg, struct filter *f)
         f->kind = RECORD_REQUEST;
     } else if (c == 'k' && !strcmp(arg, "response")) {
         f->kind = RECORD_RESPONSE;
+    } else if (c == 'k' && !strcmp(arg, "outage")) {
+        f->kind = RECORD_OUTAGE;
     } else if (c == 'k') {
-        fprintf(stderr, "hark query: --kind: request or response, not "
-                        "'%s'\n", arg);
+        fprintf(stderr, "hark query: --kind: request, response or "
+                        "outage, not '%s'\n", arg);
         return 2;
     } else if (c == 's') {
         if (!parse_u64(arg, &v) || v < 100 || v > 999) {

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Host header "name[:port]" or "[v6][:port]": the domain keeps the
@@ -91,26 +92,36 @@ static void body_bytes(struct json_out *j, uint64_t n)
     json_out_obj_end(j);
 }
 
-/* event {kind, category, type, action, outcome, duration?} */
-static void json_event(struct json_out *j, const struct audit_record *r)
+/* Opens event {kind "event", category [category], type [type], action,
+ * outcome}; the caller adds the rest and closes it. */
+static void event_open(struct json_out *j, const char *category,
+                       const char *type, const char *action,
+                       const char *outcome)
 {
-    bool resp = r->kind == RECORD_RESPONSE;
     json_out_key(j, "event");
     json_out_obj(j);
     json_out_key(j, "kind");
     json_out_cstr(j, "event");
     json_out_key(j, "category");
     json_out_arr(j);
-    json_out_cstr(j, "web");
+    json_out_cstr(j, category);
     json_out_arr_end(j);
     json_out_key(j, "type");
     json_out_arr(j);
-    json_out_cstr(j, "access");
+    json_out_cstr(j, type);
     json_out_arr_end(j);
     json_out_key(j, "action");
-    json_out_cstr(j, resp ? "response" : "request");
+    json_out_cstr(j, action);
     json_out_key(j, "outcome");
-    json_out_cstr(j, record_event_outcome(r));
+    json_out_cstr(j, outcome);
+}
+
+/* event {kind, category, type, action, outcome, duration?} */
+static void json_event(struct json_out *j, const struct audit_record *r)
+{
+    bool resp = r->kind == RECORD_RESPONSE;
+    event_open(j, "web", "access", resp ? "response" : "request",
+               record_event_outcome(r));
     if (resp && r->status != 0)
         key_u64(j, "duration", r->latency_ns);
     json_out_obj_end(j);
@@ -220,6 +231,46 @@ static void json_hark(struct json_out *j, const struct audit_record *r)
     json_out_obj_end(j);
 }
 
+/* An outage (a stage that died):
+ *   @timestamp (when the loss may begin)
+ *   event {kind, category, type, action "outage", outcome "failure",
+ *          end, duration}
+ *   hark {outage {stage, reason, lost {name: count...}}} */
+static int outage_json(struct json_out *j, const struct audit_record *r)
+{
+    char ts[40], end[40];
+    clock_format_rfc3339(r->ts_ns, ts, sizeof(ts));
+    clock_format_rfc3339(r->until_ns, end, sizeof(end));
+    json_out_obj(j);
+    json_out_key(j, "@timestamp");
+    json_out_cstr(j, ts);
+    event_open(j, "process", "end", "outage", "failure");
+    json_out_key(j, "end");
+    json_out_cstr(j, end);
+    key_u64(j, "duration",
+            r->until_ns > r->ts_ns ? r->until_ns - r->ts_ns : 0);
+    json_out_obj_end(j);
+    json_out_key(j, "hark");
+    json_out_obj(j);
+    json_out_key(j, "outage");
+    json_out_obj(j);
+    key_str(j, "stage", r->who);
+    key_str(j, "reason", r->reason);
+    json_out_key(j, "lost");
+    json_out_obj(j);
+    for (uint32_t i = 0; i < r->n_lost; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
+                 r->lost[i].name.p ? r->lost[i].name.p : "");
+        key_u64(j, name, r->lost[i].n);
+    }
+    json_out_obj_end(j);
+    json_out_obj_end(j);
+    json_out_obj_end(j);
+    json_out_obj_end(j);
+    return j->failed ? -ENOMEM : 0;
+}
+
 /* Key order (fixed; optional keys are left out, never reordered):
  *   @timestamp
  *   event {kind, category, type, action, outcome, duration?}
@@ -235,6 +286,8 @@ static void json_hark(struct json_out *j, const struct audit_record *r)
  * a timeout). event.duration is the response latency in ns. */
 int record_json(struct json_out *j, const struct audit_record *r)
 {
+    if (r->kind == RECORD_OUTAGE)
+        return outage_json(j, r);
     char ts[40];
     clock_format_rfc3339(r->ts_ns, ts, sizeof(ts));
     json_out_obj(j);

@@ -82,16 +82,45 @@ int record_table_header(char *buf, size_t size)
                     "OUTCOME");
 }
 
-int record_table_row(char *buf, size_t size, const struct audit_record *r)
+static void table_time(char *when, size_t size, uint64_t ns)
 {
-    bool resp = r->kind == RECORD_RESPONSE;
-    time_t sec = (time_t)(r->ts_ns / NS_PER_SEC);
+    time_t sec = (time_t)(ns / NS_PER_SEC);
     struct tm tm;
     gmtime_r(&sec, &tm);
-    char when[40];
-    snprintf(when, sizeof(when), "%04d-%02d-%02d %02d:%02d:%02d.%03u",
+    snprintf(when, size, "%04d-%02d-%02d %02d:%02d:%02d.%03u",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (unsigned)(r->ts_ns % NS_PER_SEC / 1000000));
+             tm.tm_min, tm.tm_sec, (unsigned)(ns % NS_PER_SEC / 1000000));
+}
+
+/* An outage: the stage in the UID column, then until when, how it died
+ * and what it lost. */
+static int outage_row(char *buf, size_t size, const struct audit_record *r)
+{
+    char when[40], until[40], who[40], reason[64], lost[256] = "";
+    table_time(when, sizeof(when), r->ts_ns);
+    table_time(until, sizeof(until), r->until_ns);
+    table_field(who, sizeof(who), r->who, W_UID);
+    table_field(reason, sizeof(reason), r->reason, 48);
+    size_t at = 0;
+    for (uint32_t i = 0; i < r->n_lost && at < sizeof(lost); i++) {
+        char name[40];
+        table_field(name, sizeof(name), r->lost[i].name, 32);
+        int n = snprintf(lost + at, sizeof(lost) - at, "%s%s %" PRIu64,
+                         i ? ", " : "; lost: ", name, r->lost[i].n);
+        at += n > 0 ? (size_t)n : 0;
+    }
+    return snprintf(buf, size, "%-*s  %-*s  %-*s  until %s: %s%s\n",
+                    W_TIME, when, W_UID, who, W_KIND, "outage", until + 11,
+                    reason, lost);
+}
+
+int record_table_row(char *buf, size_t size, const struct audit_record *r)
+{
+    if (r->kind == RECORD_OUTAGE)
+        return outage_row(buf, size, r);
+    bool resp = r->kind == RECORD_RESPONSE;
+    char when[40];
+    table_time(when, sizeof(when), r->ts_ns);
     char uid[40], conn[64], cli[80], srv[80], method[40], uri[W_URI + 1];
     char status[16] = "-", outcome[40] = "-";
     table_field(uid, sizeof(uid), r->uid, 16);

@@ -9,6 +9,12 @@
  * Signals reach the supervisor through a signalfd, so the loop is a plain
  * poll with timers.
  *
+ * Counters are summed over incarnations: each time a stage exits, the
+ * last stats file of that incarnation is added in, before a restart
+ * overwrites it. A stage other than the logger that dies opens an
+ * outage (outage.h), written into the trail; `hark run` then exits 3
+ * (EXIT_LOST) and the summary says what was lost.
+ *
  * Started as root, the supervisor alone stays root (it restarts the
  * capture, which needs root to open its device); every stage gives root
  * up itself (stage.h). The run directory is made and checked first
@@ -17,7 +23,10 @@
 #include "supervisor.h"
 #include "clock.h"
 #include "config.h"
+#include "curve.h"
+#include "downtime.h"
 #include "log.h"
+#include "outage.h"
 #include "rundir.h"
 #include "runas.h"
 #include "stats.h"
@@ -28,7 +37,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +46,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define MAX_CHILDREN (CONFIG_MAX_SHARDS + ROLE_COUNT - 1)
 #define RESTART_WINDOW_NS (60 * NS_PER_SEC)
@@ -45,6 +54,7 @@
 #define BACKOFF_MAX_MS 5000
 #define STABLE_NS (30 * NS_PER_SEC) /* a run this long resets the backoff */
 #define MAX_ARGS 32
+#define EXIT_LOST 3                 /* complete, but something was lost */
 
 enum child_state {
     CHILD_RUNNING,
@@ -61,6 +71,7 @@ struct child {
     pid_t pid;
     enum child_state state;
     uint64_t started_ns;
+    uint64_t spawned_wall_ns;     /* wall clock of the last start */
     uint64_t restart_at;
     unsigned backoff_ms;
     /* ring of recent restarts: room for every one max_restarts allows */
@@ -98,7 +109,11 @@ struct supervisor {
     unsigned n;
     struct child children[MAX_CHILDREN];
     uint64_t started_ns;
+    outages_t *outages;
+    downtime_t *downtime;         /* counting while a live capture is down */
 };
+
+static void bank(struct supervisor *s, const struct child *c, pid_t pid);
 
 static void usage(FILE *f)
 {
@@ -279,6 +294,10 @@ static int spawn(struct supervisor *s, struct child *c)
         sigaddset(&set, SIGHUP);
         sigprocmask(SIG_SETMASK, &set, NULL);
         dup2(STDERR_FILENO, STDOUT_FILENO);
+        /* The logger waits for our eof too: outage records may follow
+         * the pipeline's last records. */
+        if (c->ts->role == ROLE_LOGGER)
+            setenv("HARK_SUPERVISED", "1", 1);
         execv(path, (char *const *)argv);
         fprintf(stderr, "hark: cannot start %s: %s\n", path, strerror(errno));
         _exit(127);
@@ -286,6 +305,7 @@ static int spawn(struct supervisor *s, struct child *c)
     c->pid = pid;
     c->state = CHILD_RUNNING;
     c->started_ns = clock_mono_ns();
+    c->spawned_wall_ns = clock_wall_ns();
     c->term_sent = false;
     log_debug("started %s as pid %ld", c->id, (long)pid);
     return 0;
@@ -373,14 +393,20 @@ static void on_exit_status(struct supervisor *s, struct child *c, int status)
         begin_shutdown(s, "a stage refused its input");
         return;
     }
-    bool clean;
-    if (s->shutting_down || (c->ts->level == 0 && s->offline) ||
-        input_done(s, c, &clean) ||
+    bool logger = c->ts->role == ROLE_LOGGER, clean;
+    if ((s->shutting_down && !logger) ||
+        (c->ts->level == 0 && s->offline) ||
+        (input_done(s, c, &clean) &&
+         !(logger && outages_waiting(s->outages))) ||
         (c->term_sent && WIFSIGNALED(status) &&
          WTERMSIG(status) == SIGKILL)) {
         /* Offline, a new capture would read the file again from the
          * start; while draining, or once its input has ended, what the
-         * stage held is gone anyway and a new one has nothing to read. */
+         * stage held is gone anyway and a new one has nothing to read.
+         * A new logger loses nothing (its producers send again what it
+         * never committed), so it is restarted even while draining, and
+         * after its input ended while the supervisor's outage records
+         * wait for it. */
         log_error("%s %s", c->id, how);
         c->state = CHILD_DEAD;
         s->failed = true;
@@ -405,6 +431,29 @@ static void on_exit_status(struct supervisor *s, struct child *c, int status)
                                                        : c->backoff_ms * 2;
 }
 
+/* A stage that died takes what it held with it, unless it is the
+ * logger (its producers send again) or it refused to start (exit 2:
+ * the run stops). */
+static void lost_stage(struct supervisor *s, const struct child *c,
+                       pid_t pid, int status)
+{
+    if (c->ts->role == ROLE_LOGGER ||
+        (WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+                               WEXITSTATUS(status) == 2)))
+        return;
+    char how[96], err[512];
+    describe_status(status, how, sizeof(how));
+    outages_begin(s->outages, c->id, c->ts->role, pid, c->spawned_wall_ns,
+                  how);
+    if (c->ts->role != ROLE_CAPTURE || s->offline || s->downtime)
+        return;
+    s->downtime = downtime_start(&s->cfg->capture, err, sizeof(err));
+    if (!s->downtime)
+        log_warn("cannot count what passes while the capture is down: %s",
+                 err);
+}
+
+
 /* Every stage that exited, handled upstream first: whether a stage's
  * input had ended depends on its producers' exits seen in the same
  * turn. */
@@ -425,9 +474,15 @@ static void reap(struct supervisor *s)
         }
     }
     for (int level = 0; level < ROLE_COUNT; level++)
-        for (unsigned i = 0; i < s->n; i++)
-            if (exited[i] && s->children[i].ts->level == level)
-                on_exit_status(s, &s->children[i], status[i]);
+        for (unsigned i = 0; i < s->n; i++) {
+            struct child *c = &s->children[i];
+            if (!exited[i] || c->ts->level != level)
+                continue;
+            pid_t dead = c->pid;
+            on_exit_status(s, c, status[i]);
+            bank(s, c, dead);
+            lost_stage(s, c, dead, status[i]);
+        }
 }
 
 static void restart_due(struct supervisor *s)
@@ -449,6 +504,8 @@ static void restart_due(struct supervisor *s)
         }
         log_warn("restarted %s as pid %ld (restart %u)", c->id, (long)c->pid,
                  c->restarts);
+        if (c->ts->role == ROLE_LOGGER)
+            outages_resend(s->outages);
         /* Its producers have finished: their eof went to the instance
          * that died, so this one is told to drain what is queued and end.
          * (Stop signals stay pending until its signalfd takes them.) */
@@ -522,13 +579,50 @@ static void kill_all(struct supervisor *s, int sig)
             kill(s->children[i].pid, sig);
 }
 
+/* Ends outages whose stage is back or gone, and once nothing upstream
+ * of the logger runs and every outage is out, ends the supervisor's
+ * input to the logger. */
+static void track_outages(struct supervisor *s)
+{
+    bool upstream_done = true;
+    outages_take_acks(s->outages);
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct child *c = &s->children[i];
+        bool gone = finished(c);
+        pid_t pid = c->state == CHILD_RUNNING ? c->pid : 0;
+        if (c->ts->role == ROLE_CAPTURE && s->downtime &&
+            outages_due(s->outages, c->id, pid, gone)) {
+            uint64_t packets, connections;
+            downtime_stop(&s->downtime, &packets, &connections);
+            outages_add_lost(s->outages, c->id, "packets", packets);
+            outages_add_lost(s->outages, c->id, "connections", connections);
+        }
+        outages_check(s->outages, c->id, pid, gone);
+        if (c->ts->role != ROLE_LOGGER && !gone)
+            upstream_done = false;
+    }
+    if (upstream_done && !outages_open(s->outages))
+        outages_end(s->outages);
+}
+
 static int supervise(struct supervisor *s)
 {
-    struct pollfd pfd = { s->sigfd, POLLIN, 0 };
+    zmq_pollitem_t items[3] = {
+        { NULL, s->sigfd, ZMQ_POLLIN, 0 },
+        { outages_socket(s->outages), 0, ZMQ_POLLIN, 0 },
+        { NULL, -1, ZMQ_POLLIN, 0 },
+    };
     while (!all_finished(s)) {
-        int n = poll(&pfd, 1, next_timeout_ms(s));
+        int ms = next_timeout_ms(s);
+        int resend = outages_tick(s->outages);
+        if (resend >= 0 && resend < ms)
+            ms = resend;
+        items[2].fd = s->downtime ? downtime_fd(s->downtime) : -1;
+        int n = zmq_poll(items, s->downtime ? 3 : 2, ms);
         if (n < 0 && errno != EINTR)
             return -errno;
+        if (s->downtime && (items[2].revents & ZMQ_POLLIN))
+            downtime_read(s->downtime);
         struct signalfd_siginfo si;
         while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
             if (si.ssi_signo == SIGCHLD)
@@ -545,8 +639,12 @@ static int supervise(struct supervisor *s)
         }
         reap(s);
         restart_due(s);
+        track_outages(s);
         drive_drain(s);
     }
+    outages_take_acks(s->outages);
+    uint64_t p, c;
+    downtime_stop(&s->downtime, &p, &c);
     return 0;
 }
 
@@ -555,7 +653,8 @@ static int supervise(struct supervisor *s)
 /* The summary's numbers, each a sum of counters. */
 enum total {
     T_PACKETS, T_KDROP, T_FLOWS, T_GAPS, T_REQUESTS, T_RESPONSES, T_PAIRS,
-    T_UNMATCHED, T_RECORDS, T_REFUSED, T_MALFORMED, T_LOST, T_COUNT
+    T_UNMATCHED, T_RECORDS, T_REFUSED, T_MALFORMED, T_LOST, T_FRAGMENTS,
+    T_GAP_BYTES, T_RESP_LOST, T_COUNT
 };
 
 /* Every counter the summary reads, named once, with the stage that
@@ -582,6 +681,15 @@ static const struct summary_counter {
     { T_UNMATCHED, ROLE_CORRELATE, false, "closed" },
     { T_UNMATCHED, ROLE_CORRELATE, false, "eof_unanswered" },
     { T_UNMATCHED, ROLE_CORRELATE, false, "orphans" },
+    { T_UNMATCHED, ROLE_CORRELATE, false, "lost" },
+    { T_RESP_LOST, ROLE_CORRELATE, false, "lost" },
+    { T_GAP_BYTES, ROLE_REASSEMBLE, false, "gap_bytes" },
+    /* datagrams that could not be put back together */
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_overlaps" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_timeouts" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_evicted" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_refused" },
+    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_invalid" },
     { T_REFUSED, ROLE_CORRELATE, false, "pending_refused" },
     { T_RECORDS, ROLE_LOGGER, false, "records" },
     { T_REFUSED, ROLE_LOGGER, false, "records_failed" },
@@ -597,6 +705,9 @@ struct summary {
     bool missing;             /* a stage left no stats file */
     const char *unknown[N_SUMMARY_COUNTERS]; /* id of a stage lacking it */
 };
+
+/* Every incarnation's counters, added as each one exits. */
+static struct summary banked;
 
 static bool snapshot_value(const struct stats_snapshot *snap,
                            const char *name, uint64_t *v)
@@ -624,26 +735,26 @@ static void add_snapshot(struct summary *sum, const struct child *c,
     }
 }
 
-static void add_up(const struct supervisor *s, struct summary *sum)
+/* Adds the last counters of incarnation pid of c, read before a restart
+ * overwrites them. One that was killed before its first report (each
+ * second) left none; one that exited cleanly always leaves its final
+ * ones. */
+static void bank(struct supervisor *s, const struct child *c, pid_t pid)
 {
-    memset(sum, 0, sizeof(*sum));
-    for (unsigned i = 0; i < s->n; i++) {
-        const struct child *c = &s->children[i];
-        char path[PATH_MAX + 64];
-        snprintf(path, sizeof(path), "%s/stats/%s.json", s->run_dir, c->id);
-        struct stats_snapshot snap;
-        if (stats_snapshot_load(path, &snap) != 0)
-            sum->missing = true;
-        else
-            add_snapshot(sum, c, &snap);
-    }
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/stats/%s.json", s->run_dir, c->id);
+    struct stats_snapshot snap;
+    if (stats_snapshot_load(path, &snap) == 0 && snap.pid == (long)pid)
+        add_snapshot(&banked, c, &snap);
+    else if (c->state == CHILD_DONE)
+        banked.missing = true;
 }
 
-/* Prints what the run did; false when a counter it needs is unknown. */
-static bool print_summary(const struct supervisor *s)
+/* Prints what the run did; false when a counter it needs is unknown.
+ * *any_lost: something was lost (drops, outages). */
+static bool print_summary(const struct supervisor *s, bool *any_lost)
 {
-    struct summary sum;
-    add_up(s, &sum);
+    const struct summary sum = banked;
     bool known = true;
     for (unsigned k = 0; k < N_SUMMARY_COUNTERS; k++)
         known &= !sum.unknown[k];
@@ -653,12 +764,19 @@ static bool print_summary(const struct supervisor *s)
     uint64_t pairs = sum.v[T_PAIRS], unmatched = sum.v[T_UNMATCHED];
     uint64_t records = sum.v[T_RECORDS], refused = sum.v[T_REFUSED];
     uint64_t malformed = sum.v[T_MALFORMED], lost = sum.v[T_LOST];
+    uint64_t fragments = sum.v[T_FRAGMENTS];
+    uint64_t gap_bytes = sum.v[T_GAP_BYTES], resp_lost = sum.v[T_RESP_LOST];
     unsigned restarts = 0;
     for (unsigned i = 0; i < s->n; i++)
         restarts += s->children[i].restarts;
     double secs = (double)(clock_mono_ns() - s->started_ns) / 1e9;
-    printf("hark: %s in %.1fs\n",
-           s->failed || !known ? "run FAILED" : "run complete", secs);
+    uint64_t drops = kdrop + refused + malformed + lost + fragments;
+    unsigned outages = outages_count(s->outages);
+    /* The sniffer's own misses are losses of the trail too. */
+    *any_lost = drops || outages || gaps || resp_lost;
+    printf("hark: %s in %.1fs%s\n",
+           s->failed || !known ? "run FAILED" : "run complete", secs,
+           *any_lost ? ", with LOSSES" : "");
     printf("  packets    %llu (kernel dropped %llu)\n",
            (unsigned long long)packets, (unsigned long long)kdrop);
     printf("  flows      %llu (gaps %llu)\n", (unsigned long long)flows,
@@ -670,10 +788,24 @@ static bool print_summary(const struct supervisor *s)
     printf("  records    %llu written to %s\n", (unsigned long long)records,
            s->cfg->logger.db);
     printf("  drops      %llu (refused %llu, malformed frames %llu, "
-           "frames lost %llu)\n",
-           (unsigned long long)(kdrop + refused + malformed + lost),
+           "frames lost %llu, fragments %llu)\n",
+           (unsigned long long)drops,
            (unsigned long long)refused, (unsigned long long)malformed,
-           (unsigned long long)lost);
+           (unsigned long long)lost, (unsigned long long)fragments);
+    if (gaps || resp_lost)
+        printf("  not captured: %llu gap(s), %llu bytes; %llu response(s) "
+               "lost (records flagged gap, outcome lost)\n",
+               (unsigned long long)gaps, (unsigned long long)gap_bytes,
+               (unsigned long long)resp_lost);
+    if (outages) {
+        printf("  outages    %u: records may be missing while a stage was "
+               "down (hark query --kind outage)\n", outages);
+        outages_print(s->outages, stdout);
+    }
+    unsigned unwritten = outages_unwritten(s->outages);
+    if (unwritten)
+        printf("  NOT IN THE TRAIL: %u outage record(s); the logger never "
+               "acknowledged them\n", unwritten);
     if (restarts)
         printf("  restarts   %u\n", restarts);
     for (unsigned i = 0; i < s->n; i++) {
@@ -815,6 +947,29 @@ static int load_config(struct supervisor *s)
     s->offline = s->cfg->capture.read != NULL;
     snprintf(s->run_dir, sizeof(s->run_dir), "%s",
              s->opt.run_dir ? s->opt.run_dir : s->cfg->bus.run_dir);
+    /* Said once here, rather than by every stage refusing to start. */
+    char tcp[4200];
+    if (topology_tcp(s->cfg, tcp, sizeof(tcp)) &&
+        curve_allows(NULL, tcp, err, sizeof(err)) < 0 &&
+        !s->cfg->bus.curve_key && !s->cfg->bus.insecure) {
+        fprintf(stderr, "hark run: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+/* The supervisor's own producer on the logger's input (outage.h). 0, or
+ * the exit status after saying why: 2 for keys it cannot read. */
+static int setup_outages(struct supervisor *s)
+{
+    char err[512];
+    if (config_set_string(&s->cfg->bus.run_dir, s->run_dir) < 0)
+        return 1;
+    s->outages = outages_new(s->cfg, s->run_dir, err, sizeof(err));
+    if (!s->outages) {
+        fprintf(stderr, "hark run: %s\n", err);
+        return 2;
+    }
     return 0;
 }
 
@@ -868,6 +1023,12 @@ int hark_run_main(int argc, char **argv)
         config_destroy(&s->cfg);
         return 1;
     }
+    if ((rc = setup_outages(s)) != 0) {
+        close(lockfd);
+        close(s->run_fd);
+        config_destroy(&s->cfg);
+        return rc;
+    }
     start_children(s);
     if (s->offline)
         log_info("reading %s into %s", s->cfg->capture.read,
@@ -875,11 +1036,14 @@ int hark_run_main(int argc, char **argv)
     rc = supervise(s);
     if (rc < 0)
         log_error("supervisor: %s", strerror(-rc));
-    bool counted = print_summary(s);
+    bool lost;
+    bool counted = print_summary(s, &lost);
     print_head(s);
     int status = s->input_error                     ? 2
                  : (s->failed || rc < 0 || !counted) ? 1
+                 : lost                              ? EXIT_LOST
                                                      : 0;
+    outages_destroy(&s->outages);
     close(s->sigfd);
     close(lockfd);
     close(s->run_fd);

@@ -10,6 +10,7 @@
  */
 #include "supervisor.h"
 #include "config.h"
+#include "curve.h"
 #include "frame.h"
 #include "record_json.h"
 #include "topology.h"
@@ -84,12 +85,15 @@ static void to_json(struct json_out *j, const msgpack_object *o, int depth)
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: hark tap [-c FILE] [--run-dir DIR] [--stage ID]... "
-        "[--count N] [TOPIC...]\n\n"
+        "usage: hark tap [-c FILE] [--run-dir DIR] [--host HOST] "
+        "[--stage ID]... [--count N]\n"
+        "                [TOPIC...]\n\n"
         "Prints the frames the pipeline's stages publish on their taps, one "
         "JSON line each.\nTOPIC: msg, log, eof, stats, pkt (default: msg log "
         "eof). --stage limits the taps\n(capture, reassemble-0, dispatch, "
-        "correlate, logger, ...).\n");
+        "correlate, logger, ...). With tcp taps\n(bus.tap_base_port), --host "
+        "reads those of another machine (CURVE keys:\nbus.curve_key, "
+        "bus.peers).\n");
 }
 
 static bool more_parts(void *sock)
@@ -120,10 +124,11 @@ int hark_tap_main(int argc, char **argv)
         { "run-dir", required_argument, NULL, 'R' },
         { "stage", required_argument, NULL, 's' },
         { "count", required_argument, NULL, 'n' },
+        { "host", required_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *run_dir = NULL;
+    const char *config_path = NULL, *run_dir = NULL, *host = NULL;
     const char *only[TAP_MAX];
     unsigned n_only = 0;
     long count = -1;
@@ -138,6 +143,7 @@ int hark_tap_main(int argc, char **argv)
                 only[n_only++] = optarg;
             break;
         case 'n': count = strtol(optarg, NULL, 10); break;
+        case 'H': host = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -166,21 +172,23 @@ int hark_tap_main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB);
     int rc = 0;
-    for (unsigned i = 0; i < n_ids; i++) {
+    bool keyed = false;
+    for (unsigned i = 0; i < n_ids && rc == 0; i++) {
         bool wanted = n_only == 0;
         for (unsigned k = 0; k < n_only; k++)
             wanted |= !strcmp(only[k], ids[i]);
         char ep[4200];
-        if (!wanted || !topology_tap(cfg, ids[i], ep, sizeof(ep)))
+        if (!wanted ||
+            !topology_tap_reader(cfg, ids[i], host, ep, sizeof(ep)))
             continue;
-        /* A tcp tap binds on every interface; a reader connects to it
-         * locally (stages elsewhere: use their address and port). */
-        if (!strncmp(ep, "tcp://*:", 8)) {
-            char local[4200];
-            snprintf(local, sizeof(local), "tcp://127.0.0.1:%s", ep + 8);
-            snprintf(ep, sizeof(ep), "%s", local);
+        /* Every tap read here is on one host: one server key. */
+        if (!keyed && curve_connect_setup(ctx, cfg, sub, ep, err,
+                                          sizeof(err)) < 0) {
+            fprintf(stderr, "hark tap: %s\n", err);
+            rc = 2;
         }
-        if (zmq_connect(sub, ep) != 0)
+        keyed = true;
+        if (rc == 0 && zmq_connect(sub, ep) != 0)
             fprintf(stderr, "hark tap: %s: %s\n", ep, zmq_strerror(errno));
     }
     const char *defaults[] = { "msg", "log", "eof" };
@@ -202,7 +210,7 @@ int hark_tap_main(int argc, char **argv)
     zmq_msg_t topic, body;
     zmq_msg_init(&topic);
     zmq_msg_init(&body);
-    while (!tap_stop && count != 0) {
+    while (rc == 0 && !tap_stop && count != 0) {
         zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll(&it, 1, 200) <= 0)
             continue;

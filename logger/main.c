@@ -23,11 +23,18 @@
  * batch and every record after it are counted in records_lost (the
  * pipeline flows, so a drain ends in bounded time), and each
  * PROBE_MS it tries to write again. A logger that lost records exits 1.
+ *
+ * The input is acknowledged (producers.h): a batch is committed only at
+ * a frame boundary, with each producer's last frame in it, and then
+ * acknowledged; what a producer sends again is taken once. Frames whose
+ * records are given up are acknowledged too (they are counted in
+ * records_lost), so the pipeline keeps flowing.
  */
 #include "clock.h"
 #include "input.h"
 #include "keyfile.h"
 #include "log.h"
+#include "producers.h"
 #include "rundir.h"
 #include "stage.h"
 #include "store.h"
@@ -38,6 +45,7 @@
 #include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define IDLE_COMMIT_MS 100
@@ -51,6 +59,7 @@ struct logger {
     struct stage st;
     upstream_t *up;
     store_t *store;
+    producers_t *producers;
     input_t *in;
     int commit_timer;
     void *rep;
@@ -58,7 +67,8 @@ struct logger {
     msgpack_sbuffer reply;
     uint32_t batch;
     uint64_t first_pending_ns;    /* monotonic: oldest uncommitted record */
-    uint32_t pending_requests, pending_responses;
+    uint32_t pending_requests, pending_responses, pending_outages;
+    bool commit_now;              /* an eof waits for its acknowledgement */
     bool failing;                 /* the trail cannot be written */
     uint64_t failing_since_ns, last_retry_ns;
     bool discarding;              /* gave up waiting: counting, not writing */
@@ -69,7 +79,8 @@ struct logger {
     uint8_t sign_sk[STORE_SIGN_SECRET_BYTES];
     bool have_key;
     struct log_limit bad_record, write_error, query_error;
-    uint64_t *records, *requests, *responses, *batches, *bytes_written,
+    uint64_t *records, *requests, *responses, *outages, *batches,
+        *bytes_written,
         *records_malformed, *records_other, *records_failed, *records_lost,
         *commit_errors, *checkpoints, *queries, *query_errors;
 };
@@ -93,14 +104,16 @@ static void checkpoint(struct logger *l, bool final)
     (*l->checkpoints)++;
 }
 
-/* What a commit made durable. */
+/* What a commit made durable; the frames it covers are acknowledged. */
 static void committed(struct logger *l, uint32_t n, uint32_t requests,
-                      uint32_t responses)
+                      uint32_t responses, uint32_t outages)
 {
     *l->records += n;
     *l->requests += requests;
     *l->responses += responses;
-    l->pending_requests = l->pending_responses = 0;
+    *l->outages += outages;
+    l->pending_requests = l->pending_responses = l->pending_outages = 0;
+    producers_committed(l->producers);
     (*l->batches)++;
     *l->bytes_written = store_bytes_written(l->store);
 }
@@ -109,7 +122,8 @@ static void committed(struct logger *l, uint32_t n, uint32_t requests,
 static void discard(struct logger *l)
 {
     *l->records_lost += store_discard(l->store);
-    l->pending_requests = l->pending_responses = 0;
+    l->pending_requests = l->pending_responses = l->pending_outages = 0;
+    producers_committed(l->producers); /* lost, counted: let them go */
 }
 
 /* Stops waiting for the trail: what is held and what comes until it can
@@ -173,14 +187,21 @@ static int commit(struct logger *l, bool sync)
 {
     if (!l->discarding)
         checkpoint(l, false);
+    char err[512] = "";
+    int rc = producers_stage(l->producers);
+    if (rc < 0) {
+        log_limited(&l->write_error, LOG_ERROR, "cannot note what the "
+                    "producers sent: %s", strerror(-rc));
+        return rc;
+    }
     if (!store_dirty(l->store))
         return 0;
     uint32_t n = store_pending(l->store);
     uint32_t req = l->pending_requests, resp = l->pending_responses;
-    char err[512];
-    int rc = store_commit(l->store, sync, err, sizeof(err));
+    uint32_t out = l->pending_outages;
+    rc = store_commit(l->store, sync, err, sizeof(err));
     if (rc == 0) {
-        committed(l, n, req, resp);
+        committed(l, n, req, resp, out);
         trail_recovered(l);
         return 0;
     }
@@ -224,17 +245,41 @@ static void on_records(struct logger *l, const struct frame *f)
                         strerror(-rc));
             continue;
         }
-        if (store_pending(l->store) == 1) {
-            l->first_pending_ns = clock_mono_ns();
-            loop_timer_arm(l->st.loop, l->commit_timer, IDLE_COMMIT_MS,
-                           true);
-        }
-        (*(r.kind == RECORD_REQUEST ? &l->pending_requests
-                                    : &l->pending_responses))++;
-        /* while the trail fails, the timer retries what is held */
-        if (store_pending(l->store) >= l->batch && !l->failing)
-            commit(l, l->st.cfg->logger.sync);
+        (*(r.kind == RECORD_REQUEST    ? &l->pending_requests
+           : r.kind == RECORD_RESPONSE ? &l->pending_responses
+                                       : &l->pending_outages))++;
+        /* Batches end at frame boundaries (on_frame); checkpoints keep
+         * their own pace inside one. */
+        checkpoint(l, false);
     }
+    if (l->discarding)
+        producers_committed(l->producers); /* lost, counted: let go */
+}
+
+static bool anything_pending(const struct logger *l)
+{
+    return store_pending(l->store) || producers_pending(l->producers);
+}
+
+/* Takes frames in order from each producer (producers.h); the first
+ * frame of a batch arms the commit timer (an eof or an empty frame has
+ * to be committed, and acknowledged, too). */
+static bool admit(void *ctx, const struct frame *f, struct bytes peer)
+{
+    struct logger *l = ctx;
+    bool first = !anything_pending(l);
+    if (!producers_admit(l->producers, f, peer))
+        return false;
+    if (first && !l->failing) {
+        l->first_pending_ns = clock_mono_ns();
+        loop_timer_arm(l->st.loop, l->commit_timer, IDLE_COMMIT_MS, true);
+    }
+    /* A producer that sent eof waits for its acknowledgement to exit. */
+    if (f->type == FRAME_EOF && !l->failing) {
+        l->commit_now = true;
+        loop_timer_arm(l->st.loop, l->commit_timer, 0, true);
+    }
+    return true;
 }
 
 static int on_frame(void *ctx, const struct frame *f)
@@ -244,7 +289,18 @@ static int on_frame(void *ctx, const struct frame *f)
         on_records(l, f);
     else
         (*l->records_other)++;
+    /* A batch ends at a frame boundary: a frame is committed whole, so
+     * its producer's seq says exactly what the trail holds. While the
+     * trail fails, the timer retries what is held. */
+    if (store_pending(l->store) >= l->batch && !l->failing)
+        commit(l, l->st.cfg->logger.sync);
     return 0;
+}
+
+static int ack(void *ctx, struct bytes peer, const void *body, size_t len)
+{
+    struct logger *l = ctx;
+    return input_reply(l->in, peer, FRAME_ACK, body, len);
 }
 
 /* The input ended; main() makes the last, synced commit. */
@@ -333,14 +389,15 @@ static int on_commit_timer(loop_t *loop, void *ctx)
         return l->failing && !l->discarding ? FAILING_TICK_MS
                                             : LOOP_TIMER_OFF;
     }
-    if (!store_pending(l->store))
+    if (!anything_pending(l))
         return LOOP_TIMER_OFF;
     int idle = loop_ms_until(input_last_ns(l->in) + IDLE_COMMIT_MS *
                              NS_PER_MS, IDLE_COMMIT_MS);
     int age = loop_ms_until(l->first_pending_ns + MAX_AGE_MS * NS_PER_MS,
                             MAX_AGE_MS);
-    if (idle > 0 && age > 0)
+    if (idle > 0 && age > 0 && !l->commit_now)
         return idle < age ? idle : age;
+    l->commit_now = false;
     commit(l, l->st.cfg->logger.sync);
     return l->failing && !l->discarding ? FAILING_TICK_MS : LOOP_TIMER_OFF;
 }
@@ -354,7 +411,13 @@ static void *bind_query(struct logger *l)
         return NULL;
     }
     int linger = 0;
+    char err[512];
     void *s = zmq_socket(l->st.zmq, ZMQ_ROUTER);
+    if (s && curve_server(l->st.curve, s, ep, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        zmq_close(s);
+        return NULL;
+    }
     if (!s || bus_prepare_endpoint(ep) < 0 ||
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) ||
         zmq_bind(s, ep)) {
@@ -466,7 +529,8 @@ int main(int argc, char **argv)
     struct config *cfg = l.st.cfg;
     STAGE_COUNTERS(&l.st, { "records", &l.records },
                    { "requests", &l.requests },
-                   { "responses", &l.responses }, { "batches", &l.batches },
+                   { "responses", &l.responses },
+                   { "outages", &l.outages }, { "batches", &l.batches },
                    { "bytes_written", &l.bytes_written },
                    { "records_malformed", &l.records_malformed },
                    { "records_other", &l.records_other },
@@ -494,13 +558,17 @@ int main(int argc, char **argv)
     sodium_memzero(l.sign_sk, sizeof(l.sign_sk));
     if (!stage_input_endpoint(&l.st, in_ep, sizeof(in_ep)))
         goto out;
-    l.up = upstream_new(1, l.st.stats);
+    /* Under hark run the supervisor is a producer too (its outage
+     * records), and its eof says no more will come. */
+    l.up = upstream_new(getenv("HARK_SUPERVISED") ? 2 : 1, l.st.stats);
     l.reader = frame_reader_new();
-    if (!l.up || !l.reader) {
+    l.producers = producers_new(l.store, l.st.id, l.st.stats, ack, &l);
+    if (!l.up || !l.reader || !l.producers) {
         log_error("out of memory");
         goto out;
     }
-    l.in = input_new(&l.st, in_ep, l.reader, l.up, &logger_ops, &l);
+    l.in = input_new_acked(&l.st, in_ep, l.reader, l.up, &logger_ops, admit,
+                           &l);
     l.commit_timer = loop_add_timer(l.st.loop, LOOP_TIMER_OFF,
                                     on_commit_timer, &l);
     if (!l.in || l.commit_timer < 0)
@@ -516,6 +584,7 @@ out:
     if (l.rep)
         zmq_close(l.rep);
     input_destroy(&l.in);
+    producers_destroy(&l.producers);
     store_close(&l.store);
     frame_reader_destroy(&l.reader);
     upstream_destroy(&l.up);

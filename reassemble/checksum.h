@@ -11,9 +11,9 @@
  *   - captures whose addresses were rewritten without fixing checksums:
  *     every segment of such a direction fails. A direction whose first
  *     segment fails is taken as rewritten (its segments are kept and
- *     counted); one whose first segment was good is strict from then on,
- *     which is where an attacker is: the connection exists only because
- *     its segments were good.
+ *     counted); one whose first segment was good, or offloaded, is strict
+ *     from then on, which is where an attacker is: the connection exists
+ *     only because its segments were good.
  * `verify` drops every failing segment, `off` checks nothing.
  */
 #ifndef HARK_REASSEMBLE_CHECKSUM_H

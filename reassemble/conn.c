@@ -758,6 +758,9 @@ static bool checksum_accepts(conn_tracker_t *t, struct conn *c,
         t->c.checksum_unchecked++;
         return true;
     case CHECKSUM_PARTIAL:
+        /* a real stack's segment: this direction's sums mean something
+         * (on the sniffing host, or on lo, no segment is ever OK) */
+        c->sums[role] = SUMS_STRICT;
         if (t->cfg.checksums == CHECKSUM_AUTO) {
             t->c.checksum_offloaded++;
             return true;

@@ -11,7 +11,9 @@ Expectation keys:
   orphans: [status, ...]: orphan response records with these statuses;
   forbid_paths: [path, ...]: no record may name these paths;
   connections: N: records name exactly N connections (hark.uid);
-  counters: {name: value}: summed over the stats files of STATS_DIR.
+  counters: {name: value}: summed over the stats files of STATS_DIR;
+  exit: the exit status of hark run (checked by the caller; 3 when the
+      capture misses bytes).
 Prints every mismatch and exits 1 if there is one.
 """
 import collections
@@ -34,7 +36,7 @@ def main():
     stats_dir = sys.argv[3] if len(sys.argv) > 3 else None
     expect = json.load(open(expect_path))
     known = {"transactions", "orphans", "forbid_paths", "connections",
-             "counters", "about"}
+             "counters", "about", "exit"}
     errors = ["unknown expectation key %r" % k for k in expect
               if k not in known]
     records = [json.loads(l) for l in open(trail) if l.strip()]

@@ -4,7 +4,9 @@ query --json`) against the expected transactions (demo.expect.tsv's
 columns):
  - each record is a JSON object with @timestamp, event.action request or
    response, hark.uid and hark.idx; one request and at most one response
-   per (uid, idx);
+   per (uid, idx); outage records (a stage that died: event.action
+   "outage", hark.outage) are not transactions and are left aside, except
+   with --exact, where there must be none;
  - each expected transaction has a request record (method, url.original
    = the path column, url.path without the query, request body bytes) and
    a response record (status, response body bytes, outcome "ok");
@@ -66,6 +68,10 @@ with open(a.jsonl, encoding="utf-8", errors="replace") as f:
             continue
         if not isinstance(rec, dict):
             err("line %d: not a JSON object" % n)
+            continue
+        if get(rec, "event.action") == "outage":
+            if a.exact or get(rec, "hark.outage.stage") is MISSING:
+                err("line %d: an outage: %.200s" % (n, line))
             continue
         for k in ("@timestamp", "event.action", "hark.uid", "hark.idx"):
             if get(rec, k) is MISSING:

@@ -61,7 +61,7 @@ def lost_response():
     return cap, {"transactions": [
         tx("/one", None, outcome=("lost",)),
         tx("/two", 404, no_flags=("uncertain_pairing",))],
-        "counters": {"responses_lost": 1}}
+        "counters": {"responses_lost": 1}, "exit": 3}
 
 
 @scenario
@@ -80,7 +80,7 @@ def response_start_lost():
     c.close()
     return cap, {"transactions": [
         tx("/one", None, outcome=("lost",)),
-        tx("/two", 201, no_flags=("uncertain_pairing",))]}
+        tx("/two", 201, no_flags=("uncertain_pairing",))], "exit": 3}
 
 
 @scenario
@@ -98,7 +98,7 @@ def request_lost():
     c.send("s", http_response(202, body(30), reason="Accepted"))
     c.close()
     return cap, {"transactions": [tx("/two", 202)],
-                 "orphans": [200]}
+                 "orphans": [200], "exit": 3}
 
 
 @scenario
@@ -119,8 +119,7 @@ def pipelined_gap():
     c.close()
     return cap, {"transactions": [
         tx("/p1", 201, flags=("uncertain_pairing",)),
-        tx("/p2", 202, flags=("uncertain_pairing",))],
-        }
+        tx("/p2", 202, flags=("uncertain_pairing",))], "exit": 3}
 
 
 # ---- 8.2: early responses ------------------------------------------------

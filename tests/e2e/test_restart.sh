@@ -6,7 +6,10 @@
 # file names, then wait until the stats file names a different, live pid
 # and hark's stderr has one more line saying "restarted". After all the
 # kills the pipeline must still work end to end: new transactions reach
-# the trail, SIGINT drains it and hark exits 0.
+# the trail and SIGINT drains it. What the killed stages held is gone, so
+# hark exits 3 and the trail holds an outage record for each of them but
+# the logger (which loses nothing: correlate sends it again what it never
+# committed).
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
@@ -64,11 +67,18 @@ curl_tx "$exp" "$U/a/report"
 wait_trail "$exp" "the transactions made after the restarts"
 
 hark_stop INT
-[ "$HARK_RC" = 0 ] ||
-    fail "hark run exited $HARK_RC after SIGINT (stages were restarted)"
+[ "$HARK_RC" = 3 ] ||
+    fail "hark run exited $HARK_RC after SIGINT, want 3 (stages died)"
+grep -q "^  outages    4:" "$T/hark.out" ||
+    fail "the summary does not count 4 outages: $(cat "$T/hark.out")"
 query_json "$T/trail.jsonl" "${QUERY_ARGS[@]}" ||
     fail "hark query --json after the run failed: $(cat "$T/trail.jsonl.err")"
 check_trail "$T/trail.jsonl" "$exp" --server-port "$SERVER_PORT" ||
     fail "the trail after SIGINT lacks the transactions"
+stages=$("$PY" -c 'import json, sys
+print(" ".join(sorted(r["hark"]["outage"]["stage"] for r in map(json.loads, open(sys.argv[1]))
+                      if r["event"]["action"] == "outage")))' "$T/trail.jsonl")
+[ "$stages" = "capture correlate dispatch reassemble-0" ] ||
+    fail "outage records for '$stages', want capture correlate dispatch reassemble-0"
 note "ok: 5 stages killed and restarted, $(($(wc -l <"$exp") - 1))" \
-    "transactions after the restarts in the trail"
+    "transactions after the restarts in the trail, outages: $stages"

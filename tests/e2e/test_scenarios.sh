@@ -9,9 +9,12 @@ fails=0
 for n in $("$PY" "$E2E_DIR/scenarios.py" --list); do
     "$PY" "$E2E_DIR/scenarios.py" "$n" "$T/$n.pcap" "$T/$n.expect.json" ||
         fail "$n: the generator failed"
+    rc=0
     "$HARK_BIN/hark" run -q -r "$T/$n.pcap" --db "$T/$n.db" \
-        --run-dir "$T/$n.run" >"$T/$n.summary" 2>&1 ||
-        { cat "$T/$n.summary"; fail "$n: hark run failed"; }
+        --run-dir "$T/$n.run" >"$T/$n.summary" 2>&1 || rc=$?
+    want=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("exit", 0))' "$T/$n.expect.json")
+    [ "$rc" = "$want" ] ||
+        { cat "$T/$n.summary"; fail "$n: hark run exited $rc, want $want"; }
     "$HARK_BIN/hark" query --db "$T/$n.db" --json >"$T/$n.jsonl" ||
         fail "$n: hark query failed"
     if out=$("$PY" "$E2E_DIR/check_records.py" "$T/$n.jsonl" \

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define NAME "t.yaml"
 
@@ -521,6 +522,18 @@ static const struct error_case error_cases[] = {
     { "bad reassemble endpoint",
       "bus:\n  reassemble:\n    - tcp://a:1\n    - udp://a:2\n", 4,
       "bus.reassemble[1]", "not an endpoint" },
+    { "peers as a list", "bus:\n  peers: [10.0.0.1]\n", 2, "bus.peers",
+      "wrong type (expected a mapping of hosts to CURVE public keys" },
+    { "peer key that is no key",
+      "bus:\n  peers:\n    10.0.0.1: curve 0123456789\n", 3,
+      "bus.peers.10.0.0.1", "not a CURVE public key" },
+    { "peer host that is a url",
+      "bus:\n  peers:\n    tcp://10.0.0.1: web.curve.pub\n", 3,
+      "bus.peers", "not a host (expected an address or name" },
+    { "peer without a key", "bus:\n  peers:\n    10.0.0.1:\n", 3,
+      "bus.peers.10.0.0.1", "expected" },
+    { "insecure not a boolean", "bus:\n  insecure: please\n", 2,
+      "bus.insecure", "expected a boolean" },
     { "a second document", "capture: {}\n---\nlogger: {}\n", 2,
       "(top level)", "more than one YAML document" },
     { "a third document after an empty one",
@@ -772,6 +785,48 @@ static void test_scalar_sections(void **state)
     assert_string_equal(c->capture.filter, "");
     assert_null(c->capture.read);
     assert_false(c->capture.promiscuous);
+    config_destroy(&c);
+}
+
+/* CurveZMQ settings: the secret key file, peers by host (a file or an
+ * inline key), insecure, and where taps bind. */
+static void test_bus_keys(void **state)
+{
+    (void)state;
+    char pub[41], sec[41], yaml[512];
+    assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+    struct config *c = load_ok("bus: {}\n");
+    assert_null(c->bus.curve_key);
+    assert_int_equal(c->bus.n_peers, 0);
+    assert_false(c->bus.insecure);
+    assert_string_equal(c->bus.tap_bind, "127.0.0.1");
+    config_destroy(&c);
+
+    snprintf(yaml, sizeof(yaml),
+             "bus:\n"
+             "  curve_key: /etc/hark/this.curve\n"
+             "  peers:\n"
+             "    10.0.0.1: /etc/hark/web.curve.pub\n"
+             "    10.0.0.2: \"curve %s\"\n"
+             "    analysis.example: \"%s\"\n"
+             "  insecure: false\n"
+             "  tap_bind: \"*\"\n", pub, pub);
+    c = load_ok(yaml);
+    assert_string_equal(c->bus.curve_key, "/etc/hark/this.curve");
+    assert_int_equal(c->bus.n_peers, 3);
+    assert_string_equal(c->bus.peers[0].host, "10.0.0.1");
+    assert_string_equal(c->bus.peers[0].key, "/etc/hark/web.curve.pub");
+    assert_string_equal(c->bus.peers[1].host, "10.0.0.2");
+    assert_int_equal(strncmp(c->bus.peers[1].key, "curve ", 6), 0);
+    assert_string_equal(c->bus.peers[2].host, "analysis.example");
+    assert_string_equal(c->bus.peers[2].key, pub);
+    assert_string_equal(c->bus.tap_bind, "*");
+    config_destroy(&c);
+
+    /* A later file's peers replace the whole list; null clears it. */
+    c = load_ok("bus:\n  peers: ~\n  insecure: yes\n");
+    assert_int_equal(c->bus.n_peers, 0);
+    assert_true(c->bus.insecure);
     config_destroy(&c);
 }
 
@@ -1102,6 +1157,7 @@ int main(void)
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_scalar_sections),
+        cmocka_unit_test(test_bus_keys),
         cmocka_unit_test(test_groups_and_routes),
         cmocka_unit_test(test_policy_forms),
         cmocka_unit_test(test_bounds),

@@ -308,6 +308,99 @@ static void test_reopen_continues_chain(void **state)
     store_close(&s);
 }
 
+/* The last committed frame per producer incarnation: written with the
+ * batch (even one without records), read back after a reopen, and the
+ * first commit of a new incarnation removes the older one's entry. */
+static void test_producers(void **state)
+{
+    struct fixture *fx = *state;
+    char err[256];
+    struct bytes a1 = BYTES_LIT("correlate:00000000000000a1");
+    struct bytes a2 = BYTES_LIT("correlate:00000000000000a2");
+    struct bytes h = BYTES_LIT("hark:0000000000000001");
+    uint64_t seq = 99;
+    store_t *s = open_rw(fx->dir);
+    assert_int_equal(store_producer_get(s, a1, &seq), -ENOENT);
+    struct audit_record r = make(RECORD_REQUEST, 100, "00000000000000d1", 0);
+    assert_int_equal(store_put(s, &r), 0);
+    assert_int_equal(store_producer_put(s, a1, 7, true), 0);
+    assert_int_equal(store_producer_put(s, h, 0, true), 0);
+    /* not visible before the commit */
+    assert_int_equal(store_producer_get(s, a1, &seq), -ENOENT);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    assert_int_equal(store_producer_get(s, a1, &seq), 0);
+    assert_int_equal(seq, 7);
+    /* an uncommitted update is dropped with the batch at close */
+    assert_int_equal(store_producer_put(s, a1, 9, false), 0);
+    store_close(&s);
+
+    s = open_rw(fx->dir);
+    assert_int_equal(store_producer_get(s, a1, &seq), 0);
+    assert_int_equal(seq, 7);
+    /* a batch of only a producer's progress (an eof) is committed */
+    assert_int_equal(store_producer_put(s, a1, 8, false), 0);
+    assert_int_equal(store_pending(s), 0);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    assert_int_equal(store_producer_get(s, a1, &seq), 0);
+    assert_int_equal(seq, 8);
+    /* the next incarnation of correlate replaces it; hark's stays */
+    assert_int_equal(store_producer_put(s, a2, 0, true), 0);
+    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
+    assert_int_equal(store_producer_get(s, a1, &seq), -ENOENT);
+    assert_int_equal(store_producer_get(s, a2, &seq), 0);
+    assert_int_equal(seq, 0);
+    assert_int_equal(store_producer_get(s, h, &seq), 0);
+    /* ids that do not fit */
+    char big[STORE_PRODUCER_ID_MAX + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(store_producer_put(s, bytes_of(big), 1, true), -EINVAL);
+    assert_int_equal(store_producer_put(s, bytes_of(""), 1, true), -EINVAL);
+    store_close(&s);
+    /* the chain does not include them: verify still passes */
+    assert_int_equal(expect_verify_ok(fx->dir), 1);
+}
+
+/* An outage record is stored like the others: keyed by its start,
+ * chained, decoded with who, until, reason and what it lost. */
+static void test_outage_record(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct record_count lost[] = {
+        { BYTES_LIT("open_connections"), 12 },
+        { BYTES_LIT("waits"), 0 },
+    };
+    struct audit_record in[2] = {
+        make(RECORD_REQUEST, 200, "00000000000000d1", 0),
+        { .kind = RECORD_OUTAGE, .ts_ns = 150, .until_ns = 450,
+          .who = BYTES_LIT("reassemble-1"),
+          .reason = BYTES_LIT("killed by signal 9 (Killed)"),
+          .route.next_step = -1, .lost = lost, .n_lost = 2 },
+    };
+    store_t *s = open_rw(fx->dir);
+    put_commit(s, in, 2);
+    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
+    struct audit_record r;
+    assert_int_equal(store_iter_next(it, &r), 1);
+    assert_int_equal(r.kind, RECORD_OUTAGE);
+    assert_int_equal(r.ts_ns, 150);
+    assert_int_equal(r.until_ns, 450);
+    assert_true(bytes_eq(r.who, "reassemble-1"));
+    assert_true(bytes_eq(r.reason, "killed by signal 9 (Killed)"));
+    assert_int_equal(r.n_lost, 2);
+    assert_true(bytes_eq(r.lost[0].name, "open_connections"));
+    assert_int_equal(r.lost[0].n, 12);
+    assert_int_equal(r.lost[1].n, 0);
+    assert_int_equal(r.n_headers, 0);
+    assert_int_equal(r.uid.n, 0);
+    assert_int_equal(store_iter_next(it, &r), 1);
+    assert_int_equal(r.kind, RECORD_REQUEST);
+    assert_int_equal(store_iter_next(it, &r), 0);
+    store_iter_destroy(&it);
+    store_close(&s);
+    assert_int_equal(expect_verify_ok(fx->dir), 2);
+}
+
 static void test_open_errors(void **state)
 {
     struct fixture *fx = *state;
@@ -851,6 +944,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_odd_uid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_continues_chain, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_producers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outage_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tamper_edit, setup, teardown),

@@ -210,12 +210,13 @@ static void test_bus_tap(void **state)
 {
     (void)state;
     void *ctx = zmq_ctx_new();
+    struct bus_env env = { ctx, NULL };
     stats_t *st = stats_new("test", "test-0");
     void *pull = zmq_socket(ctx, ZMQ_PULL);
     assert_int_equal(zmq_bind(pull, "inproc://pipe"), 0);
-    bus_tap_t *tap = bus_tap_new(ctx, "inproc://tap", st);
+    bus_tap_t *tap = bus_tap_new(env, "inproc://tap", st);
     assert_non_null(tap);
-    bus_out_t *out = bus_out_new(ctx, "inproc://pipe", "test-0", tap);
+    bus_out_t *out = bus_out_new(env, "inproc://pipe", "test-0", tap);
     assert_non_null(out);
     frame_writer_t *w = frame_writer_new(FRAME_MSG, "test-0");
     assert_int_equal(frame_add_msg(w, &req), 0);

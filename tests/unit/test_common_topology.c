@@ -183,13 +183,15 @@ static void test_endpoints_tcp_taps(void **state)
 {
     (void)state;
     struct config *c = load_ok("bus:\n  tap_base_port: 7000\n");
-    expect_tap(c, "capture", "tcp://*:7000");
-    expect_tap(c, "dispatch", "tcp://*:7001");
-    expect_tap(c, "correlate", "tcp://*:7002");
-    expect_tap(c, "logger", "tcp://*:7003");
-    expect_tap(c, "reassemble-0", "tcp://*:7010");
-    expect_tap(c, "reassemble-5", "tcp://*:7015");
-    expect_tap(c, "reassemble-63", "tcp://*:7073");
+    /* Loopback unless the config says otherwise: a tap is no port for
+     * the network by default. */
+    expect_tap(c, "capture", "tcp://127.0.0.1:7000");
+    expect_tap(c, "dispatch", "tcp://127.0.0.1:7001");
+    expect_tap(c, "correlate", "tcp://127.0.0.1:7002");
+    expect_tap(c, "logger", "tcp://127.0.0.1:7003");
+    expect_tap(c, "reassemble-0", "tcp://127.0.0.1:7010");
+    expect_tap(c, "reassemble-5", "tcp://127.0.0.1:7015");
+    expect_tap(c, "reassemble-63", "tcp://127.0.0.1:7073");
     /* Input endpoints stay ipc: only the taps move to tcp. */
     char want[128];
     snprintf(want, sizeof(want), "ipc://%s/dispatch", c->bus.run_dir);
@@ -209,11 +211,47 @@ static void test_endpoints_tap_hash(void **state)
         assert_non_null(topology_tap(c, ids[i], a, sizeof(a)));
         assert_non_null(topology_tap(c, ids[i], b, sizeof(b)));
         assert_string_equal(a, b); /* stable */
-        assert_int_equal(strncmp(a, "tcp://*:", 8), 0);
-        int port = atoi(a + 8);
+        assert_int_equal(strncmp(a, "tcp://127.0.0.1:", 16), 0);
+        int port = atoi(a + 16);
         if (port < 65436 + 80 || port > 65535)
             fail_msg("%s: port %d outside the hashed range", ids[i], port);
     }
+    config_destroy(&c);
+}
+
+/* Where taps bind (bus.tap_bind) and where a reader connects. */
+static void test_tap_bind_and_reader(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bind, *host, *binds, *reads;
+    } cases[] = {
+        { "127.0.0.1", NULL, "tcp://127.0.0.1:7002", "tcp://127.0.0.1:7002" },
+        { "*", NULL, "tcp://*:7002", "tcp://127.0.0.1:7002" },
+        { "0.0.0.0", "10.0.0.1", "tcp://0.0.0.0:7002",
+          "tcp://10.0.0.1:7002" },
+        { "10.0.0.2", NULL, "tcp://10.0.0.2:7002", "tcp://10.0.0.2:7002" },
+        { "::", NULL, "tcp://[::]:7002", "tcp://[::1]:7002" },
+        { "::1", NULL, "tcp://[::1]:7002", "tcp://[::1]:7002" },
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[128], a[64], b[64];
+        snprintf(yaml, sizeof(yaml),
+                 "bus: {tap_base_port: 7000, tap_bind: \"%s\"}\n",
+                 cases[i].bind);
+        struct config *c = load_ok(yaml);
+        assert_non_null(topology_tap(c, "correlate", a, sizeof(a)));
+        assert_string_equal(a, cases[i].binds);
+        assert_non_null(topology_tap_reader(c, "correlate", cases[i].host,
+                                            b, sizeof(b)));
+        assert_string_equal(b, cases[i].reads);
+        config_destroy(&c);
+    }
+    /* ipc taps: the reader uses the same path */
+    struct config *c = load_ok("bus: {run_dir: /tmp/hx}\n");
+    char r[64];
+    assert_non_null(topology_tap_reader(c, "logger", NULL, r, sizeof(r)));
+    assert_string_equal(r, "ipc:///tmp/hx/tap-logger");
     config_destroy(&c);
 }
 
@@ -250,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_endpoints_explicit),
         cmocka_unit_test(test_endpoints_tcp_taps),
         cmocka_unit_test(test_endpoints_tap_hash),
+        cmocka_unit_test(test_tap_bind_and_reader),
         cmocka_unit_test(test_tap_ports_distinct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,6 +156,30 @@ static void test_timeout(void **state)
         "\"body\":{\"captured\":0}}}");
 }
 
+/* A stage that died: when, until when, how, and what it held. */
+static void test_outage(void **state)
+{
+    static const struct record_count lost[] = {
+        { BYTES_LIT("open_connections"), 12 },
+    };
+    struct audit_record r = {
+        .kind = RECORD_OUTAGE, .ts_ns = 1795670978123456789ull,
+        .until_ns = 1795670979623456789ull,
+        .who = BYTES_LIT("reassemble-1"),
+        .reason = BYTES_LIT("killed by signal 9 (Killed)"),
+        .lost = lost, .n_lost = 1,
+    };
+    expect_json(&r,
+        "{\"@timestamp\":\"2026-11-26T05:29:38.123456Z\","
+        "\"event\":{\"kind\":\"event\",\"category\":[\"process\"],"
+        "\"type\":[\"end\"],\"action\":\"outage\","
+        "\"outcome\":\"failure\",\"end\":\"2026-11-26T05:29:39.623456Z\","
+        "\"duration\":1500000000},"
+        "\"hark\":{\"outage\":{\"stage\":\"reassemble-1\","
+        "\"reason\":\"killed by signal 9 (Killed)\","
+        "\"lost\":{\"open_connections\":12}}}}");
+}
+
 static void test_event_outcome(void **state)
 {
     static const struct {
@@ -270,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_response),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_outage),
         cmocka_unit_test(test_event_outcome),
         cmocka_unit_test(test_record_escaping),
         cmocka_unit_test(test_url_split),

@@ -70,10 +70,31 @@ static void test_table(void **state)
         "          3  -\n");
 }
 
+static void test_outage(void **state)
+{
+    static const struct record_count lost[] = {
+        { BYTES_LIT("waits"), 3 },
+        { BYTES_LIT("unacknowledged_frames"), 40 },
+    };
+    struct audit_record r = {
+        .kind = RECORD_OUTAGE, .ts_ns = TS_REQ,
+        .until_ns = TS_REQ + 1500000000ull, .who = BYTES_LIT("correlate"),
+        .reason = BYTES_LIT("killed by signal 9 (Killed)"),
+        .lost = lost, .n_lost = 2,
+    };
+    char buf[512];
+    record_table_row(buf, sizeof(buf), &r);
+    assert_string_equal(buf,
+        "2026-11-26 05:29:38.123  correlate               outage  "
+        "until 05:29:39.623: killed by signal 9 (Killed); lost: waits 3, "
+        "unacknowledged_frames 40\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_outage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
