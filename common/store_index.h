@@ -50,8 +50,8 @@ struct store_scan_opts {
     bool reverse;                 /* newest first */
     bool summaries;               /* "x" values rather than records */
     int kind;                     /* narrow to one enum record_kind (0:
-                                     both): read off the key, so the other
-                                     kind costs nothing */
+                                     any): read off the key, so the other
+                                     kinds cost nothing */
     bool by_status;               /* narrow to status_lo..status_hi */
     uint32_t status_lo, status_hi;
     const char *path;             /* narrow to url.path prefix, or NULL */

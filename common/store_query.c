@@ -125,7 +125,7 @@ static bool parse_scan_field(const msgpack_object *k,
                        mpobj_u32(&v->via.array.ptr[1], &q->status_hi);
         return q->by_status;
     } else if (mpobj_key(k, "kind") && mpobj_u32(v, &u) &&
-               (u == RECORD_REQUEST || u == RECORD_RESPONSE)) {
+               u >= RECORD_REQUEST && u <= RECORD_OUTAGE) {
         q->kind = (int)u;
     } else if (mpobj_key(k, "path") && mpobj_bytes(v, &b)) {
         q->path = b.p;

@@ -13,9 +13,9 @@
  * A request may also ask for a scan of the trail's secondary keys
  * (store_index.h): "reverse":true (newest first), "summaries":true
  * (records without headers and body, up to STORE_REPLY_MAX_SUMMARIES a
- * page), "kind":n, "status":[lo, hi] or "path":bin (the index narrows;
- * the client still filters), "keys":true (the reply adds "keys":[bin...] and
- * "seqs":[chain entry...], one per record).
+ * page), "kind":n (enum record_kind), "status":[lo, hi] or "path":bin
+ * (the index narrows; the client still filters), "keys":true (the reply
+ * adds "keys":[bin...] and "seqs":[chain entry...], one per record).
  * Proof:   {"v":1, "proof":KEY, "seq":hint} -> {"v":1, "proof":{"seq",
  *          "last_seq", "verifies", "why", "hash", "cp_seq", "cp_matches",
  *          "cp_signed", "cp_final"}}, or {"v":1, "missing":true} when no
@@ -47,7 +47,7 @@ struct store_query {
 /* What a scan request adds to a query (store_index.h). */
 struct store_query_scan {
     bool reverse, summaries, keys, by_status;
-    int kind;                     /* enum record_kind, 0: both */
+    int kind;                     /* enum record_kind, 0: any */
     uint32_t status_lo, status_hi;
     const char *path;             /* or NULL */
     size_t path_len;

@@ -41,6 +41,27 @@ static void opt_str(struct json_out *j, const char *name, struct bytes v)
     json_out_bytes(j, v);
 }
 
+/* An outage's row: which stage, why, until when, what it lost. */
+static void outage_row(struct json_out *j, const struct audit_record *r)
+{
+    char ts[40];
+    opt_str(j, "stage", r->who);
+    opt_str(j, "reason", r->reason);
+    json_out_key(j, "until");
+    json_out_cstr(j, clock_format_rfc3339(r->until_ns, ts, sizeof(ts)));
+    json_out_key(j, "lost");
+    json_out_obj(j);
+    for (uint32_t i = 0; i < r->n_lost; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
+                 r->lost[i].name.p ? r->lost[i].name.p : "");
+        json_out_key(j, name);
+        json_out_u64(j, r->lost[i].n);
+    }
+    json_out_obj_end(j);
+    json_out_obj_end(j);
+}
+
 void serve_list_row(struct json_out *j, const struct audit_record *r,
                     const struct serve_key *k)
 {
@@ -53,7 +74,13 @@ void serve_list_row(struct json_out *j, const struct audit_record *r,
     json_out_key(j, "@timestamp");
     json_out_cstr(j, clock_format_rfc3339(r->ts_ns, ts, sizeof(ts)));
     json_out_key(j, "kind");
-    json_out_cstr(j, resp ? "response" : "request");
+    json_out_cstr(j, resp                           ? "response"
+                     : r->kind == RECORD_OUTAGE ? "outage"
+                                                : "request");
+    if (r->kind == RECORD_OUTAGE) {
+        outage_row(j, r);
+        return;
+    }
     json_out_key(j, "uid");
     json_out_bytes(j, r->uid);
     json_out_key(j, "idx");

@@ -4,7 +4,8 @@
  * A page is {"records": [row...], "next": KEY | null, "live": bool}:
  * pass "next" as `before` for the page after it. A row is a summary of a
  * record (time, kind, addresses, method, uri, status, bytes, duration,
- * outcome, flags, route); /api/record has the whole of it.
+ * outcome, flags, route; for an outage, the stage, why, until when and
+ * what it lost); /api/record has the whole of it.
  */
 #ifndef HARK_SERVE_LIST_H
 #define HARK_SERVE_LIST_H

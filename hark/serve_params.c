@@ -178,6 +178,8 @@ static bool parse_kind(const char *s, int *kind)
         *kind = RECORD_REQUEST;
     else if (!strcmp(s, "response"))
         *kind = RECORD_RESPONSE;
+    else if (!strcmp(s, "outage"))
+        *kind = RECORD_OUTAGE;
     else if (!strcmp(s, "any"))
         *kind = 0;
     else
@@ -233,7 +235,7 @@ static bool parse_one(unsigned bit, const char *name, const char *v,
         break;
     case SP_KIND:
         ok = parse_kind(v, &p->kind);
-        expected = "request, response or any";
+        expected = "request, response, outage or any";
         break;
     case SP_BEFORE:
     case SP_KEY:
@@ -367,8 +369,8 @@ bool serve_key_parse(const char *hex, struct serve_key *k)
         k->b[i] = (uint8_t)(hi << 4 | lo);
     }
     k->n = len / 2;
-    return k->b[0] == 't' &&
-           (k->b[21] == RECORD_REQUEST || k->b[21] == RECORD_RESPONSE);
+    return k->b[0] == 't' && k->b[21] >= RECORD_REQUEST &&
+           k->b[21] <= RECORD_OUTAGE;
 }
 
 uint64_t serve_key_ts(const struct serve_key *k)

@@ -38,7 +38,7 @@ enum serve_param {
     SP_CLIENT = 1u << 7,          /* ip, or ip:port ([v6]:port) */
     SP_SERVER = 1u << 8,
     SP_UID = 1u << 9,             /* a connection uid */
-    SP_KIND = 1u << 10,           /* request, response or any */
+    SP_KIND = 1u << 10,           /* request, response, outage or any */
     SP_BEFORE = 1u << 11,         /* list: the page after this key */
     SP_LIMIT = 1u << 12,          /* list: rows per page */
     SP_KEY = 1u << 13,            /* one record */

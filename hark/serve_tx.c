@@ -187,7 +187,8 @@ static void add_side(struct tx *t, const struct audit_record *r,
     key_str(&s->j, "key", hex);
     json_out_key(&s->j, "record");
     record_json(&s->j, r);
-    view(&s->j, r);
+    if (r->kind != RECORD_OUTAGE) /* an outage's record says it all */
+        view(&s->j, r);
 }
 
 static bool same_key(const struct serve_key *a, const struct serve_key *b)
@@ -314,14 +315,25 @@ static void write_tx(struct tx *t, serve_source_t *src, struct json_out *j)
     json_out_obj(j);
     key_str(j, "focus", hex);
     key_bool(j, "live", serve_source_live(src));
-    json_out_key(j, "request");
-    bool any = false;
+    bool any = false, outage = false;
     for (size_t i = 0; i < t->n; i++) {
         struct side *s = &t->sides[i];
         chain(&s->j, src, &s->key, s->seq);
         json_out_obj_end(&s->j);
         if (s->j.failed)
             j->failed = true;
+    }
+    json_out_key(j, "outage");
+    for (size_t i = 0; i < t->n; i++)
+        if (t->sides[i].kind == RECORD_OUTAGE && !outage) {
+            json_out_json(j, t->sides[i].j.p, t->sides[i].j.len);
+            outage = true;
+        }
+    if (!outage)
+        json_out_json(j, "null", 4);
+    json_out_key(j, "request");
+    for (size_t i = 0; i < t->n; i++) {
+        struct side *s = &t->sides[i];
         if (s->kind == RECORD_REQUEST && !any) {
             json_out_json(j, s->j.p, s->j.len);
             any = true;

@@ -6,8 +6,9 @@
  *    "flags", "outcome", "timings"}, "chain": {...}}
  * "view" says in words what the record's codes mean, "body" what
  * serve_body.h adds to the captured bytes, "chain" where the record sits
- * in the hash chain and whether it still matches it (store_proof.h; only
- * while the trail is at rest).
+ * in the hash chain and whether it still matches it (store_proof.h). An
+ * outage record (a stage that died) comes alone, as "outage", with its
+ * record and chain only.
  */
 #ifndef HARK_SERVE_TX_H
 #define HARK_SERVE_TX_H

@@ -131,7 +131,23 @@ function setupForm(view) {
 
 // ---- the list --------------------------------------------------------
 
+// A stage that died: when, which, why, until when, what it took along.
+function outageRow(r) {
+  const tx = `/?view=tx&key=${encodeURIComponent(r.key)}`;
+  const lost = Object.entries(r.lost || {}).map(([k, v]) => `${k} ${v}`);
+  return el("tr", { "data-key": r.key, "data-kind": r.kind, class: "outage" },
+    el("td", { class: "time" }, el("a", { href: tx }, fmtTime(r["@timestamp"]))),
+    el("td", {}, ""), el("td", {}, ""), el("td", {}, ""),
+    el("td", { class: "uri" }, el("a", { href: tx },
+      `${r.stage || "a stage"} down until ${fmtTime(r.until)}` +
+      (r.reason ? `: ${r.reason}` : ""))),
+    el("td", {}, el("span", { class: "st st-none" }, "outage")),
+    el("td", {}, ""), el("td", {}, ""), el("td", {}, ""),
+    el("td", { class: "flags" }, lost.join(", ")), el("td", {}, ""));
+}
+
 function listRow(r) {
+  if (r.kind === "outage") return outageRow(r);
   const tx = `/?view=tx&key=${encodeURIComponent(r.key)}`;
   const cls = r.kind === "response" ? statusClass(r.status) : "req";
   const route = [r.route, r.policy].filter(Boolean).join(" \u00b7 ");
@@ -317,6 +333,26 @@ function side(s, focus) {
   return panel;
 }
 
+function outageSide(s) {
+  const rec = s.record, o = rec.hark.outage;
+  const panel = el("article", { class: "side focus", "data-key": s.key,
+                                "data-kind": "outage" });
+  panel.append(el("h3", {}, "Outage", el("span", { class: "st st-none" }, o.stage)));
+  const facts = el("dl", { class: "facts" });
+  const fact = (k, v) => facts.append(el("dt", {}, k), el("dd", {}, v));
+  fact("stage", o.stage);
+  fact("reason", o.reason);
+  fact("down from", fmtTime(rec["@timestamp"]));
+  fact("back at", fmtTime(rec.event.end));
+  for (const [k, v] of Object.entries(o.lost)) fact(`lost: ${k}`, fmtNum(v));
+  panel.append(facts);
+  panel.append(el("p", { class: "muted" },
+    "Records may be missing while a stage was down."));
+  panel.append(el("h4", {}, "Hash chain"));
+  panel.append(chainSection(s.chain));
+  return panel;
+}
+
 async function showTx() {
   $("view-tx").hidden = false;
   $("filters").hidden = true;
@@ -324,6 +360,11 @@ async function showTx() {
   $("back").href = document.referrer && new URL(document.referrer).origin === location.origin
     ? document.referrer : "/";
   const tx = await getJSON(`/api/record?key=${encodeURIComponent(key)}`);
+  if (tx.outage) {
+    $("tx-title").textContent = `Outage of ${tx.outage.record.hark.outage.stage}`;
+    $("tx").replaceChildren(outageSide(tx.outage));
+    return;
+  }
   const sides = [];
   if (tx.request) sides.push(tx.request);
   sides.push(...tx.responses);

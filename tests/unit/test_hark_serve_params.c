@@ -78,7 +78,11 @@ static void test_bad_input(void **state)
         { "server=example.com", LIST, "server:" },
         { "uid=123", LIST, "uid: expected a connection uid" },
         { "uid=00000000000000zz", LIST, "uid:" },
-        { "kind=both", LIST, "kind: expected request, response or any" },
+        { "kind=both", LIST, "kind: expected request, response, outage or "
+                             "any" },
+        { "kind=outage", LIST, NULL },
+        { "key=74" "0000000000000064" "00000000000000aa" "00000001" "04",
+          SP_KEY, "key: expected a record key" },
         { "before=74", LIST, "before: expected a record key" },
         { "before=" KEY_HEX "0", LIST, "before:" },
         { "before=75" KEY_HEX, LIST, "before:" },
