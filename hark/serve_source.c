@@ -7,6 +7,7 @@
  * that lost its reply cannot send again).
  */
 #include "serve_source.h"
+#include "curve.h"
 #include "errbuf.h"
 #include "store_index.h"
 #include "store_query.h"
@@ -75,7 +76,15 @@ static int connect_logger(serve_source_t *s, char *err, size_t errlen)
         return -EIO;
     }
     int linger = 0, tmo = SOURCE_TIMEOUT_MS;
+    char why[512];
     s->sock = zmq_socket(s->zctx, ZMQ_REQ);
+    /* a tcp:// query socket is a CURVE server: this machine's keys */
+    if (s->sock && curve_connect_setup(s->zctx, s->cfg, s->sock, s->ep, why,
+                                       sizeof(why)) < 0) {
+        errbuf_set(err, errlen, "%s", why);
+        drop_socket(s);
+        return -EIO;
+    }
     if (!s->sock ||
         zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
         zmq_setsockopt(s->sock, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) ||
