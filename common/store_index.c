@@ -10,7 +10,7 @@
  * in time order, sorts them, then reads each value by key. Within one
  * status or one exact path the keys are in time order, so the walk seeks
  * past what is outside the time range instead of stepping through it.
- * In "p" keys the path ends with a NUL (a NUL inside a path is written
+ * In "u" keys the path ends with a NUL (a NUL inside a path is written
  * as 0x01), so that each exact path's keys are contiguous.
  */
 #include "store_private.h"
@@ -56,7 +56,7 @@ static size_t key_of_tk(const uint8_t tk[TK], uint8_t *k)
     return STORE_KEY_DUP_LEN;
 }
 
-/* The path of r as a "p" key holds it, into buf; returns its length. */
+/* The path of r as a "u" key holds it, into buf; returns its length. */
 static size_t index_path(const struct audit_record *r, uint8_t *buf)
 {
     struct url_parts u;
@@ -69,13 +69,6 @@ static size_t index_path(const struct audit_record *r, uint8_t *buf)
 }
 
 /* ---- writing -------------------------------------------------------- */
-
-static void put(store_t *s, const void *k, size_t kl, const void *v,
-                size_t vl)
-{
-    leveldb_writebatch_put(s->batch, k, kl, v, vl);
-    s->pending_bytes += kl + vl;
-}
 
 /* The "x" value of r, in s->index_sb: [seq, r without headers and
  * body]. The index has its own buffers: the record's value and chain
@@ -126,24 +119,24 @@ int store_index_put(store_t *s, const uint8_t *key, size_t klen,
     tk_of_key(key, klen, tk);
     if (!s->index_from) {
         marker(seq, m);
-        put(s, "i", 1, m, MARKER_LEN);
+        store_batch_put(s, "i", 1, m, MARKER_LEN);
         s->index_from = seq;
         s->index_pending = true;
     }
     k[0] = 'x';
     memcpy(k + 1, tk, TK);
-    put(s, k, X_KEY, s->index_sb.data, s->index_sb.size);
+    store_batch_put(s, k, X_KEY, s->index_sb.data, s->index_sb.size);
     if (r->kind == RECORD_RESPONSE) {
         k[0] = 'h';
         put_be(k + 1, r->status > 0xffff ? 0xffff : r->status, 2);
         memcpy(k + 3, tk, TK);
-        put(s, k, H_KEY, "", 0);
+        store_batch_put(s, k, H_KEY, "", 0);
     }
-    k[0] = 'p';
+    k[0] = 'u';
     size_t n = index_path(r, k + 1);
     k[1 + n] = 0;
     memcpy(k + 2 + n, tk, TK);
-    put(s, k, 2 + n + TK, "", 0);
+    store_batch_put(s, k, 2 + n + TK, "", 0);
     return 0;
 }
 
@@ -275,17 +268,17 @@ static int gather_status(store_scan_t *sc)
     return 0;
 }
 
-/* "p" keys under the path prefix in the time range. */
+/* "u" keys under the path prefix in the time range. */
 static int gather_path(store_scan_t *sc)
 {
     uint8_t k[P_KEY_MAX];
-    k[0] = 'p';
+    k[0] = 'u';
     memcpy(k + 1, sc->path, sc->path_len);
     seek(sc->it, k, 1 + sc->path_len);
     while (leveldb_iter_valid(sc->it)) {
         size_t kl;
         const uint8_t *key = (const uint8_t *)leveldb_iter_key(sc->it, &kl);
-        if (kl < 2 + TK || kl > P_KEY_MAX || key[0] != 'p' ||
+        if (kl < 2 + TK || kl > P_KEY_MAX || key[0] != 'u' ||
             kl - 2 - TK < sc->path_len ||
             memcmp(key + 1, sc->path, sc->path_len))
             break;

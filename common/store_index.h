@@ -6,7 +6,7 @@
  *                                                 headers and body
  *   "h" status:2 tk           -> ""               responses (status 0:
  *                                                 none came)
- *   "p" path tk               -> ""               url.path (urlsplit.h),
+ *   "u" path tk               -> ""               url.path (urlsplit.h),
  *                                                 at most
  *                                                 STORE_INDEX_PATH_MAX bytes
  *   "i"                       -> {"v":1, "from": seq}  the first chain
@@ -24,7 +24,7 @@
  *
  * A scan yields, in key order (or reversed), at least the records of its
  * time range that match its narrowing (a kind, read off the keys; a
- * status range or a path prefix, through "h" or "p"), and may yield
+ * status range or a path prefix, through "h" or "u"), and may yield
  * more: the caller still filters.
  * With `summaries` it yields the "x" values, without headers and bodies,
  * which is what makes a scan over many records fast.
@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_INDEX_PATH_MAX 200  /* bytes of url.path in a "p" key */
+#define STORE_INDEX_PATH_MAX 200  /* bytes of url.path in a "u" key */
 /* Index entries a narrowed scan collects (and sorts) at most; past this
  * it reads the time range instead. 25 bytes each. */
 #define STORE_SCAN_GATHER_MAX (1u << 20)
