@@ -304,10 +304,9 @@ static int store_alloc(store_t *s, unsigned flags)
     s->wo = leveldb_writeoptions_create();
     s->batch = leveldb_writebatch_create();
     s->enc = frame_writer_new(FRAME_LOG, "store");
-    s->index_enc = frame_writer_new(FRAME_LOG, "store");
     s->pending_keys = fpset_new();
     if (!s->opt || !s->bloom || !s->ro || !s->wo || !s->batch || !s->enc ||
-        !s->index_enc || !s->pending_keys)
+        !s->pending_keys)
         return -ENOMEM;
     leveldb_options_set_create_if_missing(s->opt, (flags & STORE_CREATE) != 0);
     leveldb_options_set_write_buffer_size(s->opt, WRITE_BUFFER);
@@ -338,7 +337,6 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
     }
     msgpack_sbuffer_init(&s->sb);
     msgpack_sbuffer_init(&s->records);
-    msgpack_sbuffer_init(&s->index_sb);
     if (!msgpack_zone_init(&s->zone, 4096)) {
         free(s->path);
         free(s);
@@ -358,10 +356,12 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
         goto fail;
     }
     rc = load_head(s, err, errlen);
-    if (rc == 0)
-        rc = store_index_load(s, err, errlen);
     if (rc < 0 && (flags & STORE_CREATE))
         goto fail;
+    if (rc == 0 && (flags & STORE_CREATE) && store_index_open(s, true) < 0) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     *out = s;
     return 0;
 fail:
@@ -387,11 +387,10 @@ void store_close(store_t **sp)
     if (s->batch)
         leveldb_writebatch_destroy(s->batch);
     frame_writer_destroy(&s->enc);
-    frame_writer_destroy(&s->index_enc);
     fpset_destroy(&s->pending_keys);
     msgpack_sbuffer_destroy(&s->sb);
     msgpack_sbuffer_destroy(&s->records);
-    msgpack_sbuffer_destroy(&s->index_sb);
+    store_index_close(s);
     msgpack_zone_destroy(&s->zone);
     sodium_memzero(s->sign_sk, sizeof(s->sign_sk));
     free(s->path);
@@ -511,9 +510,9 @@ static void committed(store_t *s)
     s->pending = 0;
     s->pending_producers = 0;
     s->cp_pending = false;
-    s->index_pending = false;
     s->committed_seq = s->seq;
     memcpy(s->committed_hash, s->hash, STORE_HASH_BYTES);
+    store_index_committed(s);
 }
 
 /* Opens the DB again after a failed write and finds out what of the
@@ -611,10 +610,7 @@ uint32_t store_discard(store_t *s)
     s->pending_producers = 0;
     s->seq = s->committed_seq;
     memcpy(s->hash, s->committed_hash, STORE_HASH_BYTES);
-    if (s->index_pending) {
-        s->index_from = 0; /* "i" went with the batch */
-        s->index_pending = false;
-    }
+    store_index_discard(s);
     if (s->cp_pending) {
         /* the checkpoint went with the batch: the last committed one is
          * no longer known exactly; an extra checkpoint is harmless */

@@ -22,8 +22,8 @@
  * records, so the same capture gives the same records (and the same
  * `hark query --json`) however shards interleaved; the chain follows
  * write order, so its head may differ between two such runs. Secondary
- * keys ("x" summaries, "h" status, "u" url.path, "i") go into the same
- * batch as each record, outside the chain: store_index.h.
+ * keys (summaries, status, url.path) live beside the trail, outside the
+ * chain, in a database of their own: store_index.h.
  *
  * A checkpoint records the head (seq and hash) at a moment, signed with
  * the logger's Ed25519 key when it has one (store_checkpoint_message()

@@ -68,104 +68,294 @@ static size_t index_path(const struct audit_record *r, uint8_t *buf)
     return n;
 }
 
+/* ---- the index database ---------------------------------------------- */
+
+struct store_idx {
+    leveldb_t *db;                /* NULL: none (missing, or failed) */
+    leveldb_options_t *opt;
+    leveldb_writebatch_t *batch;  /* entries of the trail's pending batch */
+    bool tried;                   /* the open was attempted */
+    uint64_t upto;                /* the last chain entry it holds */
+    uint64_t failures;            /* index writes that failed */
+    bool wrote;                   /* this process wrote to it */
+    frame_writer_t *enc;          /* a summary's record map */
+    msgpack_sbuffer sb;           /* a summary */
+};
+
+#define INDEX_DIR "index"
+#define CATCH_UP_BATCH 1000u
+
+/* The index's path, <trail>/index. false when it does not fit. */
+static bool index_path_of(const store_t *s, char *buf, size_t size)
+{
+    return (size_t)snprintf(buf, size, "%s/" INDEX_DIR, s->path) < size;
+}
+
+static struct store_idx *idx_new(void)
+{
+    struct store_idx *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    msgpack_sbuffer_init(&x->sb);
+    x->opt = leveldb_options_create();
+    x->batch = leveldb_writebatch_create();
+    x->enc = frame_writer_new(FRAME_LOG, "store");
+    if (!x->opt || !x->batch || !x->enc) {
+        if (x->opt)
+            leveldb_options_destroy(x->opt);
+        if (x->batch)
+            leveldb_writebatch_destroy(x->batch);
+        frame_writer_destroy(&x->enc);
+        free(x);
+        return NULL;
+    }
+    leveldb_options_set_compression(x->opt, leveldb_snappy_compression);
+    return x;
+}
+
+void store_index_close(store_t *s)
+{
+    struct store_idx *x = s->idx;
+    if (!x)
+        return;
+    /* A writer leaves its last entries in tables, and level 0 empty: a
+     * reader that opens the index then finds no log to replay and no
+     * compaction to run (LevelDB would, on the reader's time). The range
+     * is the marker's alone, so the work is bounded: the memtable, level
+     * 0 and what of level 1 they overlap, however large the index. */
+    if (x->db && x->wrote)
+        leveldb_compact_range(x->db, "i", 1, "i", 1);
+    if (x->db)
+        leveldb_close(x->db);
+    leveldb_options_destroy(x->opt);
+    leveldb_writebatch_destroy(x->batch);
+    frame_writer_destroy(&x->enc);
+    msgpack_sbuffer_destroy(&x->sb);
+    free(x);
+    s->idx = NULL;
+}
+
+/* "i": {"v":1, "upto":seq}, seq as a uint64. */
+#define MARKER_LEN 18
+static const uint8_t marker_head[10] = { 0x82, 0xa1, 'v', 0x01, 0xa4,
+                                         'u',  'p',  't', 'o',  0xcf };
+
+static void marker(uint64_t upto, uint8_t m[MARKER_LEN])
+{
+    memcpy(m, marker_head, sizeof(marker_head));
+    put_be(m + sizeof(marker_head), upto, 8);
+}
+
+static uint64_t read_marker(store_t *s)
+{
+    char *e = NULL;
+    size_t vl;
+    uint64_t upto = 0;
+    char *v = leveldb_get(s->idx->db, s->ro, "i", 1, &vl, &e);
+    if (e) {
+        leveldb_free(e);
+        return 0;
+    }
+    if (v && vl == MARKER_LEN && !memcmp(v, marker_head, 10))
+        upto = store_get_be((const uint8_t *)v + 10, 8);
+    if (v)
+        leveldb_free(v);
+    return upto;
+}
+
+/* Writes the pending index entries with the marker `upto`. */
+static void write_batch(store_t *s, uint64_t upto)
+{
+    struct store_idx *x = s->idx;
+    uint8_t m[MARKER_LEN];
+    char *e = NULL;
+    marker(upto, m);
+    leveldb_writebatch_put(x->batch, "i", 1, (const char *)m, MARKER_LEN);
+    leveldb_write(x->db, s->wo, x->batch, &e);
+    leveldb_writebatch_clear(x->batch);
+    if (e) {
+        /* the trail is fine; the index says where it stopped, and the
+         * next writer to open the trail takes it from there */
+        leveldb_free(e);
+        x->failures++;
+        leveldb_close(x->db);
+        x->db = NULL;
+        return;
+    }
+    x->upto = upto;
+    x->wrote = true;
+}
+
+/* Indexes the records of chain entries x->upto + 1 .. committed_seq,
+ * which a logger that ended early (or an older hark) left out. */
+static void catch_up(store_t *s)
+{
+    struct store_idx *x = s->idx;
+    store_decoder_t *d = store_decoder_new();
+    uint64_t seq = x->upto;
+    while (d && x->db && seq < s->committed_seq) {
+        uint8_t sk[STORE_SEQ_KEY_LEN], key[STORE_KEY_MAX];
+        size_t vl, rl;
+        char *e = NULL;
+        seq++;
+        sk[0] = 's';
+        put_be(sk + 1, seq, 8);
+        char *v = leveldb_get(s->db, s->ro, (const char *)sk, sizeof(sk),
+                              &vl, &e);
+        struct bytes k = { NULL, 0 };
+        const uint8_t *h;
+        bool ok = !e && v && store_chain_entry(&s->zone, v, vl, &k, &h);
+        size_t kl = ok ? k.n : 0;
+        if (ok)
+            memcpy(key, k.p, kl);
+        if (v)
+            leveldb_free(v);
+        if (e)
+            leveldb_free(e);
+        e = NULL;
+        char *rec = ok ? leveldb_get(s->db, s->ro, (const char *)key, kl,
+                                     &rl, &e)
+                       : NULL;
+        struct audit_record r;
+        /* a record that does not read is left out: verify names it */
+        if (rec && store_decode(d, rec, rl, &r) == 0)
+            store_index_put(s, key, kl, &r, seq);
+        if (rec)
+            leveldb_free(rec);
+        if (e) {
+            leveldb_free(e);
+            break;
+        }
+        if (seq % CATCH_UP_BATCH == 0 || seq == s->committed_seq)
+            write_batch(s, seq);
+    }
+    leveldb_writebatch_clear(x->batch);
+    store_decoder_destroy(&d);
+}
+
+int store_index_open(store_t *s, bool create)
+{
+    char path[4200];
+    if (!s->idx && !(s->idx = idx_new()))
+        return -ENOMEM;
+    struct store_idx *x = s->idx;
+    if (x->tried)
+        return 0;
+    x->tried = true;
+    if (!s->db || !index_path_of(s, path, sizeof(path)))
+        return 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *e = NULL;
+        leveldb_options_set_create_if_missing(x->opt, create);
+        x->db = leveldb_open(x->opt, path, &e);
+        if (e) {
+            leveldb_free(e);
+            x->db = NULL;
+            return 0; /* no index (or no room for one): scans read records */
+        }
+        x->upto = read_marker(s);
+        if (x->upto <= s->committed_seq || !create)
+            break;
+        /* ahead of the trail (the trail lost its last batch in a crash
+         * the index survived): built again */
+        leveldb_close(x->db);
+        x->db = NULL;
+        leveldb_destroy_db(x->opt, path, &e);
+        if (e) {
+            leveldb_free(e);
+            return 0;
+        }
+    }
+    if (create && x->db && x->upto < s->committed_seq)
+        catch_up(s);
+    return 0;
+}
+
 /* ---- writing -------------------------------------------------------- */
 
-/* The "x" value of r, in s->index_sb: [seq, r without headers and
- * body]. The index has its own buffers: the record's value and chain
- * entry are still in s->enc and s->sb. */
-static int summary(store_t *s, const struct audit_record *r, uint64_t seq)
+/* The "x" value of r, in x->sb: [seq, r without headers and body]. */
+static int summary(struct store_idx *x, const struct audit_record *r,
+                   uint64_t seq)
 {
     struct audit_record sum = *r;
     sum.headers = NULL;
     sum.n_headers = 0;
     sum.body.p = NULL;
     sum.body.n = 0;
-    frame_writer_reset(s->index_enc);
-    size_t before = frame_writer_bytes(s->index_enc);
-    if (frame_add_record(s->index_enc, &sum) < 0)
+    frame_writer_reset(x->enc);
+    size_t before = frame_writer_bytes(x->enc);
+    if (frame_add_record(x->enc, &sum) < 0)
         return -ENOMEM;
     const void *body;
     size_t blen;
-    frame_writer_finish(s->index_enc, 0, 0, false, &body, &blen);
+    frame_writer_finish(x->enc, 0, 0, false, &body, &blen);
     if (!body || blen <= before)
         return -ENOMEM;
     msgpack_packer pk;
-    msgpack_sbuffer_clear(&s->index_sb);
-    msgpack_packer_init(&pk, &s->index_sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_clear(&x->sb);
+    msgpack_packer_init(&pk, &x->sb, msgpack_sbuffer_write);
     if (msgpack_pack_array(&pk, 2) || msgpack_pack_uint64(&pk, seq) ||
-        msgpack_sbuffer_write(&s->index_sb, (const char *)body + before,
+        msgpack_sbuffer_write(&x->sb, (const char *)body + before,
                               blen - before))
         return -ENOMEM;
     return 0;
 }
 
-/* The "i" value: {"v":1, "from":seq}, seq as a uint64. */
-#define MARKER_LEN 18
-static void marker(uint64_t from, uint8_t m[MARKER_LEN])
+static void put(struct store_idx *x, const void *k, size_t kl,
+                const void *v, size_t vl)
 {
-    static const uint8_t head[10] = { 0x82, 0xa1, 'v', 0x01, 0xa4,
-                                      'f',  'r',  'o', 'm',  0xcf };
-    memcpy(m, head, sizeof(head));
-    put_be(m + sizeof(head), from, 8);
+    leveldb_writebatch_put(x->batch, k, kl, v, vl);
 }
 
 int store_index_put(store_t *s, const uint8_t *key, size_t klen,
                     const struct audit_record *r, uint64_t seq)
 {
-    uint8_t tk[TK], k[P_KEY_MAX], m[MARKER_LEN];
-    /* everything that can fail comes before the first put */
-    if (summary(s, r, seq) < 0)
+    struct store_idx *x = s->idx;
+    uint8_t tk[TK], k[P_KEY_MAX];
+    if (!x || !x->db)
+        return 0;
+    if (summary(x, r, seq) < 0)
         return -ENOMEM;
     tk_of_key(key, klen, tk);
-    if (!s->index_from) {
-        marker(seq, m);
-        store_batch_put(s, "i", 1, m, MARKER_LEN);
-        s->index_from = seq;
-        s->index_pending = true;
-    }
     k[0] = 'x';
     memcpy(k + 1, tk, TK);
-    store_batch_put(s, k, X_KEY, s->index_sb.data, s->index_sb.size);
+    put(x, k, X_KEY, x->sb.data, x->sb.size);
     if (r->kind == RECORD_RESPONSE) {
         k[0] = 'h';
         put_be(k + 1, r->status > 0xffff ? 0xffff : r->status, 2);
         memcpy(k + 3, tk, TK);
-        store_batch_put(s, k, H_KEY, "", 0);
+        put(x, k, H_KEY, "", 0);
     }
     k[0] = 'u';
     size_t n = index_path(r, k + 1);
     k[1 + n] = 0;
     memcpy(k + 2 + n, tk, TK);
-    store_batch_put(s, k, 2 + n + TK, "", 0);
+    put(x, k, 2 + n + TK, "", 0);
     return 0;
 }
 
-int store_index_load(store_t *s, char *err, size_t errlen)
+void store_index_committed(store_t *s)
 {
-    char *e = NULL;
-    size_t vl;
-    char *v = leveldb_get(s->db, s->ro, "i", 1, &vl, &e);
-    s->index_from = 0;
-    s->index_pending = false;
-    if (e) {
-        errbuf_set(err, errlen, "%s", e);
-        leveldb_free(e);
-        return -EIO;
-    }
-    msgpack_object o;
-    if (v && mpcheck_unpack(&s->zone, v, vl, 2, &o) == 0 &&
-        o.type == MSGPACK_OBJECT_MAP)
-        for (uint32_t i = 0; i < o.via.map.size; i++)
-            if (mpobj_key(&o.via.map.ptr[i].key, "from"))
-                mpobj_uint(&o.via.map.ptr[i].val, &s->index_from);
-    if (v)
-        leveldb_free(v);
-    return 0;
+    if (s->idx && s->idx->db)
+        write_batch(s, s->committed_seq);
+}
+
+void store_index_discard(store_t *s)
+{
+    if (s->idx)
+        leveldb_writebatch_clear(s->idx->batch);
 }
 
 bool store_indexed(store_t *s)
 {
-    return s->committed_seq == 0 || s->index_from == 1;
+    if (store_index_open(s, false) < 0 || !s->idx->db)
+        return false;
+    return s->idx->upto == s->committed_seq;
+}
+
+uint64_t store_index_failures(const store_t *s)
+{
+    return s->idx ? s->idx->failures : 0;
 }
 
 /* ---- scanning ------------------------------------------------------- */
@@ -178,7 +368,8 @@ struct store_scan {
     uint8_t path[STORE_INDEX_PATH_MAX];
     size_t path_len;
     bool summaries, narrowed;
-    leveldb_iterator_t *it;
+    leveldb_iterator_t *it;       /* the walk: "x" (index) or "t" (trail) */
+    leveldb_iterator_t *git;      /* the gathering: "h" or "u" (index) */
     bool started;
     uint8_t (*tks)[TK];           /* gathered, sorted */
     size_t n, cap, pos;
@@ -243,10 +434,10 @@ static int gather_status(store_scan_t *sc)
     k[0] = 'h';
     put_be(k + 1, st, 2);
     put_be(k + 3, sc->o.since_ns, 8);
-    seek(sc->it, k, 11);
-    while (leveldb_iter_valid(sc->it)) {
+    seek(sc->git, k, 11);
+    while (leveldb_iter_valid(sc->git)) {
         size_t kl;
-        const uint8_t *key = (const uint8_t *)leveldb_iter_key(sc->it, &kl);
+        const uint8_t *key = (const uint8_t *)leveldb_iter_key(sc->git, &kl);
         if (kl != H_KEY || key[0] != 'h')
             break;
         uint32_t kst = (uint32_t)store_get_be(key + 1, 2);
@@ -257,13 +448,13 @@ static int gather_status(store_scan_t *sc)
             /* the next status, from `since` on */
             st = kst != st ? kst : kst + 1;
             put_be(k + 1, st, 2);
-            seek(sc->it, k, 11);
+            seek(sc->git, k, 11);
             continue;
         }
         int rc = gather(sc, key + 3);
         if (rc < 0)
             return rc;
-        leveldb_iter_next(sc->it);
+        leveldb_iter_next(sc->git);
     }
     return 0;
 }
@@ -274,10 +465,10 @@ static int gather_path(store_scan_t *sc)
     uint8_t k[P_KEY_MAX];
     k[0] = 'u';
     memcpy(k + 1, sc->path, sc->path_len);
-    seek(sc->it, k, 1 + sc->path_len);
-    while (leveldb_iter_valid(sc->it)) {
+    seek(sc->git, k, 1 + sc->path_len);
+    while (leveldb_iter_valid(sc->git)) {
         size_t kl;
-        const uint8_t *key = (const uint8_t *)leveldb_iter_key(sc->it, &kl);
+        const uint8_t *key = (const uint8_t *)leveldb_iter_key(sc->git, &kl);
         if (kl < 2 + TK || kl > P_KEY_MAX || key[0] != 'u' ||
             kl - 2 - TK < sc->path_len ||
             memcmp(key + 1, sc->path, sc->path_len))
@@ -290,13 +481,13 @@ static int gather_path(store_scan_t *sc)
             memcpy(k + 1, key + 1, n);
             k[1 + n] = ts < sc->o.since_ns ? 0 : 1;
             put_be(k + 2 + n, sc->o.since_ns, 8);
-            seek(sc->it, k, ts < sc->o.since_ns ? 2 + n + 8 : 2 + n);
+            seek(sc->git, k, ts < sc->o.since_ns ? 2 + n + 8 : 2 + n);
             continue;
         }
         int rc = gather(sc, tk);
         if (rc < 0)
             return rc;
-        leveldb_iter_next(sc->it);
+        leveldb_iter_next(sc->git);
     }
     return 0;
 }
@@ -306,7 +497,7 @@ static int gather_path(store_scan_t *sc)
 static int gather_all(store_scan_t *sc)
 {
     int rc = sc->o.by_status ? gather_status(sc) : gather_path(sc);
-    if (rc == 0 && store_iter_status(sc->it, sc->error,
+    if (rc == 0 && store_iter_status(sc->git, sc->error,
                                      sizeof(sc->error)) < 0)
         rc = -EIO;
     if (rc == 0 && sc->n > 1)
@@ -339,9 +530,11 @@ store_scan_t *store_scan_new(store_t *s, const struct store_scan_opts *o)
         sc->path_len = index_path(&r, sc->path);
         sc->o.by_status = false;  /* one narrowing: the path */
     }
-    sc->it = leveldb_create_iterator(s->db, s->ro);
+    leveldb_t *idb = indexed ? s->idx->db : NULL;
+    sc->it = leveldb_create_iterator(sc->summaries ? idb : s->db, s->ro);
+    sc->git = sc->narrowed ? leveldb_create_iterator(idb, s->ro) : NULL;
     sc->dec = store_decoder_new();
-    if (!sc->it || !sc->dec) {
+    if (!sc->it || (sc->narrowed && !sc->git) || !sc->dec) {
         store_scan_destroy(&sc);
         return NULL;
     }
@@ -355,6 +548,8 @@ void store_scan_destroy(store_scan_t **scp)
     store_scan_t *sc = *scp;
     if (sc->it)
         leveldb_iter_destroy(sc->it);
+    if (sc->git)
+        leveldb_iter_destroy(sc->git);
     if (sc->got)
         leveldb_free(sc->got);
     store_decoder_destroy(&sc->dec);
@@ -527,8 +722,8 @@ static int next_gathered(store_scan_t *sc, struct audit_record *out)
     }
     char *e = NULL;
     size_t vl;
-    sc->got = leveldb_get(sc->s->db, sc->s->ro, (const char *)k, kl, &vl,
-                          &e);
+    sc->got = leveldb_get(sc->summaries ? sc->s->idx->db : sc->s->db,
+                          sc->s->ro, (const char *)k, kl, &vl, &e);
     if (e) {
         errbuf_set(sc->error, sizeof(sc->error), "%s", e);
         leveldb_free(e);

@@ -1,33 +1,37 @@
 /* store_index.h - the trail's secondary keys, and scans that use them.
  *
- * Beside each record, store_put() writes in the same batch:
+ * Beside the trail, in a LevelDB of its own (<trail>/index), the logger
+ * keeps for each record:
  *
  *   "x" tk                    -> [seq, summary]   the record without its
  *                                                 headers and body
  *   "h" status:2 tk           -> ""               responses (status 0:
  *                                                 none came)
- *   "u" path tk               -> ""               url.path (urlsplit.h),
+ *   "u" path NUL tk           -> ""               url.path (urlsplit.h),
  *                                                 at most
  *                                                 STORE_INDEX_PATH_MAX bytes
- *   "i"                       -> {"v":1, "from": seq}  the first chain
+ *   "i"                       -> {"v":1, "upto": seq}  the last chain
  *                                                 entry indexed
  *
  * tk is the record key's fields at fixed width, ts:8 uid:8 idx:4 kind:1
  * dup:4 (dup 0 for a key without the suffix), so it sorts as the record
  * keys do and can be read off the end of a key. seq is the record's
- * chain entry. The index is derived data: it is not chained and `hark
- * verify` does not read it, so it says where to look, never what a
- * record holds (a reader that must be sure reads the record and its
- * proof, store_proof.h). A trail written before the index existed has
- * no "i", or one from past its first entry: it is not indexed, and
- * scans read the records themselves.
+ * chain entry. The entries of a batch are written right after the
+ * batch's records commit; a database of their own keeps the trail's
+ * compactions from rewriting its bodies for the index's sake. A logger
+ * opening a trail indexes what the index lacks (the records of an older
+ * hark, or of a logger that ended between the two writes). The index is
+ * derived data: it is not chained and `hark verify` does not read it, so
+ * it says where to look, never what a record holds (a reader that must
+ * be sure reads the record and its proof, store_proof.h). Until it holds
+ * every record of the trail it is not used: scans read the records.
  *
  * A scan yields, in key order (or reversed), at least the records of its
  * time range that match its narrowing (a kind, read off the keys; a
  * status range or a path prefix, through "h" or "u"), and may yield
- * more: the caller still filters.
- * With `summaries` it yields the "x" values, without headers and bodies,
- * which is what makes a scan over many records fast.
+ * more: the caller still filters. With `summaries` it yields the "x"
+ * values, without headers and bodies, which is what makes a scan over
+ * many records fast.
  */
 #ifndef HARK_STORE_INDEX_H
 #define HARK_STORE_INDEX_H
@@ -63,6 +67,9 @@ struct store_scan_opts {
 
 /* True when every record of the trail is indexed. */
 bool store_indexed(store_t *s);
+/* Index writes that failed since the trail was opened (its records were
+ * written; the index stopped there). */
+uint64_t store_index_failures(const store_t *s);
 
 /* A scan of s (the options are copied). NULL on ENOMEM or when the
  * trail is not open. */

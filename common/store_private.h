@@ -54,12 +54,8 @@ struct store {
     /* chain entries, meta and query requests are unpacked here */
     msgpack_zone zone;
     msgpack_sbuffer records;      /* a query reply's records */
-    /* the secondary keys (store_index.h): the first seq indexed (0: no
-     * "i" yet), whether "i" is in the pending batch, their buffers */
-    uint64_t index_from;
-    bool index_pending;
-    frame_writer_t *index_enc;
-    msgpack_sbuffer index_sb;
+    /* the secondary keys (store_index.h), in their own database */
+    struct store_idx *idx;
 };
 
 struct store_decoder {
@@ -108,13 +104,21 @@ int store_iter_status(const leveldb_iterator_t *it, char *err,
 bool store_chain_entry(msgpack_zone *z, const void *v, size_t n,
                        struct bytes *key, const uint8_t **hash);
 
+/* The secondary keys' side of the trail (store_index.c). The index has
+ * a database of its own, <trail>/index, written after each commit of the
+ * trail: its compactions never rewrite the records. store_index_open()
+ * opens it (a writer creates it, and indexes what it lacks); the others
+ * follow the trail's own write, discard and close. An index that cannot
+ * be opened or written is left behind, never an error of the trail. */
+struct store_idx;
+int store_index_open(store_t *s, bool create);
+void store_index_close(store_t *s);
 /* Adds the index entries of r (stored under key, chain entry seq) to the
- * pending batch, with "i" when the trail has none yet; nothing when it
- * fails. 0 or -ENOMEM. */
+ * index's pending batch. 0 or -ENOMEM (nothing added). */
 int store_index_put(store_t *s, const uint8_t *key, size_t klen,
                     const struct audit_record *r, uint64_t seq);
-/* Reads "i" into s->index_from. 0, or -EIO with LevelDB's message. */
-int store_index_load(store_t *s, char *err, size_t errlen);
+void store_index_committed(store_t *s);
+void store_index_discard(store_t *s);
 
 /* Checks and unpacks one whole value into d (forgetting the last reply).
  * 0 or -EBADMSG. */

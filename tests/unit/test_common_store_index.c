@@ -336,60 +336,111 @@ static void test_summary_seq(void **state)
     store_close(&s);
 }
 
-/* Deletes every key of prefix p. */
-static void drop_prefix(const char *dir, char p)
+/* The index database of the trail at dir, removed (an older hark's
+ * trail) or opened raw. */
+static void drop_index(const char *dir)
 {
-    leveldb_t *db = trailtmp_raw(dir);
+    char path[TRAILTMP_PATH + 16];
+    snprintf(path, sizeof(path), "%s/index", dir);
+    leveldb_options_t *o = leveldb_options_create();
+    char *e = NULL;
+    leveldb_destroy_db(o, path, &e);
+    assert_null(e);
+    leveldb_options_destroy(o);
+}
+
+static leveldb_t *open_index(const char *dir)
+{
+    char path[TRAILTMP_PATH + 16];
+    snprintf(path, sizeof(path), "%s/index", dir);
+    leveldb_t *db = trailtmp_raw(path);
     assert_non_null(db);
-    leveldb_readoptions_t *ro = leveldb_readoptions_create();
-    leveldb_iterator_t *it = leveldb_create_iterator(db, ro);
-    for (leveldb_iter_seek(it, &p, 1); leveldb_iter_valid(it);
-         leveldb_iter_next(it)) {
-        size_t kl;
-        const char *k = leveldb_iter_key(it, &kl);
-        if (k[0] != p)
-            break;
-        assert_int_equal(te_delete(db, k, kl), 0);
-    }
-    leveldb_iter_destroy(it);
-    leveldb_readoptions_destroy(ro);
+    return db;
+}
+
+/* Sets the index's "i" to say it holds entries up to seq. */
+static void set_upto(const char *dir, uint64_t seq)
+{
+    uint8_t m[18] = { 0x82, 0xa1, 'v', 0x01, 0xa4, 'u', 'p', 't', 'o',
+                      0xcf };
+    for (int i = 17; i >= 10; i--, seq >>= 8)
+        m[i] = (uint8_t)seq;
+    leveldb_t *db = open_index(dir);
+    assert_int_equal(te_put(db, "i", 1, m, sizeof(m)), 0);
     leveldb_close(db);
+}
+
+/* A writer opens and closes the trail: it indexes what is missing. */
+static void writer_pass(const char *dir)
+{
+    store_t *s = NULL;
+    char err[256];
+    assert_int_equal(store_open(dir, STORE_CREATE, &s, err, sizeof(err)),
+                     0);
+    store_close(&s);
+}
+
+/* Every scan, summaries included, gives what the records give. */
+static void scans_agree(const char *dir, bool indexed)
+{
+    static struct found ref, got;
+    store_t *s = open_ro(dir);
+    assert_int_equal(store_indexed(s), indexed);
+    for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+        reference(s, &wants[i], true, &ref);
+        scan(s, &wants[i], true, true, 5, &got);
+        same(&got, &ref, indexed ? "indexed" : "not indexed");
+    }
+    store_close(&s);
 }
 
 static void test_not_indexed(void **state)
 {
-    /* a trail from before the index: scans read the records */
+    /* a trail from before the index: scans read the records, until a
+     * logger opens it and indexes it */
     struct fixture *fx = *state;
     build(fx->dir);
-    drop_prefix(fx->dir, 'i');
-    drop_prefix(fx->dir, 'x');
-    store_t *s = open_ro(fx->dir);
-    assert_false(store_indexed(s));
-    static struct found ref, got;
-    for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
-        reference(s, &wants[i], true, &ref);
-        scan(s, &wants[i], true, true, 5, &got);
-        same(&got, &ref, "not indexed");
-    }
-    store_close(&s);
+    drop_index(fx->dir);
+    scans_agree(fx->dir, false);
+    writer_pass(fx->dir);
+    scans_agree(fx->dir, true);
+}
 
-    /* a logger going on with it indexes from there: still not indexed */
-    char err[256];
-    assert_int_equal(store_open(fx->dir, STORE_CREATE, &s, err,
-                                sizeof(err)), 0);
-    struct audit_record r = make(3, RECORD_REQUEST);
-    r.ts_ns = 99999;
-    assert_int_equal(store_put(s, &r), 0);
-    assert_int_equal(store_commit(s, true, err, sizeof(err)), 0);
-    store_close(&s);
-    s = open_ro(fx->dir);
-    assert_false(store_indexed(s));
+static void test_index_behind(void **state)
+{
+    /* the logger ended between a commit and its index write */
+    struct fixture *fx = *state;
+    build(fx->dir);
+    set_upto(fx->dir, 100);
+    scans_agree(fx->dir, false);
+    writer_pass(fx->dir);
+    scans_agree(fx->dir, true);
+}
+
+static void test_index_ahead(void **state)
+{
+    /* the trail lost a batch its index kept: the index is built again */
+    struct fixture *fx = *state;
+    build(fx->dir);
+    set_upto(fx->dir, 100000);
+    scans_agree(fx->dir, false);
+    writer_pass(fx->dir);
+    scans_agree(fx->dir, true);
+    store_t *s = open_ro(fx->dir);
+    struct store_scan_opts o = { .until_ns = UINT64_MAX, .summaries = true };
+    store_scan_t *sc = store_scan_new(s, &o);
+    struct audit_record r;
+    size_t n = 0;
+    while (store_scan_next(sc, &r) == 1)
+        n++;
+    assert_int_equal(n, 2 * N_TX + (N_TX + 6) / 7);
+    store_scan_destroy(&sc);
     store_close(&s);
 }
 
-static void test_discarded_marker(void **state)
+static void test_discarded(void **state)
 {
-    /* "i" goes with the first batch; a discarded one takes it along */
+    /* a discarded batch leaves nothing in the index either */
     struct fixture *fx = *state;
     store_t *s = NULL;
     char err[256];
@@ -421,8 +472,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_narrowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_indexed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_discarded_marker, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_index_behind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discarded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
