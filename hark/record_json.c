@@ -236,6 +236,18 @@ static void json_hark(struct json_out *j, const struct audit_record *r)
  *   event {kind, category, type, action "outage", outcome "failure",
  *          end, duration}
  *   hark {outage {stage, reason, lost {name: count...}}} */
+void record_json_lost(struct json_out *j, const struct audit_record *r)
+{
+    json_out_obj(j);
+    for (uint32_t i = 0; i < r->n_lost; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
+                 r->lost[i].name.p ? r->lost[i].name.p : "");
+        key_u64(j, name, r->lost[i].n);
+    }
+    json_out_obj_end(j);
+}
+
 static int outage_json(struct json_out *j, const struct audit_record *r)
 {
     char ts[40], end[40];
@@ -257,14 +269,7 @@ static int outage_json(struct json_out *j, const struct audit_record *r)
     key_str(j, "stage", r->who);
     key_str(j, "reason", r->reason);
     json_out_key(j, "lost");
-    json_out_obj(j);
-    for (uint32_t i = 0; i < r->n_lost; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
-                 r->lost[i].name.p ? r->lost[i].name.p : "");
-        key_u64(j, name, r->lost[i].n);
-    }
-    json_out_obj_end(j);
+    record_json_lost(j, r);
     json_out_obj_end(j);
     json_out_obj_end(j);
     json_out_obj_end(j);

@@ -21,6 +21,8 @@ int record_json(struct json_out *j, const struct audit_record *r);
 
 /* Appends flags (enum msg_flag) as an array of their names. */
 void record_json_flags(struct json_out *j, uint32_t flags);
+/* Appends an outage's lost counts as an object {name: n}. */
+void record_json_lost(struct json_out *j, const struct audit_record *r);
 
 /* "success" (2xx/3xx), "failure" (4xx/5xx or no response: timeout,
  * closed, eof), "unknown" (requests, 1xx): ECS event.outcome. */

@@ -50,15 +50,7 @@ static void outage_row(struct json_out *j, const struct audit_record *r)
     json_out_key(j, "until");
     json_out_cstr(j, clock_format_rfc3339(r->until_ns, ts, sizeof(ts)));
     json_out_key(j, "lost");
-    json_out_obj(j);
-    for (uint32_t i = 0; i < r->n_lost; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
-                 r->lost[i].name.p ? r->lost[i].name.p : "");
-        json_out_key(j, name);
-        json_out_u64(j, r->lost[i].n);
-    }
-    json_out_obj_end(j);
+    record_json_lost(j, r);
     json_out_obj_end(j);
 }
 

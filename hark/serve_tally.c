@@ -132,10 +132,11 @@ int serve_tally_add(serve_tally_t *t, struct bytes name, bool error,
     return t->keep_values ? keep(*slot, value) : 0;
 }
 
+typedef const struct serve_tally_entry *entry_ptr;
+
 static int by_count(const void *a, const void *b)
 {
-    const struct serve_tally_entry *x = *(const struct serve_tally_entry *const *)a;
-    const struct serve_tally_entry *y = *(const struct serve_tally_entry *const *)b;
+    entry_ptr x = *(const entry_ptr *)a, y = *(const entry_ptr *)b;
     if (x->count != y->count)
         return x->count > y->count ? -1 : 1;
     size_t n = x->name.n < y->name.n ? x->name.n : y->name.n;

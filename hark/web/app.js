@@ -50,7 +50,8 @@ async function getJSON(url) {
   } catch (e) {
     throw new Error(`${url}: HTTP ${r.status}`);
   }
-  if (!r.ok) throw new Error(body && body.error ? body.error : `HTTP ${r.status}`);
+  if (!r.ok)
+    throw new Error(body && body.error ? body.error : `HTTP ${r.status}`);
   return body;
 }
 
@@ -136,7 +137,8 @@ function outageRow(r) {
   const tx = `/?view=tx&key=${encodeURIComponent(r.key)}`;
   const lost = Object.entries(r.lost || {}).map(([k, v]) => `${k} ${v}`);
   return el("tr", { "data-key": r.key, "data-kind": r.kind, class: "outage" },
-    el("td", { class: "time" }, el("a", { href: tx }, fmtTime(r["@timestamp"]))),
+    el("td", { class: "time" },
+       el("a", { href: tx }, fmtTime(r["@timestamp"]))),
     el("td", {}, ""), el("td", {}, ""), el("td", {}, ""),
     el("td", { class: "uri" }, el("a", { href: tx },
       `${r.stage || "a stage"} down until ${fmtTime(r.until)}` +
@@ -152,16 +154,19 @@ function listRow(r) {
   const cls = r.kind === "response" ? statusClass(r.status) : "req";
   const route = [r.route, r.policy].filter(Boolean).join(" \u00b7 ");
   return el("tr", { "data-key": r.key, "data-kind": r.kind },
-    el("td", { class: "time" }, el("a", { href: tx }, fmtTime(r["@timestamp"]))),
+    el("td", { class: "time" },
+       el("a", { href: tx }, fmtTime(r["@timestamp"]))),
     el("td", {}, r.client),
     el("td", {}, r.server),
     el("td", {}, r.method || ""),
     el("td", { class: "uri" }, el("a", { href: tx }, r.uri)),
     el("td", {}, r.kind === "response"
-      ? el("span", { class: `st st-${cls}` }, r.status ? String(r.status) : "none")
+      ? el("span", { class: `st st-${cls}` },
+           r.status ? String(r.status) : "none")
       : el("span", { class: "muted" }, "request")),
     el("td", { class: "num" }, fmtNum(r.bytes)),
-    el("td", { class: "num" }, r.duration_ms !== undefined ? r.duration_ms.toFixed(3) : ""),
+    el("td", { class: "num" },
+       r.duration_ms !== undefined ? r.duration_ms.toFixed(3) : ""),
     el("td", {}, r.outcome || ""),
     el("td", { class: "flags" }, (r.flags || []).join(", ")),
     el("td", {}, route));
@@ -204,10 +209,12 @@ function hexdump(bytes) {
     const row = bytes.subarray(off, Math.min(off + 16, n));
     let hex = "", text = "";
     for (let i = 0; i < 16; i++) {
-      hex += i < row.length ? row[i].toString(16).padStart(2, "0") + " " : "   ";
+      hex += i < row.length ? row[i].toString(16).padStart(2, "0") + " "
+                            : "   ";
       if (i === 7) hex += " ";
       if (i < row.length)
-        text += row[i] >= 0x20 && row[i] < 0x7f ? String.fromCharCode(row[i]) : ".";
+        text += row[i] >= 0x20 && row[i] < 0x7f
+          ? String.fromCharCode(row[i]) : ".";
     }
     lines.push(`${off.toString(16).padStart(8, "0")}  ${hex} |${text}|`);
   }
@@ -221,7 +228,8 @@ function bodyBlock(b, what) {
   if (b.content !== undefined)
     return el("pre", { class: "body text", "data-body": what }, b.content);
   if (b.base64 !== undefined)
-    return el("pre", { class: "body hex", "data-body": what }, hexdump(b64bytes(b.base64)));
+    return el("pre", { class: "body hex", "data-body": what },
+              hexdump(b64bytes(b.base64)));
   return el("p", { class: "muted" }, "(no bytes captured)");
 }
 
@@ -237,13 +245,16 @@ function bodySection(rec, view) {
   if (v.encoding) {
     const d = v.decoded;
     const words = {
-      whole: "decoded whole", prefix: "decoded up to where the captured bytes end",
-      capped: "decoding stopped at 4 MiB", invalid: "not valid for this encoding",
+      whole: "decoded whole",
+      prefix: "decoded up to where the captured bytes end",
+      capped: "decoding stopped at 4 MiB",
+      invalid: "not valid for this encoding",
     };
     box.append(el("p", { class: "encoding" },
       `Content-Encoding: ${v.encoding}`,
       d ? ` - ${words[d.state] || d.state}: ${fmtNum(d.bytes)} bytes ` +
-          `from ${fmtNum(v.captured)} captured` : " - shown as sent (not decoded here)"));
+          `from ${fmtNum(v.captured)} captured`
+        : " - shown as sent (not decoded here)"));
     if (d && d.bytes) box.append(bodyBlock(d, "decoded"));
     if (v.captured) {
       const raw = el("details", {}, el("summary", {}, "bytes as captured"),
@@ -267,7 +278,9 @@ function chainSection(c) {
     ok ? `Chain entry ${fmtNum(c.seq)} of ${fmtNum(c.last_seq)}: the record ` +
          "verifies (its bytes hash to its entry)"
        : `Does not verify: ${c.why}`));
-  if (c.hash) box.append(el("p", { class: "digest" }, "entry hash ", el("code", {}, c.hash)));
+  if (c.hash)
+    box.append(el("p", { class: "digest" }, "entry hash ",
+                  el("code", {}, c.hash)));
   const cp = c.checkpoint;
   box.append(el("p", { class: "muted" }, cp
     ? `Covered by the checkpoint at seq ${fmtNum(cp.seq)} ` +
@@ -286,43 +299,54 @@ function headersTable(rec, view) {
     t.append(el("tr", {},
       el("th", {}, name),
       redacted.has(i)
-        ? el("td", { class: "redacted" }, el("span", { class: "badge" }, "redacted"))
+        ? el("td", { class: "redacted" },
+             el("span", { class: "badge" }, "redacted"))
         : el("td", {}, value)));
   });
-  if (!rec.hark.headers.length) t.append(el("tr", {}, el("td", { class: "muted" }, "(none)")));
+  if (!rec.hark.headers.length)
+    t.append(el("tr", {}, el("td", { class: "muted" }, "(none)")));
   return t;
 }
 
 function side(s, focus) {
   const rec = s.record, v = s.view;
   const isResp = rec.event.action === "response";
-  const panel = el("article", { class: `side${s.key === focus ? " focus" : ""}`,
-                                "data-key": s.key, "data-kind": rec.event.action });
-  const status = isResp && rec.http.response ? rec.http.response.status_code : null;
+  const panel = el("article", {
+    class: `side${s.key === focus ? " focus" : ""}`,
+    "data-key": s.key, "data-kind": rec.event.action });
+  const status = isResp && rec.http.response
+    ? rec.http.response.status_code : null;
   panel.append(el("h3", {}, isResp ? "Response" : "Request",
     isResp ? el("span", { class: `st st-${statusClass(status)}` },
                 status ? String(status) : "no response") : null));
   const facts = el("dl", { class: "facts" });
-  const fact = (k, ...vals) => facts.append(el("dt", {}, k), el("dd", {}, ...vals));
+  const fact = (k, ...vals) =>
+    facts.append(el("dt", {}, k), el("dd", {}, ...vals));
   fact("time", fmtTime(rec["@timestamp"]));
   fact("client", `${rec.source.ip}:${rec.source.port}`);
   fact("server", `${rec.destination.ip}:${rec.destination.port}`);
   fact("connection", `${rec.hark.uid} #${rec.hark.idx}`);
-  fact("request", `${rec.http.request ? rec.http.request.method || "" : ""} ${rec.url.original}`);
-  if (rec.hark.route) fact("route", `${rec.hark.service_group || ""} ${rec.hark.route} \u2192 ${rec.hark.policy || ""}`);
+  const method = rec.http.request ? rec.http.request.method || "" : "";
+  fact("request", `${method} ${rec.url.original}`);
+  if (rec.hark.route)
+    fact("route", `${rec.hark.service_group || ""} ${rec.hark.route} ` +
+                  `\u2192 ${rec.hark.policy || ""}`);
   if (rec.hark.step) fact("step", rec.hark.step);
-  if (v.outcome) fact("outcome", el("b", {}, v.outcome.name), ` - ${v.outcome.meaning}`);
+  if (v.outcome)
+    fact("outcome", el("b", {}, v.outcome.name), ` - ${v.outcome.meaning}`);
   const t = v.timings;
   if (t.request_start) fact("request began", fmtTime(t.request_start));
   if (t.response_start) fact("response began", fmtTime(t.response_start));
   if (t.wait_end) fact("wait ended", fmtTime(t.wait_end));
   if (t.latency_ms !== undefined)
-    fact("latency", `${t.latency_ms.toFixed(3)} ms (request's end to response's first byte)`);
+    fact("latency", `${t.latency_ms.toFixed(3)} ms ` +
+                    "(request's end to response's first byte)");
   panel.append(facts);
   if (v.flags.length) {
     panel.append(el("h4", {}, "Flags"));
     panel.append(el("ul", { class: "flaglist" },
-      ...v.flags.map((f) => el("li", { "data-flag": f.name }, el("b", {}, f.name), ` - ${f.meaning}`))));
+      ...v.flags.map((f) => el("li", { "data-flag": f.name },
+                               el("b", {}, f.name), ` - ${f.meaning}`))));
   }
   panel.append(el("h4", {}, "Headers"));
   panel.append(headersTable(rec, v));
@@ -337,7 +361,8 @@ function outageSide(s) {
   const rec = s.record, o = rec.hark.outage;
   const panel = el("article", { class: "side focus", "data-key": s.key,
                                 "data-kind": "outage" });
-  panel.append(el("h3", {}, "Outage", el("span", { class: "st st-none" }, o.stage)));
+  panel.append(el("h3", {}, "Outage",
+                  el("span", { class: "st st-none" }, o.stage)));
   const facts = el("dl", { class: "facts" });
   const fact = (k, v) => facts.append(el("dt", {}, k), el("dd", {}, v));
   fact("stage", o.stage);
@@ -357,11 +382,12 @@ async function showTx() {
   $("view-tx").hidden = false;
   $("filters").hidden = true;
   const key = query.get("key") || "";
-  $("back").href = document.referrer && new URL(document.referrer).origin === location.origin
-    ? document.referrer : "/";
+  const ref = document.referrer;
+  $("back").href = ref && new URL(ref).origin === location.origin ? ref : "/";
   const tx = await getJSON(`/api/record?key=${encodeURIComponent(key)}`);
   if (tx.outage) {
-    $("tx-title").textContent = `Outage of ${tx.outage.record.hark.outage.stage}`;
+    $("tx-title").textContent =
+      `Outage of ${tx.outage.record.hark.outage.stage}`;
     $("tx").replaceChildren(outageSide(tx.outage));
     return;
   }
@@ -371,14 +397,19 @@ async function showTx() {
   const first = tx.request || tx.responses[0];
   const r = first.record;
   const resp = tx.responses[0];
-  const st = resp && resp.record.http.response ? resp.record.http.response.status_code : null;
+  const st = resp && resp.record.http.response
+    ? resp.record.http.response.status_code : null;
   $("tx-title").textContent =
     `${r.http.request ? r.http.request.method || "" : ""} ${r.url.original}` +
     (resp ? ` \u2192 ${st || resp.view.outcome.name}` : "");
   const notes = [];
-  if (!tx.request) notes.push("No request record: the response is an orphan, or its request is outside the trail.");
+  if (!tx.request)
+    notes.push("No request record: the response is an orphan, or its " +
+               "request is outside the trail.");
   if (!tx.responses.length) notes.push("No response record yet.");
-  if (!tx.complete) notes.push("The search for more records of this transaction stopped early.");
+  if (!tx.complete)
+    notes.push("The search for more records of this transaction stopped " +
+               "early.");
   $("tx-note").textContent = notes.join(" ");
   if (!tx.request) sides.unshift(null);
   $("tx").replaceChildren(...sides.map((s) => s ? side(s, tx.focus)
@@ -395,6 +426,10 @@ function dataTable(cls, head, rows) {
       el(i === 0 ? "th" : "td", { class: i ? "num" : null }, String(c)))))));
 }
 
+function round2(v) {
+  return Math.round(v * 100) / 100;
+}
+
 function niceMax(v) {
   if (v <= 0) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
@@ -408,14 +443,15 @@ function drawRate(fig, c) {
   const secs = c.bucket_ms / 1000;
   const perSec = c.buckets.map((b) => b.reduce((a, x) => a + x, 0) / secs);
   const ymax = niceMax(Math.max(0, ...perSec));
-  const svg = sv("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img",
-                          "aria-label": "requests per second by status class" });
+  const svg = sv("svg", {
+    viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img",
+    "aria-label": "requests per second by status class" });
   const y = (v) => T + (H - T - B) * (1 - v / ymax);
   for (let i = 0; i <= 4; i++) {
     const v = (ymax * i) / 4;
     sv("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }, svg);
-    sv("text", { x: L - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }, svg)
-      .textContent = v >= 10 ? fmtNum(Math.round(v)) : String(Math.round(v * 100) / 100);
+    sv("text", { x: L - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" },
+       svg).textContent = v >= 10 ? fmtNum(Math.round(v)) : String(round2(v));
   }
   const bw = (W - L - R) / Math.max(n, 1);
   c.buckets.forEach((b, i) => {
@@ -432,7 +468,7 @@ function drawRate(fig, c) {
       }, svg);
       acc += count;
       sv("title", {}, rect).textContent =
-        `${fmtMs(t0)}: ${count} ${CLASSES[k]} (${Math.round(count / secs * 100) / 100}/s)`;
+        `${fmtMs(t0)}: ${count} ${CLASSES[k]} (${round2(count / secs)}/s)`;
       rect.addEventListener("click", () => location.assign(pageURL({
         view: null, before: null,
         since: new Date(t0).toISOString(),
@@ -443,42 +479,51 @@ function drawRate(fig, c) {
   // the first, middle and last bar's time, kept inside the plot
   [...new Set([0, Math.floor(n / 2), n - 1])].filter((i) => i >= 0)
     .forEach((i, k, all) => {
-      const anchor = k === 0 ? "start" : k === all.length - 1 ? "end" : "middle";
+      const anchor = k === 0 ? "start"
+        : k === all.length - 1 ? "end" : "middle";
       const x = anchor === "start" ? L + i * bw
         : anchor === "end" ? L + (i + 1) * bw : L + i * bw + bw / 2;
-      sv("text", { x, y: H - B + 16, class: "axis", "text-anchor": anchor }, svg)
-        .textContent = fmtMs(c.start_ms + i * c.bucket_ms).slice(11);
+      sv("text", { x, y: H - B + 16, class: "axis", "text-anchor": anchor },
+         svg).textContent = fmtMs(c.start_ms + i * c.bucket_ms).slice(11);
     });
   sv("text", { x: L, y: H - 4, class: "axis" }, svg).textContent =
     `${fmtMs(c.since_ms)} to ${fmtMs(c.until_ms)} UTC, ${c.bucket_ms} ms a bar`;
   fig.append(svg);
   const legend = el("p", { class: "legend" });
-  CLASSES.forEach((k) => legend.append(el("span", { class: `key c-${k}` }), ` ${k} `));
+  CLASSES.forEach((k) =>
+    legend.append(el("span", { class: `key c-${k}` }), ` ${k} `));
   fig.append(legend);
   fig.append(dataTable("rate", ["class", "requests", "per second"],
     CLASSES.map((k, i) => [k, c.totals[i],
-      Math.round(c.totals[i] / Math.max((c.until_ms - c.since_ms) / 1000, 1e-3) * 100) / 100])));
+      round2(c.totals[i] / Math.max((c.until_ms - c.since_ms) / 1000,
+                                    1e-3))])));
 }
 
 // Horizontal bars: items [{label, value, part?, href?}]
 function hbars(items, unit, attrs) {
   const W = 480, rowH = 22, L = 180, R = 70;
   const H = Math.max(items.length, 1) * rowH + 6;
-  const svg = sv("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img" });
+  const svg = sv("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot",
+                          role: "img" });
   const max = Math.max(1e-9, ...items.map((it) => it.value));
   items.forEach((it, i) => {
     const yy = 3 + i * rowH;
-    const label = it.label.length > 28 ? it.label.slice(0, 27) + "\u2026" : it.label;
-    const t = sv("text", { x: L - 6, y: yy + 15, class: "axis", "text-anchor": "end" }, svg);
+    const label = it.label.length > 28 ? it.label.slice(0, 27) + "\u2026"
+                                       : it.label;
+    const t = sv("text", { x: L - 6, y: yy + 15, class: "axis",
+                           "text-anchor": "end" }, svg);
     t.textContent = label;
     sv("title", {}, t).textContent = it.label;
     const w = (W - L - R) * it.value / max;
     const g = sv("g", Object.assign({ class: "hbar" }, attrs(it)), svg);
-    sv("rect", { x: L, y: yy + 3, width: Math.max(w, 1), height: rowH - 8, class: "bar c-main" }, g);
-    if (it.part) sv("rect", { x: L, y: yy + 3, width: Math.max((W - L - R) * it.part / max, 0),
+    sv("rect", { x: L, y: yy + 3, width: Math.max(w, 1), height: rowH - 8,
+                 class: "bar c-main" }, g);
+    if (it.part) sv("rect", { x: L, y: yy + 3,
+                               width: Math.max((W - L - R) * it.part / max, 0),
                                height: rowH - 8, class: "bar c-err" }, g);
     sv("text", { x: L + w + 4, y: yy + 15, class: "axis" }, svg).textContent =
-      `${typeof it.value === "number" && !Number.isInteger(it.value) ? it.value.toFixed(3) : fmtNum(it.value)}${unit}`;
+      (Number.isInteger(it.value) ? fmtNum(it.value)
+                                  : it.value.toFixed(3)) + unit;
     if (it.href) g.addEventListener("click", () => location.assign(it.href));
   });
   return svg;
@@ -493,25 +538,30 @@ function drawLatency(fig, c) {
   const qs = [["p50_ms", "p50"], ["p90_ms", "p90"], ["p99_ms", "p99"]];
   const H = c.routes.length * rowH * 3 + 10;
   const max = niceMax(Math.max(...c.routes.map((r) => r.p99_ms)));
-  const svg = sv("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img" });
+  const svg = sv("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot",
+                          role: "img" });
   c.routes.forEach((r, i) => {
     const y0 = 5 + i * rowH * 3;
-    sv("text", { x: L - 8, y: y0 + rowH * 1.5 + 5, class: "axis", "text-anchor": "end" }, svg)
-      .textContent = `${r.route} (${r.group})`;
+    sv("text", { x: L - 8, y: y0 + rowH * 1.5 + 5, class: "axis",
+                 "text-anchor": "end" }, svg).textContent =
+      `${r.route} (${r.group})`;
     qs.forEach(([k, name], q) => {
       const w = (W - L - R) * r[k] / max;
       const yy = y0 + q * rowH;
       sv("rect", { x: L, y: yy + 4, width: Math.max(w, 1), height: rowH - 8,
-                   class: `bar q-${name}`, "data-route": r.route, "data-q": name,
+                   class: `bar q-${name}`, "data-route": r.route,
+                   "data-q": name,
                    "data-ms": r[k] }, svg);
       sv("text", { x: L + w + 4, y: yy + rowH / 2 + 4, class: "axis" }, svg)
         .textContent = `${name} ${r[k].toFixed(3)} ms`;
     });
   });
   fig.append(svg);
-  fig.append(dataTable("latency", ["route", "group", "responses", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+  fig.append(dataTable("latency", ["route", "group", "responses", "p50 ms",
+                                   "p90 ms", "p99 ms", "max ms"],
     c.routes.map((r) => [r.route, r.group, r.count, r.p50_ms.toFixed(3),
-                         r.p90_ms.toFixed(3), r.p99_ms.toFixed(3), r.max_ms.toFixed(3)])));
+                         r.p90_ms.toFixed(3), r.p99_ms.toFixed(3),
+                         r.max_ms.toFixed(3)])));
 }
 
 function drawTop(fig, list, filter, what) {
@@ -519,7 +569,8 @@ function drawTop(fig, list, filter, what) {
     fig.append(el("p", { class: "muted" }, "No responses in this range."));
     return;
   }
-  fig.append(hbars(list.map((e) => ({ label: e.name, value: e.count, part: e.errors,
+  fig.append(hbars(list.map((e) => ({
+    label: e.name, value: e.count, part: e.errors,
     href: pageURL({ view: null, before: null, [filter]: e.name }) })),
     "", (it) => ({ "data-name": it.label, "data-count": it.value })));
   fig.append(dataTable(what, [what, "requests", "errors"],
@@ -530,7 +581,8 @@ function drawOutcomes(fig, c) {
   const shown = c.outcomes.filter((o) => o.count > 0);
   if (shown.length)
     fig.append(hbars(shown.map((o) => ({ label: o.name, value: o.count,
-      href: pageURL({ view: null, before: null, outcome: o.name === "other" ? null : o.name }) })),
+      href: pageURL({ view: null, before: null,
+                      outcome: o.name === "other" ? null : o.name }) })),
       "", (it) => ({ "data-name": it.label, "data-count": it.value })));
   else fig.append(el("p", { class: "muted" }, "No responses in this range."));
   fig.append(dataTable("outcomes", ["outcome", "responses"],
@@ -559,7 +611,8 @@ async function showCharts() {
       fig.append(el("p", { class: "error" }, e.message));
     }
   }));
-  $("charts-info").textContent = `Counted by their response records. Answered in: ${times.join(", ")}.`;
+  $("charts-info").textContent = "Counted by their response records. " +
+    `Answered in: ${times.join(", ")}.`;
 }
 
 // ---- start -----------------------------------------------------------

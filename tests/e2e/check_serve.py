@@ -336,7 +336,8 @@ def check_side(art, r):
             problem("%s: the body text differs" % label)
         elif not text:
             first = " ".join("%02x" % b for b in raw[:8])
-            if "hex" not in pre.attrs.get("class", "") or first not in pre.text():
+            hexed = "hex" in pre.attrs.get("class", "")
+            if not hexed or first not in pre.text():
                 problem("%s: binary body not shown as hex (%s...)" % (
                     label, first))
     flags = [li.attrs["data-flag"] for li in art.find_all("li")

@@ -47,13 +47,14 @@ shoot() {
     chromium /dev/null "$T/$1.chromium.log" --hide-scrollbars \
         --window-size=1400,1000 --screenshot="$T/$1.png" "$SERVE_URL$2" ||
         fail "chromium could not take $2: $(tail -3 "$T/$1.chromium.log")"
-    "$PY" - "$T/$1.png" <<'PY' || problem "$1.png is not a 1400x1000 PNG with content"
+    "$PY" - "$T/$1.png" <<'PY' ||
 import struct, sys
 d = open(sys.argv[1], "rb").read()
 assert d[:8] == b"\x89PNG\r\n\x1a\n" and len(d) > 20000, len(d)
 w, h = struct.unpack(">II", d[16:24])
 assert (w, h) == (1400, 1000), (w, h)
 PY
+        problem "$1.png is not a 1400x1000 PNG with content"
 }
 
 check() { # WHAT ARGS...: check_serve.py ARGS, a problem when it finds any

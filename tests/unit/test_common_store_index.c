@@ -28,31 +28,6 @@
 
 #define N_TX 150
 
-struct fixture {
-    char dir[TRAILTMP_PATH];
-};
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx)
-        return -1;
-    if (trailtmp_new("index", fx->dir) < 0) {
-        free(fx);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    trailtmp_remove(fx->dir);
-    free(fx);
-    return 0;
-}
-
 static const char *const uris[] = {
     "/", "/a", "/a/b", "/a/b?x=1", "/ab", "/api/v1/users",
     "/api/v1/users/42", "/api/v2", "http://h.example/a/c", "/static/x.png",
@@ -269,7 +244,7 @@ static const struct want wants[] = {
 
 static void test_scans(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     store_t *s = open_ro(fx->dir);
     assert_true(store_indexed(s));
@@ -291,7 +266,7 @@ static void test_scans(void **state)
 static void test_narrowed(void **state)
 {
     /* a narrowed scan reads only what its index names */
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     store_t *s = open_ro(fx->dir);
     struct store_scan_opts o = { .since_ns = 0, .until_ns = UINT64_MAX,
@@ -315,7 +290,7 @@ static void test_narrowed(void **state)
 static void test_summary_seq(void **state)
 {
     /* the seq of a summary is the record's chain entry */
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     store_t *s = open_ro(fx->dir);
     struct store_scan_opts o = { .until_ns = UINT64_MAX, .summaries = true };
@@ -398,7 +373,7 @@ static void test_not_indexed(void **state)
 {
     /* a trail from before the index: scans read the records, until a
      * logger opens it and indexes it */
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     drop_index(fx->dir);
     scans_agree(fx->dir, false);
@@ -409,7 +384,7 @@ static void test_not_indexed(void **state)
 static void test_index_behind(void **state)
 {
     /* the logger ended between a commit and its index write */
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     set_upto(fx->dir, 100);
     scans_agree(fx->dir, false);
@@ -420,7 +395,7 @@ static void test_index_behind(void **state)
 static void test_index_ahead(void **state)
 {
     /* the trail lost a batch its index kept: the index is built again */
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     set_upto(fx->dir, 100000);
     scans_agree(fx->dir, false);
@@ -441,7 +416,7 @@ static void test_index_ahead(void **state)
 static void test_discarded(void **state)
 {
     /* a discarded batch leaves nothing in the index either */
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     store_t *s = NULL;
     char err[256];
     assert_int_equal(store_open(fx->dir, STORE_CREATE, &s, err,
@@ -465,16 +440,20 @@ static void test_discarded(void **state)
     store_close(&s);
 }
 
+/* Each test in a trail directory of its own. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, trailtmp_setup, \
+                                                trailtmp_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_scans, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_narrowed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_summary_seq, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_indexed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_index_behind, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_index_ahead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_discarded, setup, teardown),
+        TEST(test_scans),
+        TEST(test_narrowed),
+        TEST(test_summary_seq),
+        TEST(test_not_indexed),
+        TEST(test_index_behind),
+        TEST(test_index_ahead),
+        TEST(test_discarded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,31 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct fixture {
-    char dir[TRAILTMP_PATH];
-};
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx)
-        return -1;
-    if (trailtmp_new("proof", fx->dir) < 0) {
-        free(fx);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    trailtmp_remove(fx->dir);
-    free(fx);
-    return 0;
-}
-
 static struct audit_record make(uint64_t ts, uint32_t idx)
 {
     struct audit_record r = {
@@ -109,7 +84,7 @@ static int proof(const char *dir, uint64_t ts, uint32_t idx, uint64_t hint,
 
 static void test_intact(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     static const struct {
         uint64_t ts;
         uint32_t idx;
@@ -152,7 +127,7 @@ static leveldb_t *raw_open(const char *dir)
 
 static void test_edited_record(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     leveldb_t *db = raw_open(fx->dir);
     uint8_t k[32];
@@ -178,7 +153,7 @@ static void test_edited_record(void **state)
 
 static void test_inserted_record(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     leveldb_t *db = raw_open(fx->dir);
     uint8_t k[32], k2[32];
@@ -200,7 +175,7 @@ static void test_inserted_record(void **state)
 
 static void test_edited_checkpoint(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     leveldb_t *db = raw_open(fx->dir);
     uint8_t ck[9];
@@ -223,15 +198,17 @@ static void test_edited_checkpoint(void **state)
     assert_false(p.cp_matches);
 }
 
+/* Each test in a trail directory of its own. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, trailtmp_setup, \
+                                                trailtmp_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_edited_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inserted_record, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_edited_checkpoint, setup,
-                                        teardown),
+        TEST(test_intact),
+        TEST(test_edited_record),
+        TEST(test_inserted_record),
+        TEST(test_edited_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
  * trail inside it ("<dir>/db", which store_open creates);
  * trailtmp_remove() deletes the lot. trailtmp_raw() opens the trail with
  * LevelDB directly, as someone with access to its files would.
+ * trailtmp_setup() and trailtmp_teardown() are cmocka fixtures giving
+ * each test a struct trailtmp of its own.
  */
 #ifndef HARK_TRAILTMP_H
 #define HARK_TRAILTMP_H
@@ -53,6 +55,30 @@ static inline leveldb_t *trailtmp_raw(const char *dir)
     if (e)
         leveldb_free(e);
     return e ? NULL : db;
+}
+
+/* A cmocka fixture: a test's own trail directory. */
+struct trailtmp {
+    char dir[TRAILTMP_PATH];
+};
+
+static inline int trailtmp_setup(void **state)
+{
+    struct trailtmp *t = calloc(1, sizeof(*t));
+    if (!t || trailtmp_new("unit", t->dir) < 0) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static inline int trailtmp_teardown(void **state)
+{
+    struct trailtmp *t = *state;
+    trailtmp_remove(t->dir);
+    free(t);
+    return 0;
 }
 
 #endif
