@@ -8,6 +8,8 @@
 #   make bench      throughput on the workload from ../shared/bench
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make deps       install the Debian packages hark needs (root)
+#   make install    hark and hark-* into PREFIX/bin (/usr/local), the
+#                   systemd units into PREFIX/lib/systemd/system
 #   make fresh-check  `make run` and `make test` in a new Debian 12 root
 
 .DEFAULT_GOAL := all
@@ -104,7 +106,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BIN)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all run test units tools fuzz fuzzers bench deps clean \
-        check-deps-install demo-capture fresh-check
+        check-deps-install demo-capture fresh-check install examples
 all: $(ALL_BINS)
 
 deps:
@@ -138,6 +140,14 @@ $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call test_libs,$$*) $(COMMON_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+# The tap consumers of examples/ (libzmq and msgpack only, no hark code).
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BIN)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLE_BINS)
+$(BIN)/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+
 # Test helpers the end-to-end tests run (tests/tools/*.c).
 $(BIN)/tools/%: $(OBJ)/tests/tools/%.o $(COMMON_LIB)
 	@mkdir -p $(@D)
@@ -166,7 +176,7 @@ check-deps-install:
 
 # The test suite runs on the sanitizer build.
 test: check-deps-install
-	$(MAKE) SAN=1 all units tools
+	$(MAKE) SAN=1 all units tools examples
 	scripts/run-tests.sh build/san
 
 units: $(UNIT_BINS)
@@ -187,6 +197,19 @@ demo-capture:
 # The README's two commands in a new Debian 12 root (debootstrap, chroot).
 fresh-check:
 	scripts/fresh-check.sh
+
+# The units name PREFIX/bin; DESTDIR stages the whole tree elsewhere.
+PREFIX ?= /usr/local
+UNITS  := $(wildcard contrib/systemd/*.service)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(PREFIX)/share/doc/hark
+	install -m 0755 $(ALL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	for u in $(UNITS); do \
+	    sed 's|/usr/local/|$(PREFIX)/|g' $$u \
+	        >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u) || exit 1; \
+	done
+	install -m 0644 README.md hark.yaml $(DESTDIR)$(PREFIX)/share/doc/hark/
 
 clean:
 	rm -rf build

@@ -127,6 +127,7 @@ void config_destroy(struct config **cp)
     free(c->logger.db);
     free(c->logger.sign_key);
     free(c->supervisor.run_as);
+    free(c->supervisor.metrics);
     free(c->bus.run_dir);
     for (unsigned i = 0; i < CONFIG_MAX_SHARDS; i++)
         free(c->bus.reassemble[i]);
@@ -474,6 +475,7 @@ static const struct field supervisor_fields[] = {
           CONFIG_MAX_RESTARTS),
     FIELD("drain_timeout", F_DURATION, supervisor.drain_timeout_ns,
           NS_PER_MS, 3600 * NS_PER_SEC),
+    FIELD("metrics", F_STR_OPT, supervisor.metrics, 0, 0),
     FIELD_END,
 };
 
@@ -1258,6 +1260,29 @@ static int check_memcap(struct loader *ld, const yaml_node_t *sec)
                      ydoc_format_size(r->memcap, b, sizeof(b)));
 }
 
+/* supervisor.metrics: HOST:PORT ([V6]:PORT), a port 1..65535. */
+static int check_metrics(struct loader *ld, const yaml_node_t *sec)
+{
+    const char *v = ld->c->supervisor.metrics;
+    if (!v || !sec)
+        return 0;
+    const char *colon = strrchr(v, ':');
+    const char *port = colon ? colon + 1 : "";
+    size_t digits = strspn(port, "0123456789");
+    long n = digits && digits <= 5 && !port[digits] ? atol(port) : 0;
+    bool v6 = v[0] == '[';
+    if (colon && colon > v && n >= 1 && n <= 65535 &&
+        (v6 ? colon[-1] == ']' : !memchr(v, ':', (size_t)(colon - v))))
+        return 0;
+    char found[64];
+    return ydoc_fail(&ld->y, ydoc_map_get(&ld->y, sec, "metrics"),
+                     "supervisor.metrics", "not an address to listen on "
+                     "(expected HOST:PORT such as 127.0.0.1:9464, found "
+                     "%s)", ydoc_describe(ydoc_map_get(&ld->y, sec,
+                                                       "metrics"),
+                                          found, sizeof(found)));
+}
+
 static int load_root(struct loader *ld, const yaml_node_t *root)
 {
     static const char *const keys[] = {
@@ -1290,7 +1315,8 @@ static int load_root(struct loader *ld, const yaml_node_t *root)
                           logger_fields)) < 0 ||
         (rc = load_fields(ld, bus, "bus", bus_fields)) < 0 ||
         (rc = load_fields(ld, ydoc_map_get(y, root, "supervisor"),
-                          "supervisor", supervisor_fields)) < 0)
+                          "supervisor", supervisor_fields)) < 0 ||
+        (rc = check_metrics(ld, ydoc_map_get(y, root, "supervisor"))) < 0)
         return rc;
     if (bus && ydoc_map_get(y, bus, "run_dir"))
         ld->c->bus.run_dir_private = false;

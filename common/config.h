@@ -156,6 +156,8 @@ struct config_supervisor {
                                  NULL: hark, else nobody (runas.h) */
     unsigned max_restarts;    /* per stage per minute, default 5 */
     uint64_t drain_timeout_ns; /* per stage on shutdown, default 30s */
+    char *metrics;            /* HOST:PORT `hark run` serves /metrics on
+                                 (Prometheus), or NULL: none */
 };
 
 struct config {

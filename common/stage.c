@@ -307,6 +307,7 @@ static int setup(struct stage *st, enum topology_role role,
     int rc = parse_args(st, summary, &a, argc, argv);
     if (rc != 0)
         return rc;
+    st->config_path = a.config_path;
     if (a.id)
         snprintf(st->id, sizeof(st->id), "%s", a.id);
     else if (a.have_shard)
@@ -441,11 +442,55 @@ void stage_on_stop(struct stage *st,
     st->on_stop_ctx = ctx;
 }
 
+void stage_on_reload(struct stage *st, stage_reload_fn fn, void *ctx)
+{
+    st->on_reload = fn;
+    st->on_reload_ctx = ctx;
+    if (!st->reloads)
+        STAGE_COUNTERS(st, { "config_reloads", &st->reloads },
+                       { "config_reload_failed", &st->reload_failed });
+}
+
+static void publish_stats(struct stage *st, bool final);
+
+/* SIGHUP: the config file again, for the stage's reload function. Frames
+ * are handled whole between two turns of the loop, so nothing in flight
+ * sees half of each config. */
+static void reload(struct stage *st)
+{
+    char err[512];
+    struct config *cfg = NULL;
+    if (!st->on_reload) {
+        log_debug("SIGHUP: nothing to reload here (its settings take "
+                  "effect at a restart)");
+        return;
+    }
+    if (!st->config_path) {
+        log_warn("SIGHUP: started without -c FILE: nothing to reload");
+        return;
+    }
+    if (config_load(st->config_path, &cfg, err, sizeof(err)) < 0) {
+        log_error("reload refused, the running config stays: %s", err);
+        (*st->reload_failed)++;
+    } else if (st->on_reload(st, cfg, st->on_reload_ctx) < 0) {
+        (*st->reload_failed)++;
+    } else {
+        (*st->reloads)++;
+        log_info("reloaded %s", st->config_path);
+    }
+    publish_stats(st, false);
+}
+
 static int on_signal(loop_t *l, void *ctx)
 {
     struct stage *st = ctx;
     struct signalfd_siginfo si;
     while (read(st->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            if (!st->stop)
+                reload(st);
+            continue;
+        }
         st->last_signal = (int)si.ssi_signo;
         if (st->stop) {
             log_info("signal %d again: still draining", st->last_signal);

@@ -46,6 +46,10 @@ struct stage {
     int last_signal;
     void (*on_stop)(struct stage *st, void *ctx);
     void *on_stop_ctx;
+    const char *config_path;  /* -c FILE (argv's), or NULL: defaults */
+    int (*on_reload)(struct stage *st, struct config *cfg, void *ctx);
+    void *on_reload_ctx;
+    uint64_t *reloads, *reload_failed;
     uint64_t stats_seq;
     msgpack_sbuffer stats_buf;
     uint64_t started_ns;
@@ -71,11 +75,22 @@ int stage_init_privileged(struct stage *st, enum topology_role role,
                           const char *summary, int argc, char **argv,
                           stage_privileged_fn privileged, void *ctx);
 
-/* What a stop signal (SIGINT, SIGTERM, SIGHUP) does beyond setting
- * st->stop: by default it stops the loop; an input (input.h) drains first.
- * The last call wins. */
+/* What a stop signal (SIGINT, SIGTERM) does beyond setting st->stop: by
+ * default it stops the loop; an input (input.h) drains first. The last
+ * call wins. */
 void stage_on_stop(struct stage *st,
                    void (*fn)(struct stage *st, void *ctx), void *ctx);
+
+/* What SIGHUP does: the config file is read again and, when it loads,
+ * fn gets it (taken: fn frees it, or keeps it) between two frames; it
+ * returns 0, or -errno after logging why it refused it. A file that does
+ * not load is refused with its error, and the running config stays.
+ * Registers the counters "config_reloads" and "config_reload_failed"
+ * (the stats are written at once, so `hark run` sees the reload done).
+ * A stage that sets none ignores SIGHUP: its settings need a restart. */
+typedef int (*stage_reload_fn)(struct stage *st, struct config *cfg,
+                               void *ctx);
+void stage_on_reload(struct stage *st, stage_reload_fn fn, void *ctx);
 
 /* Connects this stage's output to the input of `to` (shard 0). NULL,
  * with the reason logged, on failure. */

@@ -181,6 +181,17 @@ static int on_idle(void *ctx)
 
 static const struct input_ops correlate_ops = { on_frame, on_end, on_idle };
 
+/* SIGHUP: policies for the waits that begin from now on (wait.h). */
+static int reload(struct stage *st, struct config *cfg, void *ctx)
+{
+    struct correlate *c = ctx;
+    int rc = wait_reload(c->wait, cfg);
+    if (rc < 0)
+        log_error("reload refused: %d configs still have waits",
+                  WAIT_MAX_CONFIGS);
+    return rc;
+}
+
 /* In the order `hark stats` has always shown them. */
 static void register_counters(struct correlate *c)
 {
@@ -241,6 +252,7 @@ int main(int argc, char **argv)
         log_error("too many timers or sources");
         goto out;
     }
+    stage_on_reload(&c.st, reload, &c);
     ok = stage_run(&c.st) && await_acks(&c);
 out:
     bus_out_destroy(&c.out);

@@ -1,4 +1,4 @@
-/* pending.c - waits keyed by (uid, index), in per-policy deadline FIFOs;
+/* pending.c - waits keyed by (uid, index), in deadline FIFOs by timeout;
  * moved waits in deadline heaps. */
 #include "pending.h"
 #include "uid.h"
@@ -10,7 +10,7 @@
 struct pending_entry {
     pending_entry_t *hnext;          /* hash chain */
     pending_entry_t *prev, *next;    /* FIFO, unless moved */
-    unsigned fifo;
+    unsigned lane;                   /* its timeout's lane, when waiting */
     bool moved;                      /* in a heap instead of a FIFO */
     uint32_t slot;                   /* its place in that heap */
     uint64_t uid;
@@ -28,6 +28,13 @@ struct fifo {
     pending_entry_t *head, *tail;
 };
 
+/* The waits of one timeout, whatever policy or config it came from:
+ * added in order of their last byte, each FIFO is in deadline order. */
+struct lane {
+    uint64_t timeout;
+    struct fifo live, buried;
+};
+
 /* A binary min-heap by deadline; each entry knows its slot, so it can
  * leave from anywhere. */
 struct heap {
@@ -36,30 +43,27 @@ struct heap {
 };
 
 struct pending {
-    const struct config *cfg;
     uint32_t max, count;
     uint32_t nbuckets;               /* power of two */
     pending_entry_t **buckets;
-    unsigned nfifo;                  /* 2 per policy + 1 for unwaited */
-    struct fifo *fifos;
+    struct lane *lanes;              /* one per timeout seen */
+    unsigned nlanes, lanes_cap;
+    struct fifo unwaited;
     struct heap moved[2];            /* [0] live waits, [1] tombstones */
     uint64_t *gauge, *refused, *duplicate, *move_failed;
 };
 
-pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st)
+pending_t *pending_new(uint32_t max, stats_t *st)
 {
     pending_t *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    p->cfg = cfg;
     p->max = max ? max : 1;
     p->nbuckets = 1024;
     while (p->nbuckets < p->max && p->nbuckets < (1u << 24))
         p->nbuckets <<= 1;
     p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
-    p->nfifo = 2 * cfg->n_policies + 1;
-    p->fifos = calloc(p->nfifo, sizeof(*p->fifos));
-    if (!p->buckets || !p->fifos) {
+    if (!p->buckets) {
         pending_destroy(&p);
         return NULL;
     }
@@ -70,25 +74,32 @@ pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st)
     return p;
 }
 
+static void free_fifo(struct fifo *f)
+{
+    pending_entry_t *e = f->head;
+    while (e) {
+        pending_entry_t *next = e->next;
+        free(e);
+        e = next;
+    }
+}
+
 void pending_destroy(pending_t **pp)
 {
     pending_t *p = pp ? *pp : NULL;
     if (!p)
         return;
-    for (unsigned f = 0; p->fifos && f < p->nfifo; f++) {
-        pending_entry_t *e = p->fifos[f].head;
-        while (e) {
-            pending_entry_t *next = e->next;
-            free(e);
-            e = next;
-        }
+    free_fifo(&p->unwaited);
+    for (unsigned l = 0; l < p->nlanes; l++) {
+        free_fifo(&p->lanes[l].live);
+        free_fifo(&p->lanes[l].buried);
     }
     for (int h = 0; h < 2; h++) {
         for (uint32_t i = 0; i < p->moved[h].n; i++)
             free(p->moved[h].a[i]);
         free(p->moved[h].a);
     }
-    free(p->fifos);
+    free(p->lanes);
     free(p->buckets);
     free(p);
     *pp = NULL;
@@ -198,19 +209,41 @@ static pending_entry_t *heap_top(const struct heap *h)
     return h->n ? h->a[0] : NULL;
 }
 
+/* The FIFO e sits in when it is not moved. */
+static struct fifo *fifo_of(pending_t *p, const pending_entry_t *e)
+{
+    if (!e->policy)
+        return &p->unwaited;
+    struct lane *l = &p->lanes[e->lane];
+    return e->tombstone ? &l->buried : &l->live;
+}
+
 /* Takes e out of its FIFO or heap. */
 static void unlink_entry(pending_t *p, pending_entry_t *e)
 {
     if (e->moved)
         heap_remove(&p->moved[e->tombstone], e);
     else
-        fifo_unlink(&p->fifos[e->fifo], e);
+        fifo_unlink(fifo_of(p, e), e);
 }
 
-static unsigned policy_index(const pending_t *p,
-                             const struct config_policy *pol)
+/* The lane of timeout, added when new. Its index, or -ENOMEM. */
+static int lane_of(pending_t *p, uint64_t timeout)
 {
-    return (unsigned)(pol - p->cfg->policies);
+    for (unsigned i = 0; i < p->nlanes; i++)
+        if (p->lanes[i].timeout == timeout)
+            return (int)i;
+    if (p->nlanes == p->lanes_cap) {
+        unsigned cap = p->lanes_cap ? 2 * p->lanes_cap : 8;
+        struct lane *l = realloc(p->lanes, cap * sizeof(*l));
+        if (!l)
+            return -ENOMEM;
+        p->lanes = l;
+        p->lanes_cap = cap;
+    }
+    memset(&p->lanes[p->nlanes], 0, sizeof(p->lanes[0]));
+    p->lanes[p->nlanes].timeout = timeout;
+    return (int)p->nlanes++;
 }
 
 /* Copies b into the entry's data area at *off and points dst at it. */
@@ -234,6 +267,12 @@ pending_entry_t *pending_add(pending_t *p, const struct http_msg *req,
         return NULL;
     }
     if (p->count >= p->max) {
+        (*p->refused)++;
+        return NULL;
+    }
+    int lane = policy ? lane_of(p, policy->steps[policy->wait_step].timeout_ns)
+                      : 0;
+    if (lane < 0) {
         (*p->refused)++;
         return NULL;
     }
@@ -267,15 +306,10 @@ pending_entry_t *pending_add(pending_t *p, const struct http_msg *req,
         e->raw = e->data + off;
         e->raw_len = raw_len;
     }
-    uint64_t timeout = PENDING_UNWAITED_NS;
-    if (policy) {
-        timeout = policy->steps[policy->wait_step].timeout_ns;
-        e->fifo = 2 * policy_index(p, policy);
-    } else {
-        e->fifo = p->nfifo - 1;
-    }
-    e->deadline = req->ts_end_ns + timeout;
-    fifo_push(&p->fifos[e->fifo], e);
+    e->lane = (unsigned)lane;
+    e->deadline = req->ts_end_ns +
+                  (policy ? p->lanes[lane].timeout : PENDING_UNWAITED_NS);
+    fifo_push(fifo_of(p, e), e);
     uint32_t b = bucket_of(p, uid, req->idx);
     e->hnext = p->buckets[b];
     p->buckets[b] = e;
@@ -309,16 +343,19 @@ void pending_remove(pending_t *p, pending_entry_t *e)
 
 /* The first entry due among the FIFO heads and heap tops: live waits
  * (pass 0) or tombstones and unwaited requests (pass 1). */
+static pending_entry_t *earlier(pending_entry_t *best, pending_entry_t *h)
+{
+    return h && (!best || h->deadline < best->deadline) ? h : best;
+}
+
 static pending_entry_t *first_due(pending_t *p, int pass)
 {
     pending_entry_t *best = heap_top(&p->moved[pass]);
-    for (unsigned f = 0; f < p->nfifo; f++) {
-        bool live_fifo = f % 2 == 0 && f != p->nfifo - 1;
-        pending_entry_t *h = p->fifos[f].head;
-        if (live_fifo == (pass == 0) && h &&
-            (!best || h->deadline < best->deadline))
-            best = h;
-    }
+    if (pass == 1)
+        best = earlier(best, p->unwaited.head);
+    for (unsigned l = 0; l < p->nlanes; l++)
+        best = earlier(best, pass == 0 ? p->lanes[l].live.head
+                                       : p->lanes[l].buried.head);
     return best;
 }
 
@@ -345,7 +382,7 @@ int pending_move(pending_t *p, pending_entry_t *e, uint64_t deadline)
         (*p->move_failed)++;
         return -ENOMEM;
     }
-    fifo_unlink(&p->fifos[e->fifo], e);
+    fifo_unlink(fifo_of(p, e), e);
     e->moved = true;
     e->deadline = deadline;
     heap_push(live, e);
@@ -358,13 +395,11 @@ void pending_bury(pending_t *p, pending_entry_t *e)
         return;
     unlink_entry(p, e);
     e->tombstone = true;
-    e->deadline += e->policy->steps[e->policy->wait_step].timeout_ns;
-    if (e->moved) {
+    e->deadline += p->lanes[e->lane].timeout;
+    if (e->moved)
         heap_push(&p->moved[1], e);
-    } else {
-        e->fifo += 1;
-        fifo_push(&p->fifos[e->fifo], e);
-    }
+    else
+        fifo_push(fifo_of(p, e), e);
 }
 
 pending_entry_t *pending_any(pending_t *p)

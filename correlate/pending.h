@@ -5,8 +5,8 @@
  * reassembler gives a response the index of the request it answers. The
  * uid is keyed as uid_value() (uid.h), which keeps ids that are not hex
  * apart too.
- * Waits sit in one FIFO per policy; each policy has one timeout, so a
- * FIFO is already in deadline order and expiry only looks at heads
+ * Waits sit in one FIFO per timeout (whichever policy, of whichever
+ * config, gave it), so a FIFO is already in deadline order and expiry only looks at heads
  * (nearly: shards interleave, so an entry can outlive its deadline behind
  * a later one; correlate judges by packet time, not by what is still
  * here). A wait whose response has begun can be moved to a later deadline
@@ -45,13 +45,13 @@ static inline uint64_t pending_key_hash(uint64_t uid, uint32_t idx)
 typedef struct pending pending_t;
 typedef struct pending_entry pending_entry_t;
 
-/* cfg (policies) must outlive the table. NULL on ENOMEM. Registers the
- * counters "pending", "pending_refused", "pending_duplicate",
- * "pending_move_failed". */
-pending_t *pending_new(const struct config *cfg, uint32_t max, stats_t *st);
+/* NULL on ENOMEM. Registers the counters "pending", "pending_refused",
+ * "pending_duplicate", "pending_move_failed". */
+pending_t *pending_new(uint32_t max, stats_t *st);
 void pending_destroy(pending_t **p);
 
-/* Adds a request. policy is NULL when it waits for nothing. raw (may be
+/* Adds a request. policy is NULL when it waits for nothing; it must
+ * outlive the entry. raw (may be
  * NULL) is kept: the request as received, for steps after the wait that
  * log the request itself. Returns NULL when refused (cap or duplicate). */
 pending_entry_t *pending_add(pending_t *p, const struct http_msg *req,

@@ -5,11 +5,23 @@
 #include "pending.h"
 #include "policy.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct wait {
+/* A config whose policies waits may point at: the first one borrowed,
+ * each one a reload brings owned. */
+struct generation {
     const struct config *cfg;
+    struct config *owned;
+    uint64_t waits;               /* entries with one of its policies */
+};
+
+struct wait {
+    /* [0] the config in force, [1] the one before it (requests routed
+     * before dispatch reloaded), then older ones that waits still use */
+    struct generation gen[WAIT_MAX_CONFIGS];
+    unsigned n_gen;
     pending_t *pending;
     early_t *early;               /* responses that came before their
                                      request */
@@ -30,13 +42,14 @@ wait_t *wait_new(const struct config *cfg, stats_t *st,
     wait_t *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
-    w->cfg = cfg;
+    w->gen[0].cfg = cfg;
+    w->n_gen = 1;
     w->n = *counters;
     w->sink = sink;
     w->sink_ctx = sink_ctx;
     msgpack_sbuffer_init(&w->raw);
     msgpack_packer_init(&w->raw_pk, &w->raw, msgpack_sbuffer_write);
-    w->pending = pending_new(cfg, cfg->correlate.max_pending, st);
+    w->pending = pending_new(cfg->correlate.max_pending, st);
     w->early = early_new(st);
     w->raw_reader = frame_reader_new();
     w->early_reader = frame_reader_new();
@@ -50,7 +63,9 @@ void wait_destroy(wait_t **pw)
     wait_t *w = pw ? *pw : NULL;
     if (!w)
         return;
-    pending_destroy(&w->pending);
+    pending_destroy(&w->pending); /* before the policies it points at */
+    for (unsigned i = 0; i < w->n_gen; i++)
+        config_destroy(&w->gen[i].owned);
     early_destroy(&w->early);
     frame_reader_destroy(&w->raw_reader);
     frame_reader_destroy(&w->early_reader);
@@ -132,13 +147,67 @@ static const struct config_policy *routed_policy(wait_t *w,
                                                      : sizeof(name) - 1;
     memcpy(name, m->route.policy.p, n);
     name[n] = '\0';
-    const struct config_policy *pol = config_policy_find(w->cfg, name);
-    if (!pol || pol->wait_step != m->route.next_step) {
-        /* dispatch runs another config than ours */
-        (*w->n.policy_mismatch)++;
-        return NULL;
+    /* The config in force, then the one before it: dispatch may have
+     * routed the request before it reloaded. */
+    for (unsigned g = 0; g < w->n_gen && g < 2; g++) {
+        const struct config_policy *pol =
+            config_policy_find(w->gen[g].cfg, name);
+        if (pol && pol->wait_step == m->route.next_step)
+            return pol;
     }
-    return pol;
+    /* dispatch runs another config than ours */
+    (*w->n.policy_mismatch)++;
+    return NULL;
+}
+
+/* The generation whose config holds policy pol. */
+static struct generation *generation_of(wait_t *w,
+                                        const struct config_policy *pol)
+{
+    for (unsigned g = 0; g < w->n_gen; g++) {
+        const struct config *c = w->gen[g].cfg;
+        if (pol >= c->policies && pol < c->policies + c->n_policies)
+            return &w->gen[g];
+    }
+    return NULL; /* not reached: every policy comes from a generation */
+}
+
+/* Frees the generations past the previous one that no wait uses. */
+static void retire(wait_t *w)
+{
+    unsigned k = 2;
+    for (unsigned g = 2; g < w->n_gen; g++) {
+        if (!w->gen[g].waits)
+            config_destroy(&w->gen[g].owned);
+        else
+            w->gen[k++] = w->gen[g];
+    }
+    w->n_gen = w->n_gen < k ? w->n_gen : k;
+}
+
+/* Forgets entry e and what it held of its config. */
+static void forget(wait_t *w, pending_entry_t *e)
+{
+    if (pending_waits(e)) {
+        struct generation *g = generation_of(w, pending_policy(e));
+        if (g && g->waits && !--g->waits && g - w->gen >= 2)
+            retire(w);
+    }
+    pending_remove(w->pending, e);
+}
+
+int wait_reload(wait_t *w, struct config *cfg)
+{
+    retire(w);
+    if (w->n_gen == WAIT_MAX_CONFIGS) {
+        config_destroy(&cfg);
+        return -EBUSY;
+    }
+    memmove(&w->gen[1], &w->gen[0], w->n_gen * sizeof(w->gen[0]));
+    w->gen[0] = (struct generation){ cfg, cfg, 0 };
+    w->n_gen++;
+    retire(w); /* the one before the previous, when no wait uses it */
+    return 0;
 }
 
 static const struct config_step *wait_step_of(const pending_entry_t *e)
@@ -233,7 +302,7 @@ static int answer(wait_t *w, pending_entry_t *e, const struct http_msg *m)
         return log_orphan(w, m);
     bool forgotten;
     int rc = judge_response(w, e, m, &forgotten);
-    pending_remove(w->pending, e);
+    forget(w, e);
     if (rc == 0 && forgotten)
         rc = log_orphan(w, m);
     return rc;
@@ -275,6 +344,8 @@ int wait_request(wait_t *w, const struct http_msg *m,
         raw_len = w->raw.size;
     }
     pending_entry_t *e = pending_add(w->pending, m, pol, raw, raw_len);
+    if (e && pol)
+        generation_of(w, pol)->waits++;
     /* Its response began before it ended: the first byte is in time. */
     if (e && (m->flags & MSG_F_EARLY_RESPONSE))
         responding(w, e, m->ts_end_ns);
@@ -329,7 +400,7 @@ static int end_waits(wait_t *w, struct bytes uid, uint32_t first,
         int rc = 0;
         if (pending_waits(e) && !pending_is_tombstone(e))
             rc = end_wait(w, e, ts_ns, outcome, counter);
-        pending_remove(w->pending, e);
+        forget(w, e);
         if (rc < 0)
             return rc;
     }
@@ -374,7 +445,7 @@ int wait_expire(wait_t *w, uint64_t wm)
     pending_entry_t *e;
     while ((e = pending_next_expired(w->pending, wm))) {
         if (!pending_waits(e) || pending_is_tombstone(e)) {
-            pending_remove(w->pending, e);
+            forget(w, e);
             continue;
         }
         (*w->n.timeouts)++;
@@ -405,7 +476,7 @@ int wait_drain(wait_t *w, uint64_t end_ns)
                 rc = finish_wait(w, e, NULL, OUTCOME_EOF, end_ns);
             }
         }
-        pending_remove(w->pending, e);
+        forget(w, e);
     }
     return rc < 0 ? rc : orphan_held(w, NULL);
 }

@@ -25,6 +25,13 @@
  * ends, the policy's log steps after it run and each record goes to the
  * sink.
  *
+ * A reload (wait_reload) brings a new config. A request's policy is the
+ * one its route names in the config in force when it arrives or, when
+ * that has none of that name waiting at the request's step, in the
+ * config before it (dispatch routed the request before it reloaded);
+ * neither: policy_mismatch, not waited. A wait keeps the policy it began
+ * with to its end, so a config stays while any wait uses it.
+ *
  * The caller feeds messages as they come and the watermark (every packet
  * up to it has been seen) when it moves; it owns the transport.
  */
@@ -41,6 +48,10 @@
 /* Requests looked up for one close or lost event; the rest end by
  * timeout instead (counted in close_scan_capped). */
 #define WAIT_CLOSE_SCAN_MAX 65536u
+
+/* Configs held at once: the one in force, the one before it, and older
+ * ones that waits still use. */
+#define WAIT_MAX_CONFIGS 8
 
 /* What the table counts. Each points at a counter the caller registered
  * (stats_add) and that outlives the table. */
@@ -68,6 +79,11 @@ wait_t *wait_new(const struct config *cfg, stats_t *st,
                  const struct wait_counters *counters, wait_sink_fn *sink,
                  void *sink_ctx);
 void wait_destroy(wait_t **w);
+
+/* Puts cfg (taken: freed with the table, or at once on failure) in
+ * force for requests from now on. 0, or -EBUSY when WAIT_MAX_CONFIGS
+ * configs still have waits (cfg is not used). */
+int wait_reload(wait_t *w, struct config *cfg);
 
 /* A request from dispatch. item is the request as received; it is kept
  * (borrowed for the call only) when a step after the wait logs the

@@ -155,6 +155,23 @@ static int on_idle(void *ctx)
 
 static const struct input_ops dispatch_ops = { on_frame, on_end, on_idle };
 
+/* SIGHUP: routes and policies from cfg for the requests from now on
+ * (those routed before went out whole). The reassemblers keep the limits
+ * they started with, so the router's room for a path does too. */
+static int reload(struct stage *st, struct config *cfg, void *ctx)
+{
+    struct dispatch *d = ctx;
+    cfg->reassemble = st->cfg->reassemble;
+    router_t *r = router_new_owned(cfg);
+    if (!r) {
+        log_error("reload: out of memory; the running routes stay");
+        return -ENOMEM;
+    }
+    router_destroy(&d->router);
+    d->router = r;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct dispatch d;
@@ -192,6 +209,7 @@ int main(int argc, char **argv)
     if (!d.in)
         goto out;
     d.out = stage_output(&d.st, ROLE_CORRELATE);
+    stage_on_reload(&d.st, reload, &d);
     ok = d.out && stage_run(&d.st);
 out:
     bus_out_destroy(&d.out);

@@ -23,6 +23,7 @@ struct entry {
 };
 
 struct router {
+    struct config *owned;  /* router_new_owned's config, freed with it */
     struct entry *entries; /* config order */
     unsigned n;
     /* The request's path under one reading: room for any request line
@@ -82,12 +83,23 @@ router_t *router_new(const struct config *cfg)
     return r;
 }
 
+router_t *router_new_owned(struct config *cfg)
+{
+    router_t *r = router_new(cfg);
+    if (r)
+        r->owned = cfg;
+    else
+        config_destroy(&cfg);
+    return r;
+}
+
 void router_destroy(router_t **r)
 {
     if (!r || !*r)
         return;
     if ((*r)->entries)
         free_entries(*r);
+    config_destroy(&(*r)->owned);
     free((*r)->path);
     free(*r);
     *r = NULL;

@@ -41,6 +41,9 @@ typedef struct router router_t;
 
 /* Builds the table from cfg, which must outlive the router. */
 router_t *router_new(const struct config *cfg);
+/* The same, taking cfg (a config loaded on reload): freed with the
+ * router, or at once when it cannot be built (NULL). */
+router_t *router_new_owned(struct config *cfg);
 void router_destroy(router_t **r);
 
 /* Returns 0 and fills *m, or -ENOENT when no reading of the path finds a

@@ -1,4 +1,5 @@
 /* main.c - `hark`: the front end. One binary, one subcommand per task. */
+#include "check_config.h"
 #include "commands.h"
 #include "supervisor.h"
 
@@ -27,6 +28,8 @@ static const struct command commands[] = {
     { "tap", hark_tap_main, "print what stages put on the bus, live" },
     { "keygen", hark_keygen_main,
       "make this machine's signing and CURVE key pairs" },
+    { "check-config", hark_check_config_main,
+      "check a config file as the stages would, without running" },
 };
 
 static void usage(FILE *f)
@@ -38,7 +41,7 @@ static void usage(FILE *f)
                "sniffed off an interface or read from\na capture file.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nexamples:\n"
                "  hark run -c hark.yaml -r tests/data/demo.pcap --db demo.db\n"
                "  hark run -c hark.yaml -i eth0 -f 'tcp port 80'\n"

@@ -54,7 +54,7 @@ static const struct held {
 };
 
 outages_t *outages_new(const struct config *cfg, const char *run_dir,
-                       char *err, size_t errlen)
+                       const char *id, char *err, size_t errlen)
 {
     outages_t *o = calloc(1, sizeof(*o));
     if (!o) {
@@ -64,8 +64,8 @@ outages_t *outages_new(const struct config *cfg, const char *run_dir,
     snprintf(o->stats_dir, sizeof(o->stats_dir), "%s/stats", run_dir);
     char ep[4200];
     o->zmq = zmq_ctx_new();
-    o->stats = stats_new("hark", "hark");
-    o->writer = frame_writer_new(FRAME_LOG, "hark");
+    o->stats = stats_new("hark", id);
+    o->writer = frame_writer_new(FRAME_LOG, id);
     if (!o->zmq || !o->stats || !o->writer) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -78,7 +78,7 @@ outages_t *outages_new(const struct config *cfg, const char *run_dir,
         goto fail;
     }
     /* Never blocks: the supervisor must keep supervising. */
-    o->out = bus_out_new_acked(o->env, ep, "hark", NULL, o->stats, 0);
+    o->out = bus_out_new_acked(o->env, ep, id, NULL, o->stats, 0);
     if (!o->out) {
         snprintf(err, errlen, "cannot connect %s: %s", ep,
                  zmq_strerror(errno));
@@ -239,6 +239,11 @@ bool outages_open(const outages_t *o)
 bool outages_waiting(const outages_t *o)
 {
     return outages_open(o) || bus_out_unacked(o->out) || !o->ended;
+}
+
+bool outages_unsent(const outages_t *o)
+{
+    return outages_open(o) || bus_out_unacked(o->out);
 }
 
 void outages_end(outages_t *o)

@@ -32,10 +32,12 @@
 
 typedef struct outages outages_t;
 
-/* Connects to the logger's input (CURVE keys when it is tcp://). NULL
- * with the reason in err. */
+/* Connects to the logger's input (CURVE keys when it is tcp://) as the
+ * producer id ("hark"; "hark@<roles>" for a supervisor of part of the
+ * pipeline, which never sends eof: only the logger's supervisor ends its
+ * input). NULL with the reason in err. */
 outages_t *outages_new(const struct config *cfg, const char *run_dir,
-                       char *err, size_t errlen);
+                       const char *id, char *err, size_t errlen);
 void outages_destroy(outages_t **o);
 
 /* The incarnation pid of stage id died (`how`: "killed by signal 9");
@@ -62,6 +64,9 @@ bool outages_open(const outages_t *o);
 /* True while something is not yet acknowledged by the logger: an open
  * outage, a record or the supervisor's eof. */
 bool outages_waiting(const outages_t *o);
+
+/* True while an outage is open or a record is not acknowledged. */
+bool outages_unsent(const outages_t *o);
 
 /* Sends the supervisor's eof to the logger (once). */
 void outages_end(outages_t *o);

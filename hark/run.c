@@ -15,6 +15,19 @@
  * outage (outage.h), written into the trail; `hark run` then exits 3
  * (EXIT_LOST) and the summary says what was lost.
  *
+ * With --only (roles.h) it supervises part of the pipeline: the stages
+ * of the other machines are not its children. A stage whose producers
+ * run elsewhere learns the end of its input from their eof alone (its
+ * input is never "done" here), and is the one told to stop when this
+ * machine drains. Only the supervisor that runs the logger ends the
+ * logger's input with its eof; the others send their outage records as
+ * producers of their own ("hark@<roles>") and wait for them to be
+ * acknowledged before they exit.
+ *
+ * SIGHUP reloads (reload.h): the file is checked, then correlate reloads
+ * before dispatch, so a request dispatch routes by the new config finds
+ * its policy in correlate.
+ *
  * Started as root, the supervisor alone stays root (it restarts the
  * capture, which needs root to open its device); every stage gives root
  * up itself (stage.h). The run directory is made and checked first
@@ -26,7 +39,11 @@
 #include "curve.h"
 #include "downtime.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "outage.h"
+#include "reload.h"
+#include "roles.h"
 #include "rundir.h"
 #include "runas.h"
 #include "stats.h"
@@ -92,6 +109,7 @@ struct options {
     const char *run_dir;
     bool promisc;
     int verbosity;                /* -1 quiet, 0 normal, 1 verbose */
+    struct roles only;            /* --only: the stages run here */
 };
 
 struct supervisor {
@@ -111,6 +129,10 @@ struct supervisor {
     uint64_t started_ns;
     outages_t *outages;
     downtime_t *downtime;         /* counting while a live capture is down */
+    bool runs_logger;             /* ends the logger's input (eof) */
+    char producer[64];            /* its id on the logger's input */
+    reload_t *reload;
+    metrics_server_t *metrics;    /* supervisor.metrics, or NULL */
 };
 
 static void bank(struct supervisor *s, const struct child *c, pid_t pid);
@@ -122,7 +144,8 @@ static void usage(FILE *f)
         "Runs the pipeline: capture -> reassemble (shards) -> dispatch -> "
         "correlate -> logger,\nsupervised. Offline (-r) it ends when the "
         "whole file is in the audit trail; live\nit runs until SIGINT or "
-        "SIGTERM, then drains in order.\n\n"
+        "SIGTERM, then drains in order;\nSIGHUP reloads service groups, "
+        "relative paths and policies.\n\n"
         "options:\n"
         "  -c, --config FILE     configuration (default: built-in; see "
         "hark.yaml)\n"
@@ -130,6 +153,10 @@ static void usage(FILE *f)
         "  -i, --interface DEV   sniff this interface (default: any)\n"
         "  -f, --filter EXPR     libpcap filter (default: tcp)\n"
         "  -p, --promisc         promiscuous mode\n"
+        "      --only ROLE[,ROLE] run only these stages here (capture, "
+        "reassemble[:SHARD,..],\n"
+        "                        dispatch, correlate, logger); the others "
+        "run on other machines\n"
         "      --db DIR          audit trail (default: logger.db, "
         "hark.db)\n"
         "      --run-dir DIR     ipc sockets and stats (default: "
@@ -149,16 +176,24 @@ static int parse_options(struct options *o, int argc, char **argv)
         { "promisc", no_argument, NULL, 'p' },
         { "db", required_argument, NULL, 'D' },
         { "run-dir", required_argument, NULL, 'R' },
+        { "only", required_argument, NULL, 'O' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
+    char err[300];
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:r:i:f:pvqh", longopts, NULL)) !=
            -1) {
         switch (c) {
+        case 'O':
+            if (roles_parse(&o->only, optarg, err, sizeof(err)) < 0) {
+                fprintf(stderr, "hark run: %s\n", err);
+                return 2;
+            }
+            break;
         case 'c': o->config_path = optarg; break;
         case 'r': o->read = optarg; break;
         case 'i': o->device = optarg; break;
@@ -179,6 +214,17 @@ static int parse_options(struct options *o, int argc, char **argv)
     if (o->read && o->device) {
         fprintf(stderr, "hark run: -r and -i exclude each other: read a "
                         "file or sniff a device\n");
+        return 2;
+    }
+    if ((o->read || o->device || o->filter || o->promisc) &&
+        !roles_has(&o->only, ROLE_CAPTURE, 0)) {
+        fprintf(stderr, "hark run: -r, -i, -f and -p are the capture's, "
+                        "and --only does not run it here\n");
+        return 2;
+    }
+    if (o->db && !roles_has(&o->only, ROLE_LOGGER, 0)) {
+        fprintf(stderr, "hark run: --db is the logger's, and --only does "
+                        "not run it here\n");
         return 2;
     }
     return 0;
@@ -220,7 +266,18 @@ static void add_children(struct supervisor *s)
 {
     for (int r = ROLE_COUNT - 1; r >= 0; r--)
         for (unsigned i = 0; i < topology_instances(s->cfg, r); i++)
-            add_child(s, (enum topology_role)r, i);
+            if (roles_has(&s->opt.only, (enum topology_role)r, i))
+                add_child(s, (enum topology_role)r, i);
+}
+
+/* True when every producer of c's input is a child here: then its input
+ * has ended once they all finished. Else they run on other machines,
+ * and only their eof tells c. */
+static bool producers_here(const struct supervisor *s, const struct child *c)
+{
+    return c->ts->level > 0 &&
+           roles_all_of(&s->opt.only, s->cfg,
+                        (enum topology_role)(c->ts->level - 1));
 }
 
 /* The stage options of c's role that `hark run` was given, appended to
@@ -315,7 +372,7 @@ static bool input_done(const struct supervisor *s, const struct child *c,
                        bool *all_clean)
 {
     *all_clean = true;
-    if (c->ts->level == 0)
+    if (!producers_here(s, c))
         return false;
     for (unsigned i = 0; i < s->n; i++) {
         const struct child *u = &s->children[i];
@@ -349,7 +406,9 @@ static void begin_shutdown(struct supervisor *s, const char *why)
         struct child *c = &s->children[i];
         if (c->state == CHILD_BACKOFF)
             c->state = CHILD_DEAD;
-        if (c->ts->level == 0)
+        /* The capture, or where this machine's part begins: the stages
+         * after it drain when its eof reaches them. */
+        if (!producers_here(s, c))
             send_term(c, clock_mono_ns(), why);
     }
 }
@@ -601,32 +660,128 @@ static void track_outages(struct supervisor *s)
         if (c->ts->role != ROLE_LOGGER && !gone)
             upstream_done = false;
     }
-    if (upstream_done && !outages_open(s->outages))
+    if (s->runs_logger && upstream_done && !outages_open(s->outages))
         outages_end(s->outages);
+}
+
+/* ---- SIGHUP ---------------------------------------------------------- */
+
+static struct child *child_of(struct supervisor *s, enum topology_role role)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->children[i].ts->role == role &&
+            s->children[i].state == CHILD_RUNNING)
+            return &s->children[i];
+    return NULL;
+}
+
+/* Correlate is told first (reload.h); the others once it has reloaded,
+ * or when it did not say so in time. */
+static void on_sighup(struct supervisor *s)
+{
+    if (s->shutting_down) {
+        log_info("SIGHUP while draining: ignored");
+        return;
+    }
+    if (reload_check(s->reload, s->cfg) < 0)
+        return;
+    struct child *c = child_of(s, ROLE_CORRELATE);
+    if (c && reload_first(s->reload, c->id))
+        kill(c->pid, SIGHUP);
+}
+
+static void reload_tick(struct supervisor *s)
+{
+    if (!reload_rest_due(s->reload))
+        return;
+    struct child *first = child_of(s, ROLE_CORRELATE);
+    for (unsigned i = 0; i < s->n; i++) {
+        struct child *c = &s->children[i];
+        if (c->state == CHILD_RUNNING && c != first)
+            kill(c->pid, SIGHUP);
+    }
+}
+
+/* ---- /metrics -------------------------------------------------------- */
+
+static void render_metrics(FILE *f, void *ctx)
+{
+    struct supervisor *s = ctx;
+    static struct stats_snapshot snaps[METRICS_MAX_STAGES];
+    struct metrics_child kids[MAX_CHILDREN];
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/stats", s->run_dir);
+    int n = metrics_load(dir, snaps, METRICS_MAX_STAGES);
+    for (unsigned i = 0; i < s->n; i++)
+        kids[i] = (struct metrics_child){ s->children[i].id,
+                                          s->children[i].ts->name,
+                                          s->children[i].state ==
+                                              CHILD_RUNNING,
+                                          s->children[i].restarts };
+    struct metrics_supervisor sup = { kids, s->n, outages_count(s->outages),
+                                      reload_count(s->reload, false),
+                                      reload_count(s->reload, true), 0, 0 };
+    metrics_server_counts(s->metrics, &sup.scrapes_refused,
+                          &sup.scrapes_dropped);
+    metrics_write(f, snaps, n > 0 ? (unsigned)n : 0, &sup);
+}
+
+/* A supervisor that does not run the logger waits, after its stages
+ * ended, for its outage records to be acknowledged (the drain timeout at
+ * most): they are what this machine lost. */
+static bool settled(struct supervisor *s, uint64_t *since)
+{
+    if (s->runs_logger || !outages_unsent(s->outages))
+        return true;
+    uint64_t now = clock_mono_ns();
+    if (!*since)
+        *since = now;
+    return now - *since > s->cfg->supervisor.drain_timeout_ns;
 }
 
 static int supervise(struct supervisor *s)
 {
-    zmq_pollitem_t items[3] = {
-        { NULL, s->sigfd, ZMQ_POLLIN, 0 },
-        { outages_socket(s->outages), 0, ZMQ_POLLIN, 0 },
-        { NULL, -1, ZMQ_POLLIN, 0 },
-    };
-    while (!all_finished(s)) {
+    zmq_pollitem_t items[3 + 1 + METRICS_HTTP_CLIENTS];
+    uint64_t settling = 0;
+    while (!all_finished(s) || !settled(s, &settling)) {
         int ms = next_timeout_ms(s);
         int resend = outages_tick(s->outages);
         if (resend >= 0 && resend < ms)
             ms = resend;
-        items[2].fd = s->downtime ? downtime_fd(s->downtime) : -1;
-        int n = zmq_poll(items, s->downtime ? 3 : 2, ms);
+        int later = reload_timeout_ms(s->reload);
+        if (later >= 0 && later < ms)
+            ms = later;
+        unsigned n_items = 2, down = 0, web = 0;
+        items[0] = (zmq_pollitem_t){ NULL, s->sigfd, ZMQ_POLLIN, 0 };
+        items[1] = (zmq_pollitem_t){ outages_socket(s->outages), 0,
+                                     ZMQ_POLLIN, 0 };
+        if (s->downtime) {
+            down = n_items++;
+            items[down] = (zmq_pollitem_t){ NULL, downtime_fd(s->downtime),
+                                            ZMQ_POLLIN, 0 };
+        }
+        if (s->metrics) {
+            web = n_items;
+            n_items += metrics_server_poll_items(s->metrics, items + web);
+        }
+        int n = zmq_poll(items, (int)n_items, ms);
         if (n < 0 && errno != EINTR)
             return -errno;
-        if (s->downtime && (items[2].revents & ZMQ_POLLIN))
+        if (n < 0)
+            for (unsigned i = 0; i < n_items; i++)
+                items[i].revents = 0;
+        if (s->downtime && (items[down].revents & ZMQ_POLLIN))
             downtime_read(s->downtime);
+        if (s->metrics)
+            metrics_server_handle(s->metrics, items + web, n_items - web);
         struct signalfd_siginfo si;
         while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
             if (si.ssi_signo == SIGCHLD)
                 continue; /* reaped below */
+            if (si.ssi_signo == SIGHUP) {
+                on_sighup(s);
+                continue;
+            }
             if (s->shutting_down) {
                 log_warn("signal %u again: killing every stage",
                          si.ssi_signo);
@@ -641,6 +796,7 @@ static int supervise(struct supervisor *s)
         restart_due(s);
         track_outages(s);
         drive_drain(s);
+        reload_tick(s);
     }
     outages_take_acks(s->outages);
     uint64_t p, c;
@@ -777,16 +933,28 @@ static bool print_summary(const struct supervisor *s, bool *any_lost)
     printf("hark: %s in %.1fs%s\n",
            s->failed || !known ? "run FAILED" : "run complete", secs,
            *any_lost ? ", with LOSSES" : "");
-    printf("  packets    %llu (kernel dropped %llu)\n",
-           (unsigned long long)packets, (unsigned long long)kdrop);
-    printf("  flows      %llu (gaps %llu)\n", (unsigned long long)flows,
-           (unsigned long long)gaps);
-    printf("  requests   %llu   responses %llu\n", (unsigned long long)reqs,
-           (unsigned long long)resps);
-    printf("  pairs      %llu   unmatched %llu\n", (unsigned long long)pairs,
-           (unsigned long long)unmatched);
-    printf("  records    %llu written to %s\n", (unsigned long long)records,
-           s->cfg->logger.db);
+    const struct roles *here = &s->opt.only;
+    if (s->opt.only.some) {
+        char what[200];
+        printf("  stages     %s (--only; the others run elsewhere)\n",
+               roles_describe(here, s->cfg, what, sizeof(what)) ? what
+                                                                : "?");
+    }
+    if (roles_has(here, ROLE_CAPTURE, 0))
+        printf("  packets    %llu (kernel dropped %llu)\n",
+               (unsigned long long)packets, (unsigned long long)kdrop);
+    if (here->mask & (1u << ROLE_REASSEMBLE) || !here->some) {
+        printf("  flows      %llu (gaps %llu)\n", (unsigned long long)flows,
+               (unsigned long long)gaps);
+        printf("  requests   %llu   responses %llu\n",
+               (unsigned long long)reqs, (unsigned long long)resps);
+    }
+    if (roles_has(here, ROLE_CORRELATE, 0))
+        printf("  pairs      %llu   unmatched %llu\n",
+               (unsigned long long)pairs, (unsigned long long)unmatched);
+    if (s->runs_logger)
+        printf("  records    %llu written to %s\n",
+               (unsigned long long)records, s->cfg->logger.db);
     printf("  drops      %llu (refused %llu, malformed frames %llu, "
            "frames lost %llu, fragments %llu)\n",
            (unsigned long long)drops,
@@ -958,6 +1126,23 @@ static int load_config(struct supervisor *s)
     return 0;
 }
 
+/* Its id on the logger's input: "hark" for the one that runs the
+ * logger, "hark@<roles>" for the others (one per machine, each its own
+ * producer). */
+static void name_producer(struct supervisor *s)
+{
+    char what[200];
+    s->runs_logger = roles_has(&s->opt.only, ROLE_LOGGER, 0);
+    if (s->runs_logger || !roles_describe(&s->opt.only, s->cfg, what,
+                                          sizeof(what)) ||
+        strlen(what) + 6 > sizeof(s->producer)) {
+        snprintf(s->producer, sizeof(s->producer), "hark%s",
+                 s->runs_logger ? "" : "@some");
+        return;
+    }
+    snprintf(s->producer, sizeof(s->producer), "hark@%s", what);
+}
+
 /* The supervisor's own producer on the logger's input (outage.h). 0, or
  * the exit status after saying why: 2 for keys it cannot read. */
 static int setup_outages(struct supervisor *s)
@@ -965,10 +1150,23 @@ static int setup_outages(struct supervisor *s)
     char err[512];
     if (config_set_string(&s->cfg->bus.run_dir, s->run_dir) < 0)
         return 1;
-    s->outages = outages_new(s->cfg, s->run_dir, err, sizeof(err));
+    name_producer(s);
+    s->outages = outages_new(s->cfg, s->run_dir, s->producer, err,
+                             sizeof(err));
     if (!s->outages) {
         fprintf(stderr, "hark run: %s\n", err);
         return 2;
+    }
+    char stats_dir[PATH_MAX + 16];
+    snprintf(stats_dir, sizeof(stats_dir), "%s/stats", s->run_dir);
+    if (!(s->reload = reload_new(s->opt.config_path, stats_dir)))
+        return 1;
+    if (s->cfg->supervisor.metrics &&
+        !(s->metrics = metrics_server_new(s->cfg->supervisor.metrics,
+                                          render_metrics, s, err,
+                                          sizeof(err)))) {
+        fprintf(stderr, "hark run: %s\n", err);
+        return 1;
     }
     return 0;
 }
@@ -1003,6 +1201,12 @@ int hark_run_main(int argc, char **argv)
                                             : LOG_INFO);
     if ((rc = load_config(s)) != 0)
         return rc;
+    char err[300];
+    if (roles_check(&s->opt.only, s->cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "hark run: %s\n", err);
+        config_destroy(&s->cfg);
+        return 2;
+    }
     int lockfd = -1;
     if ((rc = find_bindir(s->bindir, sizeof(s->bindir))) < 0) {
         fprintf(stderr, "hark run: cannot find the stage programs: %s\n",
@@ -1024,6 +1228,9 @@ int hark_run_main(int argc, char **argv)
         return 1;
     }
     if ((rc = setup_outages(s)) != 0) {
+        metrics_server_destroy(&s->metrics);
+        reload_destroy(&s->reload);
+        outages_destroy(&s->outages);
         close(lockfd);
         close(s->run_fd);
         config_destroy(&s->cfg);
@@ -1044,6 +1251,8 @@ int hark_run_main(int argc, char **argv)
                  : lost                              ? EXIT_LOST
                                                      : 0;
     outages_destroy(&s->outages);
+    metrics_server_destroy(&s->metrics);
+    reload_destroy(&s->reload);
     close(s->sigfd);
     close(lockfd);
     close(s->run_fd);

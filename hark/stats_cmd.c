@@ -3,48 +3,34 @@
  * Stages rewrite <run_dir>/stats/<id>.json each second and once more as
  * they exit, so this works during a live run and after an offline one.
  * (The same counters go out as `stats` frames on each stage's tap, for
- * stages on other machines: `hark tap stats`.)
+ * stages on other machines: `hark tap stats`.) --prometheus prints them
+ * in the Prometheus text format (metrics.h).
  */
 #include "supervisor.h"
 #include "clock.h"
 #include "config.h"
+#include "metrics.h"
 #include "stats.h"
-#include "topology.h"
 
-#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SNAPSHOTS 80
-
-/* Pipeline order; anything else last. */
-static int rank(const struct stats_snapshot *s)
-{
-    for (unsigned r = 0; r < ROLE_COUNT; r++)
-        if (!strcmp(s->stage, topology_stage(r)->name))
-            return topology_stage(r)->level;
-    return ROLE_COUNT;
-}
-
-static int by_pipeline(const void *a, const void *b)
-{
-    const struct stats_snapshot *x = a, *y = b;
-    int d = rank(x) - rank(y);
-    return d ? d : strcmp(x->id, y->id);
-}
-
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: hark stats [-c FILE] [--run-dir DIR] [--json] "
-               "[--all]\n\n"
+    fprintf(f, "usage: hark stats [-c FILE] [--run-dir DIR] [--json | "
+               "--prometheus] [--all]\n\n"
                "Prints the counters of every stage of the pipeline that "
                "uses DIR (default:\nbus.run_dir): what each stage took in, "
                "made, refused and dropped.\n"
                "  --json   one JSON object per stage, one per line\n"
-               "  --all    also counters that are zero\n");
+               "  --all    also counters that are zero\n"
+               "  --prometheus  the Prometheus text format (counters "
+               "hark_<name>_total,\n"
+               "           labelled with stage and shard)\n");
 }
 
 int hark_stats_main(int argc, char **argv)
@@ -54,11 +40,12 @@ int hark_stats_main(int argc, char **argv)
         { "run-dir", required_argument, NULL, 'R' },
         { "json", no_argument, NULL, 'j' },
         { "all", no_argument, NULL, 'a' },
+        { "prometheus", no_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = NULL, *run_dir = NULL;
-    bool json = false, all = false;
+    bool json = false, all = false, prometheus = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -67,6 +54,7 @@ int hark_stats_main(int argc, char **argv)
         case 'R': run_dir = optarg; break;
         case 'j': json = true; break;
         case 'a': all = true; break;
+        case 'P': prometheus = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -82,31 +70,24 @@ int hark_stats_main(int argc, char **argv)
     snprintf(dir, sizeof(dir), "%s/stats", run_dir ? run_dir
                                                     : cfg->bus.run_dir);
     config_destroy(&cfg);
-    DIR *d = opendir(dir);
-    if (!d) {
+    static struct stats_snapshot snaps[METRICS_MAX_STAGES];
+    int loaded = metrics_load(dir, snaps, METRICS_MAX_STAGES);
+    if (loaded == -ENOENT || loaded == -ENOTDIR) {
         fprintf(stderr, "hark stats: no pipeline stats in %s (is `hark run` "
                         "using another --run-dir?)\n", dir);
         return 1;
     }
-    static struct stats_snapshot snaps[MAX_SNAPSHOTS];
-    unsigned n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < MAX_SNAPSHOTS) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".json"))
-            continue;
-        char path[PATH_MAX + 300];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (stats_snapshot_load(path, &snaps[n]) == 0)
-            n++;
-    }
-    closedir(d);
-    if (n == 0) {
-        fprintf(stderr, "hark stats: no stage has written stats to %s yet\n",
-                dir);
+    if (loaded <= 0) {
+        fprintf(stderr, "hark stats: no stage has written stats to %s yet"
+                        "%s%s\n", dir, loaded < 0 ? ": " : "",
+                loaded < 0 ? strerror(-loaded) : "");
         return 1;
     }
-    qsort(snaps, n, sizeof(snaps[0]), by_pipeline);
+    unsigned n = (unsigned)loaded;
+    if (prometheus) {
+        metrics_write(stdout, snaps, n, NULL);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
     for (unsigned i = 0; i < n; i++) {
         const struct stats_snapshot *s = &snaps[i];
         char when[40];

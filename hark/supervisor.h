@@ -7,6 +7,9 @@
  * minute), and drains in pipeline order on SIGINT/SIGTERM: capture is
  * told to stop, sends eof, and every stage flushes and passes the eof on
  * before it exits. Prints a summary from the stages' final stats.
+ * --only ROLE[,ROLE] runs part of the pipeline, the rest on other
+ * machines (roles.h); SIGHUP reloads routes and policies (reload.h);
+ * supervisor.metrics serves /metrics (metrics_http.h).
  *
  * Exit status: 0 when every stage ended cleanly; 1 when a stage failed
  * or had to be killed; 2 for a bad command line, config or input.

@@ -15,9 +15,11 @@ BUILD_PKGS="gcc make pkg-config libpcap-dev libzmq3-dev libmsgpack-dev \
 libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev libmicrohttpd-dev"
 # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang
 # only recommends it, so a --no-install-recommends machine lacks it.
+# systemd brings systemd-analyze (the units are verified; nothing is
+# started), python3-prometheus-client the text format's parser.
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev tshark tcpdump curl \
-nginx-light python3 python3-zmq python3-msgpack iproute2 procps \
-chromium"
+nginx-light python3 python3-zmq python3-msgpack iproute2 procps systemd \
+util-linux python3-prometheus-client chromium"
 
 missing() {
     for p in "$@"; do

@@ -295,6 +295,23 @@ wait_trail() {
     fi
 }
 
+# probe_ready BASE_URL CHECK...: sends probe requests (GET
+# BASE_URL/probe/N) until `CHECK... $T/probe.tsv --requests-only` finds
+# one in the trail (the pipeline is live end to end); 1 after 30 tries.
+probe_ready() {
+    local base=$1 i
+    shift
+    for i in $(seq 1 30); do
+        PROBE_N=$((PROBE_N + 1))
+        rm -f "$T/probe.tsv"
+        curl_tx "$T/probe.tsv" "$base/probe/$PROBE_N"
+        if wait_for 2 "$@" "$T/probe.tsv" --requests-only; then
+            return 0
+        fi
+    done
+    return 1
+}
+
 # live_ready: after hark_start with LIVE_ARGS, waits for the capture
 # stage's stats file, then sends probe requests (GET /probe/N, a 404)
 # until the request record of one shows up in the trail: the whole

@@ -68,7 +68,7 @@ static void test_order(void **state)
     const struct config_policy *pol[2] = { config_policy_find(cfg, "p"),
                                            config_policy_find(cfg, "q") };
     stats_t *st = stats_new("correlate", "correlate");
-    pending_t *p = pending_new(cfg, N, st);
+    pending_t *p = pending_new(N, st);
     assert_non_null(p);
     static struct model m[N];
     memset(m, 0, sizeof(m));
@@ -167,7 +167,7 @@ static void test_destroy_with_moved(void **state)
                                         sizeof(err)), 0);
     const struct config_policy *pol = config_policy_find(cfg, "q");
     stats_t *st = stats_new("correlate", "correlate");
-    pending_t *p = pending_new(cfg, 16, st);
+    pending_t *p = pending_new(16, st);
     struct http_msg req;
     for (uint32_t i = 0; i < 3; i++) {
         request(i, uid, &req);

@@ -836,6 +836,83 @@ static void test_early_byte_cap(void **state)
     stats_destroy(&st);
 }
 
+/* A reload puts a new config in force for the requests that come after
+ * it; a wait keeps the policy it began with; a request dispatch routed
+ * under the config before still finds its policy there; one named only
+ * by a config two reloads back is a mismatch, while a wait begun under
+ * that config still ends by its policy. Under ASan, the configs
+ * freed once no wait uses them must not be touched again. */
+static void test_reload(void **state)
+{
+    (void)state;
+    static const char yaml2[] =
+        "policies:\n"
+        "  p:\n"
+        "    - log: request\n"
+        "    - wait_for_response: 3s\n"
+        "    - log: {message: response, label: relogged}\n"
+        "  fresh:\n"
+        "    - log: request\n"
+        "    - wait_for_response: 1s\n"
+        "    - log: {message: response, label: fresh}\n";
+    static const char yaml3[] =
+        "policies:\n"
+        "  p:\n"
+        "    - log: request\n"
+        "    - wait_for_response: 1s\n"
+        "    - log: {message: response, label: third}\n";
+    static const struct event before[] = {
+        REQ('a', 0, 900, 1000),
+    };
+    static const struct event after[] = {
+        REQ('b', 0, 900, 1000), REQ_TO('c', 0, 900, 1000, "slow", 1),
+        REQ_TO('d', 0, 900, 1000, "fresh", 1), RESP('d', 0, 1400, 1500),
+        WM(2500), RESP('b', 0, 2400, 2500), RESP('c', 0, 2400, 2500),
+        REQ('g', 0, 2000, 2200),
+    };
+    static const struct event last[] = {
+        REQ_TO('e', 0, 900, 1000, "slow", 1), REQ('f', 0, 4000, 4100),
+        WM(9000), RESP('a', 0, 9000, 9001), END(9500),
+    };
+    static const char *const want[] = {
+        "resp d#0 ok t=1400 'fresh' [200 lat=400 hdrs=1 body='ok']",
+        "resp a#0 timeout t=2000 'logged'",
+        "resp b#0 ok t=2400 'relogged' [200 lat=1400 hdrs=1 body='ok']",
+        "resp c#0 ok t=2400 'slow' [200 lat=1400 hdrs=1 body='ok']",
+        "resp f#0 timeout t=5100 'third'",
+        "resp g#0 timeout t=5200 'relogged'",
+        "resp a#0 orphan t=9000 'Orphan Response' "
+        "[200 lat=0 hdrs=1 body='ok']",
+    };
+    struct config *c2, *c3, *c4;
+    char err[512];
+    assert_int_equal(config_load_string(yaml2, "2.yaml", &c2, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(config_load_string(yaml3, "3.yaml", &c3, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(config_load_string(yaml3, "4.yaml", &c4, err,
+                                        sizeof(err)), 0);
+    static struct run run;
+    struct harness h;
+    memset(&run, 0, sizeof(run));
+    harness_open(&h, &run);
+    for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+        assert_int_equal(feed(&h, &before[i]), 0);
+    assert_int_equal(wait_reload(h.w, c2), 0);
+    for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
+        assert_int_equal(feed(&h, &after[i]), 0);
+    assert_int_equal(wait_reload(h.w, c3), 0);
+    /* g's config is two back now, kept while g waits, freed after */
+    assert_int_equal(wait_reload(h.w, c4), 0);
+    for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++)
+        assert_int_equal(feed(&h, &last[i]), 0);
+    assert_int_equal(run.n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < run.n; i++)
+        assert_string_equal(run.got[i], want[i]);
+    assert_int_equal(stats_get(h.st, "policy_mismatch"), 1);
+    harness_close(&h);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -853,7 +930,7 @@ static int group_teardown(void **state)
 int main(void)
 {
     size_t n_cases = sizeof(cases) / sizeof(cases[0]);
-    struct CMUnitTest *tests = calloc(n_cases + 4, sizeof(*tests));
+    struct CMUnitTest *tests = calloc(n_cases + 5, sizeof(*tests));
     size_t n = 0;
     if (!tests)
         return 1;
@@ -868,6 +945,7 @@ int main(void)
         (struct CMUnitTest)cmocka_unit_test(test_sink_failure_early_and_lost);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_early_cap);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_early_byte_cap);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_reload);
     int rc = _cmocka_run_group_tests("correlate_wait", tests, n, group_setup,
                                      group_teardown);
     free(tests);
