@@ -204,10 +204,10 @@ static void put_supervisor(FILE *f, const struct metrics_supervisor *sup)
         put_labels(f, sup->children[i].stage, sup->children[i].id);
         fprintf(f, " %u\n", sup->children[i].restarts);
     }
-    fprintf(f, "# HELP hark_outages_total stages that died and took what "
-               "they held (outage records)\n"
-               "# TYPE hark_outages_total counter\n"
-               "hark_outages_total %u\n"
+    fprintf(f, "# HELP hark_supervisor_outages_total stages that died and "
+               "took what they held (outage records)\n"
+               "# TYPE hark_supervisor_outages_total counter\n"
+               "hark_supervisor_outages_total %u\n"
                "# HELP hark_supervisor_reloads_total SIGHUPs that reloaded "
                "the config\n"
                "# TYPE hark_supervisor_reloads_total counter\n"

@@ -58,7 +58,7 @@ scrape() { curl -sS -o "$T/live.prom" -w '%{http_code}' "$M/metrics"; }
 [ "$(scrape)" = 200 ] || fail "GET /metrics did not answer 200"
 metrics_ok "$T/live.prom" 'hark_stage_up{stage=capture}=1' \
     'hark_stage_up{stage=reassemble,shard=1}=1' 'hark_stage_up{stage=logger}=1' \
-    'hark_stage_restarts_total=0' 'hark_outages_total=0' ||
+    'hark_stage_restarts_total=0' 'hark_supervisor_outages_total=0' ||
     fail "/metrics of a running pipeline is wrong"
 
 # idle connections (a scraper that never sends) do not stop it serving
@@ -108,7 +108,7 @@ sleep 1.2 # the logger's next report
 N=$(grep -c . "$T/poll.jsonl")
 metrics_ok "$T/live.prom" 'hark_stage_restarts_total{stage=dispatch}=1' \
     'hark_stage_up{stage=dispatch}=1' "hark_records_total{stage=logger}>=$N" \
-    'hark_outages_total=1' 'hark_metrics_dropped_total>=1' ||
+    'hark_supervisor_outages_total=1' 'hark_metrics_dropped_total>=1' ||
     fail "/metrics after a restart is wrong"
 
 # ---- a Prometheus server scrapes it ---------------------------------------
