@@ -20,7 +20,8 @@ Q := $(if $(filter 1,$(V)),,@)
 # Keep objects make would call intermediate (main.o): no rebuild next time.
 .SECONDARY:
 
-PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib libcrypto
+PKGS     := libpcap libzmq msgpack yaml-0.1 libsodium zlib libcrypto \
+            libmicrohttpd
 CC       ?= cc
 SAN      ?= 0
 ifeq ($(FUZZ),1)
@@ -87,6 +88,15 @@ $$($(1)_LIB): $$($(1)_MODS:%.c=$(OBJ)/%.o)
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach s,$(STAGES) hark,$(eval $(call stage_rules,$(s))))
+
+# `hark serve`'s page (hark/web/) is built into the binary: serve_web.S
+# pulls each file in with .incbin, so the page needs nothing on disk.
+WEB_FILES := $(wildcard hark/web/*)
+$(hark_LIB): $(OBJ)/hark/serve_web.o
+$(OBJ)/hark/serve_web.o: hark/serve_web.S $(WEB_FILES)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(OPT) -c $< -o $@
 
 STAGE_BINS := $(STAGES:%=$(BIN)/hark-%)
 ALL_BINS   := $(STAGE_BINS) $(BIN)/hark

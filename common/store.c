@@ -425,6 +425,10 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
         rc = open_bodies(s, err, errlen);
     if (rc < 0 && (flags & STORE_CREATE))
         goto fail;
+    if (rc == 0 && (flags & STORE_CREATE) && store_index_open(s, true) < 0) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     *out = s;
     return 0;
 fail:
@@ -455,6 +459,7 @@ void store_close(store_t **sp)
     free(s->value);
     msgpack_sbuffer_destroy(&s->sb);
     msgpack_sbuffer_destroy(&s->records);
+    store_index_close(s);
     msgpack_zone_destroy(&s->zone);
     sodium_memzero(s->sign_sk, sizeof(s->sign_sk));
     free(s->path);
@@ -594,6 +599,8 @@ int store_put(store_t *s, const struct audit_record *r)
     uint8_t hash[STORE_HASH_BYTES];
     if (rc == 0 && store_chain_hash(s->hash, key, klen, value, vlen, hash) < 0)
         rc = -ENOMEM;
+    if (rc == 0 && store_index_put(s, key, klen, r, s->seq + 1) < 0)
+        rc = -ENOMEM;
     if (rc < 0)
         return rc;
 
@@ -627,6 +634,7 @@ static void committed(store_t *s)
     s->cp_pending = false;
     s->committed_seq = s->seq;
     memcpy(s->committed_hash, s->hash, STORE_HASH_BYTES);
+    store_index_committed(s);
 }
 
 /* Opens the DB again after a failed write and finds out what of the
@@ -736,6 +744,7 @@ uint32_t store_discard(store_t *s)
     s->pending_producers = 0;
     s->seq = s->committed_seq;
     memcpy(s->hash, s->committed_hash, STORE_HASH_BYTES);
+    store_index_discard(s);
     if (s->cp_pending) {
         /* the checkpoint went with the batch: the last committed one is
          * no longer known exactly; an extra checkpoint is harmless */
@@ -847,6 +856,7 @@ int store_decoder_unpack(store_decoder_t *d, const void *p, size_t n,
 {
     d->records = NULL;
     d->n_records = 0;
+    d->keys = d->seqs = NULL;
     return frame_unpack(d->reader, p, n, out) == 0 ? 0 : -EBADMSG;
 }
 
@@ -887,11 +897,7 @@ struct store_iter {
     store_t *s;
     leveldb_iterator_t *it;
     store_decoder_t *dec;
-    uint8_t *body;                /* the last record's body, from its */
-    size_t body_cap;              /* segment */
-    struct audit_record rec;      /* the last record read whole */
-    bool have_rec;
-    frame_writer_t *enc;          /* re-encodes it with its body */
+    struct store_whole whole;     /* the last record, its body put back */
     uint64_t until_ns;
     uint8_t start[STORE_KEY_MAX];
     size_t start_len;
@@ -913,8 +919,7 @@ store_iter_t *store_iter_new(store_t *s, uint64_t since_ns, uint64_t until_ns,
     it->until_ns = until_ns;
     it->it = leveldb_create_iterator(s->db, s->ro);
     it->dec = store_decoder_new();
-    it->enc = frame_writer_new(FRAME_LOG, "store");
-    if (!it->it || !it->dec || !it->enc) {
+    if (!it->it || !it->dec || store_whole_init(&it->whole) < 0) {
         store_iter_destroy(&it);
         return NULL;
     }
@@ -939,15 +944,14 @@ void store_iter_destroy(store_iter_t **it)
     if ((*it)->it)
         leveldb_iter_destroy((*it)->it);
     store_decoder_destroy(&(*it)->dec);
-    frame_writer_destroy(&(*it)->enc);
-    free((*it)->body);
+    store_whole_fini(&(*it)->whole);
     free(*it);
     *it = NULL;
 }
 
 int store_iter_next(store_iter_t *it, struct audit_record *out)
 {
-    it->have_rec = false;
+    it->whole.have = false;
     if (it->failed)
         return -EIO;
     if (!it->started) {
@@ -976,24 +980,9 @@ int store_iter_next(store_iter_t *it, struct audit_record *out)
         store_get_be(k + 1, 8) >= it->until_ns)
         return 0;
     const char *v = leveldb_iter_value(it->it, &vl);
-    if (store_decode(it->dec, v, vl, out) != 0)
+    if (store_decode(it->dec, v, vl, out) != 0 ||
+        store_whole_fill(it->s, it->dec, &it->whole, out) < 0)
         return -EBADMSG;
-    if (it->dec->has_ref) {
-        /* a segment that cannot be read loses this body, not the walk */
-        const struct store_body_ref *ref = &it->dec->ref;
-        if (ref->len > it->body_cap) {
-            uint8_t *p = realloc(it->body, ref->len);
-            if (!p)
-                return -EBADMSG;
-            it->body = p;
-            it->body_cap = ref->len;
-        }
-        if (store_body_read(it->s->bodies, ref, it->body) < 0)
-            return -EBADMSG;
-        out->body = (struct bytes){ (const char *)it->body, ref->len };
-    }
-    it->rec = *out;
-    it->have_rec = true;
     return 1;
 }
 
@@ -1017,13 +1006,63 @@ const void *store_iter_value(const store_iter_t *it, size_t *len)
 
 const void *store_iter_record(store_iter_t *it, size_t *len)
 {
+    size_t vl;
+    const void *v = store_iter_value(it, &vl);
+    return store_whole_bytes(&it->whole, it->dec, v, vl, len);
+}
+
+/* ---- records read whole --------------------------------------------- */
+
+int store_whole_init(struct store_whole *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->enc = frame_writer_new(FRAME_LOG, "store");
+    return w->enc ? 0 : -ENOMEM;
+}
+
+void store_whole_fini(struct store_whole *w)
+{
+    frame_writer_destroy(&w->enc);
+    free(w->body);
+    w->body = NULL;
+    w->cap = 0;
+}
+
+int store_whole_fill(store_t *s, const store_decoder_t *d,
+                     struct store_whole *w, struct audit_record *out)
+{
+    w->have = false;
+    if (d->has_ref) {
+        /* a segment that cannot be read loses this body, not the walk */
+        const struct store_body_ref *ref = &d->ref;
+        if (ref->len > w->cap) {
+            uint8_t *p = realloc(w->body, ref->len);
+            if (!p)
+                return -ENOMEM;
+            w->body = p;
+            w->cap = ref->len;
+        }
+        if (store_body_read(s->bodies, ref, w->body) < 0)
+            return -EIO;
+        out->body = (struct bytes){ (const char *)w->body, ref->len };
+    }
+    w->rec = *out;
+    w->have = true;
+    return 0;
+}
+
+const void *store_whole_bytes(struct store_whole *w, const store_decoder_t *d,
+                              const void *value, size_t vlen, size_t *len)
+{
     *len = 0;
-    if (!it->have_rec)
+    if (!w->have)
         return NULL;
-    if (!it->dec->has_ref)
-        return store_iter_value(it, len);
+    if (!d->has_ref) {
+        *len = vlen;
+        return value;
+    }
     const uint8_t *v;
-    if (store_record_bytes(it->enc, &it->rec, &v, len) < 0) {
+    if (store_record_bytes(w->enc, &w->rec, &v, len) < 0) {
         *len = 0;
         return NULL;
     }

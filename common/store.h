@@ -35,9 +35,9 @@
  * `hark verify` reads every segment alongside. The chain stays out of the
  * records, so the same capture gives the same records (and the same
  * `hark query --json`) however shards interleaved; the chain follows
- * write order, so its head may differ between two such runs. There are
- * no secondary keys: readers filter (service, path, status) over a time
- * range of "t" keys.
+ * write order, so its head may differ between two such runs. Secondary
+ * keys (summaries, status, url.path) live beside the trail, outside the
+ * chain, in a database of their own: store_index.h.
  *
  * A checkpoint records the head (seq and hash) at a moment, signed with
  * the logger's Ed25519 key when it has one (store_checkpoint_message()

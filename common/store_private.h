@@ -1,6 +1,7 @@
-/* store_private.h - what the trail's three files share: the key layout
+/* store_private.h - what the trail's files share: the key layout
  * (store.h describes it), the state of an open trail and the chain's
- * hash. Only store.c, store_verify.c and store_query.c include it.
+ * hash. Only store.c, store_verify.c, store_query.c, store_proof.c and
+ * store_index.c include it.
  */
 #ifndef HARK_STORE_PRIVATE_H
 #define HARK_STORE_PRIVATE_H
@@ -65,6 +66,8 @@ struct store {
     /* chain entries, meta and query requests are unpacked here */
     msgpack_zone zone;
     msgpack_sbuffer records;      /* a query reply's records */
+    /* the secondary keys (store_index.h), in their own database */
+    struct store_idx *idx;
 };
 
 struct store_decoder {
@@ -73,6 +76,7 @@ struct store_decoder {
     struct store_body_ref ref;
     const msgpack_object *records; /* of the last reply read */
     uint32_t n_records;
+    const msgpack_object *keys, *seqs; /* its "keys", "seqs", or NULL */
 };
 
 /* Adds a put to the pending batch, counting its bytes. */
@@ -128,6 +132,42 @@ int store_value_split(const msgpack_object *o, struct store_body_ref *ref,
  * not say (a trail from before segments). */
 bool store_meta_body_end(const msgpack_object *meta,
                          struct store_body_pos *end);
+
+/* The secondary keys' side of the trail (store_index.c). The index has
+ * a database of its own, <trail>/index, written after each commit of the
+ * trail: its compactions never rewrite the records. store_index_open()
+ * opens it (a writer creates it, and indexes what it lacks); the others
+ * follow the trail's own write, discard and close. An index that cannot
+ * be opened or written is left behind, never an error of the trail. */
+struct store_idx;
+int store_index_open(store_t *s, bool create);
+void store_index_close(store_t *s);
+/* Adds the index entries of r (stored under key, chain entry seq) to the
+ * index's pending batch. 0 or -ENOMEM (nothing added). */
+int store_index_put(store_t *s, const uint8_t *key, size_t klen,
+                    const struct audit_record *r, uint64_t seq);
+void store_index_committed(store_t *s);
+void store_index_discard(store_t *s);
+
+/* A record read whole (store_iter, store_scan): a body the trail keeps
+ * in a segment read back into a buffer reused from record to record. */
+struct store_whole {
+    uint8_t *body;
+    size_t cap;
+    frame_writer_t *enc;          /* re-encodes the record with its body */
+    struct audit_record rec;      /* the last record filled */
+    bool have;
+};
+int store_whole_init(struct store_whole *w);
+void store_whole_fini(struct store_whole *w);
+/* After store_decode(d) gave out: puts its body back (out->body points
+ * into w until the next fill). 0, -ENOMEM or -EIO (segment unreadable). */
+int store_whole_fill(store_t *s, const store_decoder_t *d,
+                     struct store_whole *w, struct audit_record *out);
+/* The bytes of the last filled record with its body: value itself when it
+ * was stored whole, else re-encoded into w. NULL when none was filled. */
+const void *store_whole_bytes(struct store_whole *w, const store_decoder_t *d,
+                              const void *value, size_t vlen, size_t *len);
 
 /* Checks and unpacks one whole value into d (forgetting the last reply).
  * 0 or -EBADMSG. */

@@ -1,5 +1,5 @@
-/* commands.h - `hark query`, `hark export`, `hark verify`: the trail's
- * readers.
+/* commands.h - `hark query`, `hark export`, `hark verify`, `hark serve`:
+ * the trail's readers.
  *
  * Each takes argv with argv[0] = its own name and returns the exit
  * status: 0 done, 1 failed (the reason on stderr), 2 bad command line.
@@ -16,6 +16,8 @@
 int hark_query_main(int argc, char **argv);
 int hark_export_main(int argc, char **argv);
 int hark_verify_main(int argc, char **argv);
+/* `hark serve` (serve.c) */
+int hark_serve_main(int argc, char **argv);
 /* `hark keygen` (keygen.c) */
 int hark_keygen_main(int argc, char **argv);
 

@@ -191,7 +191,7 @@ static void har_url(struct json_out *j, const struct audit_record *r)
 static void har_query_string(struct json_out *j, const struct audit_record *r)
 {
     struct url_parts u;
-    record_url_split(r->uri, &u);
+    urlsplit(r->uri, &u);
     json_out_key(j, "queryString");
     json_out_arr(j);
     const char *p = u.query.p, *end = p + u.query.n;

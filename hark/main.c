@@ -22,6 +22,8 @@ static const struct command commands[] = {
     { "export", hark_export_main, "export the trail as JSON lines or HAR" },
     { "verify", hark_verify_main,
       "check the trail's hash chain for edited or deleted records" },
+    { "serve", hark_serve_main,
+      "look at the trail in a browser (read-only web page and JSON API)" },
     { "stats", hark_stats_main, "print every stage's counters" },
     { "tap", hark_tap_main, "print what stages put on the bus, live" },
     { "keygen", hark_keygen_main,
@@ -44,7 +46,9 @@ static void usage(FILE *f)
                "  hark run -c hark.yaml -r tests/data/demo.pcap --db demo.db\n"
                "  hark run -c hark.yaml -i eth0 -f 'tcp port 80'\n"
                "  hark query --db demo.db --json\n"
-               "  hark verify --db demo.db\n");
+               "  hark verify --db demo.db\n"
+               "  hark serve --db demo.db          # then open "
+               "http://127.0.0.1:8080/\n");
 }
 
 int main(int argc, char **argv)

@@ -130,7 +130,7 @@ static bool match(const struct filter *f, const struct audit_record *r)
         return false;
     if (f->path) {
         struct url_parts u;
-        record_url_split(r->uri, &u);
+        urlsplit(r->uri, &u);
         size_t n = strlen(f->path);
         if (u.path.n < n || memcmp(u.path.p, f->path, n))
             return false;

@@ -11,49 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *find_any(const char *p, const char *end, const char *set)
-{
-    for (; p < end; p++)
-        if (strchr(set, *p))
-            return p;
-    return end;
-}
-
-void record_url_split(struct bytes uri, struct url_parts *out)
-{
-    memset(out, 0, sizeof(*out));
-    const char *p = uri.p ? uri.p : "", *end = p + uri.n;
-    if (p == end)
-        return;
-    if (*p != '/' && *p != '*') {
-        /* absolute form: skip scheme "://" authority */
-        const char *sep = NULL;
-        for (const char *q = p; q + 3 <= end; q++)
-            if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
-                sep = q;
-                break;
-            }
-        if (!sep)
-            return; /* authority form (CONNECT host:port): no path */
-        p = find_any(sep + 3, end, "/?#");
-    }
-    const char *q = find_any(p, end, "?#");
-    out->path.p = p;
-    out->path.n = (uint32_t)(q - p);
-    if (q < end && *q == '?') {
-        const char *f = find_any(q + 1, end, "#");
-        out->has_query = true;
-        out->query.p = q + 1;
-        out->query.n = (uint32_t)(f - q - 1);
-        q = f;
-    }
-    if (q < end && *q == '#') {
-        out->has_fragment = true;
-        out->fragment.p = q + 1;
-        out->fragment.n = (uint32_t)(end - q - 1);
-    }
-}
-
 /* Host header "name[:port]" or "[v6][:port]": the domain keeps the
  * brackets (as ECS says); port is 0 when absent or not a port. */
 static void host_split(struct bytes host, struct bytes *domain, uint32_t *port)
@@ -174,7 +131,7 @@ static void json_event(struct json_out *j, const struct audit_record *r)
 static void json_url(struct json_out *j, const struct audit_record *r)
 {
     struct url_parts u;
-    record_url_split(r->uri, &u);
+    urlsplit(r->uri, &u);
     struct bytes domain;
     uint32_t port;
     host_split(r->host, &domain, &port);
@@ -218,16 +175,21 @@ static void json_http(struct json_out *j, const struct audit_record *r)
     json_out_obj_end(j);
 }
 
+void record_json_flags(struct json_out *j, uint32_t flags)
+{
+    json_out_arr(j);
+    for (unsigned i = 0; i < MSG_FLAG_COUNT; i++)
+        if (flags & (1u << i))
+            json_out_cstr(j, msg_flag_names[i]);
+    json_out_arr_end(j);
+}
+
 /* The message as captured: flags, headers, body {captured, content? |
  * base64?}. */
 static void json_message(struct json_out *j, const struct audit_record *r)
 {
     json_out_key(j, "flags");
-    json_out_arr(j);
-    for (unsigned i = 0; i < MSG_FLAG_COUNT; i++)
-        if (r->flags & (1u << i))
-            json_out_cstr(j, msg_flag_names[i]);
-    json_out_arr_end(j);
+    record_json_flags(j, r->flags);
     json_out_key(j, "headers");
     json_out_arr(j);
     for (uint32_t i = 0; i < r->n_headers; i++) {
@@ -274,6 +236,18 @@ static void json_hark(struct json_out *j, const struct audit_record *r)
  *   event {kind, category, type, action "outage", outcome "failure",
  *          end, duration}
  *   hark {outage {stage, reason, lost {name: count...}}} */
+void record_json_lost(struct json_out *j, const struct audit_record *r)
+{
+    json_out_obj(j);
+    for (uint32_t i = 0; i < r->n_lost; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
+                 r->lost[i].name.p ? r->lost[i].name.p : "");
+        key_u64(j, name, r->lost[i].n);
+    }
+    json_out_obj_end(j);
+}
+
 static int outage_json(struct json_out *j, const struct audit_record *r)
 {
     char ts[40], end[40];
@@ -295,14 +269,7 @@ static int outage_json(struct json_out *j, const struct audit_record *r)
     key_str(j, "stage", r->who);
     key_str(j, "reason", r->reason);
     json_out_key(j, "lost");
-    json_out_obj(j);
-    for (uint32_t i = 0; i < r->n_lost; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "%.*s", (int)r->lost[i].name.n,
-                 r->lost[i].name.p ? r->lost[i].name.p : "");
-        key_u64(j, name, r->lost[i].n);
-    }
-    json_out_obj_end(j);
+    record_json_lost(j, r);
     json_out_obj_end(j);
     json_out_obj_end(j);
     json_out_obj_end(j);

@@ -12,21 +12,17 @@
 
 #include "frame.h"
 #include "json_out.h"
+#include "urlsplit.h"
 
 #include <stdbool.h>
 
-/* A request target split the ECS way: path up to '?' or '#', query
- * between them without the '?', fragment after '#'. The absolute form
- * ("http://host/p?q") is split after its authority; the authority form
- * of CONNECT has no path. All borrow uri. */
-struct url_parts {
-    struct bytes path, query, fragment;
-    bool has_query, has_fragment;
-};
-void record_url_split(struct bytes uri, struct url_parts *out);
-
 /* Appends r as one JSON object (no newline). 0, or -ENOMEM. */
 int record_json(struct json_out *j, const struct audit_record *r);
+
+/* Appends flags (enum msg_flag) as an array of their names. */
+void record_json_flags(struct json_out *j, uint32_t flags);
+/* Appends an outage's lost counts as an object {name: n}. */
+void record_json_lost(struct json_out *j, const struct audit_record *r);
 
 /* "success" (2xx/3xx), "failure" (4xx/5xx or no response: timeout,
  * closed, eof), "unknown" (requests, 1xx): ECS event.outcome. */

@@ -14,14 +14,14 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libpcap-dev libzmq3-dev libmsgpack-dev \
-libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev libssl-dev"
+libleveldb-dev libyaml-dev libsodium-dev zlib1g-dev libssl-dev libmicrohttpd-dev"
 # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang
 # only recommends it, so a --no-install-recommends machine lacks it.
 # systemd brings systemd-analyze (the units are verified; nothing is
 # started), python3-prometheus-client the text format's parser.
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev tshark tcpdump curl \
 nginx-light python3 python3-zmq python3-msgpack iproute2 procps systemd \
-util-linux python3-prometheus-client"
+util-linux python3-prometheus-client chromium"
 
 # make bench: python3 makes the workload and the report; the others are
 # measured beside hark when present (tcpreplay and ip for the live mode).
