@@ -2,7 +2,7 @@
  * ZeroMQ REQ/REP socket, served by the logger while it holds the trail.
  *
  * Request: {"v":1, "since":ns, "until":ns, "limit":n, "after":bin?}.
- * Reply:   {"v":1, "records":[stored values...], "next":bin|nil}
+ * Reply:   {"v":1, "records":[records, bodies in...], "next":bin|nil}
  *       or {"v":1, "error":"text"}.
  * "next" is the key to pass as "after" for the following page; nil when
  * the range is done. A reply holds at most STORE_REPLY_MAX_RECORDS and
