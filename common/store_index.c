@@ -118,13 +118,14 @@ void store_index_close(store_t *s)
     struct store_idx *x = s->idx;
     if (!x)
         return;
-    /* A writer leaves its last entries in tables, and level 0 empty: a
-     * reader that opens the index then finds no log to replay and no
-     * compaction to run (LevelDB would, on the reader's time). The range
-     * is the marker's alone, so the work is bounded: the memtable, level
-     * 0 and what of level 1 they overlap, however large the index. */
+    /* A writer leaves its last entries in a table, not in its log: a
+     * reader's open then has nothing to replay. A range past every key
+     * makes LevelDB write the memtable out and compact nothing (compacting
+     * level 0 here cost 40-60 ms at the end of every run, 8% of a medium
+     * bench; a reader that finds four tables waiting compacts them in its
+     * background thread, and its answers measured the same). */
     if (x->db && x->wrote)
-        leveldb_compact_range(x->db, "i", 1, "i", 1);
+        leveldb_compact_range(x->db, "\xff", 1, "\xff", 1);
     if (x->db)
         leveldb_close(x->db);
     leveldb_options_destroy(x->opt);
