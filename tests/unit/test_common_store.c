@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <leveldb/c.h>
 #include <msgpack.h>
 #include <sodium.h>
@@ -25,41 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-struct fixture {
-    char dir[64];
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx)
-        return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hark-store-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    /* the trail lives in a subdirectory: store_open creates it */
-    strcat(fx->dir, "/db");
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    char *slash = strrchr(fx->dir, '/');
-    *slash = '\0';
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
+#include "trailtmp.h"
 
 static const struct msg_header hdrs[] = {
     { BYTES_LIT("Host"), BYTES_LIT("example.com") },
@@ -170,7 +135,7 @@ static void expect_verify_bad(const char *dir, uint64_t seq, const char *why)
 
 static void test_order_and_fields(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     store_t *s = NULL;
     char err[256];
@@ -233,7 +198,7 @@ static void test_order_and_fields(void **state)
  * kept, none overwritten (the chain would call that an edit). */
 static void test_duplicate_keys(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     store_t *s = open_rw(fx->dir);
     struct audit_record r[3] = {
         make(RECORD_REQUEST, 5, "00000000000000aa", 0),
@@ -264,7 +229,7 @@ static void test_duplicate_keys(void **state)
 /* A uid that is not 16 hex digits still sorts and reads back. */
 static void test_odd_uid(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     store_t *s = open_rw(fx->dir);
     struct audit_record r = make(RECORD_REQUEST, 9, "not-hex", 0);
     put_commit(s, &r, 1);
@@ -281,7 +246,7 @@ static void test_odd_uid(void **state)
 
 static void test_reopen_continues_chain(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     store_t *s = open_rw(fx->dir);
     assert_int_equal(store_last_seq(s), 6);
@@ -313,7 +278,7 @@ static void test_reopen_continues_chain(void **state)
  * first commit of a new incarnation removes the older one's entry. */
 static void test_producers(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     char err[256];
     struct bytes a1 = BYTES_LIT("correlate:00000000000000a1");
     struct bytes a2 = BYTES_LIT("correlate:00000000000000a2");
@@ -365,7 +330,7 @@ static void test_producers(void **state)
  * chained, decoded with who, until, reason and what it lost. */
 static void test_outage_record(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     static const struct record_count lost[] = {
         { BYTES_LIT("open_connections"), 12 },
         { BYTES_LIT("waits"), 0 },
@@ -403,7 +368,7 @@ static void test_outage_record(void **state)
 
 static void test_open_errors(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     store_t *s = NULL, *t = NULL;
     char err[256] = "";
     assert_int_equal(store_open(fx->dir, 0, &s, err, sizeof(err)), -ENOENT);
@@ -424,7 +389,7 @@ static void test_open_errors(void **state)
 /* The query protocol: paged replies carry every record once. */
 static void test_query_pages(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     store_t *s = NULL;
     char err[256];
@@ -579,7 +544,7 @@ static void edit_get_to_put(const char *dir)
 
 static void test_tamper_edit(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     edit_get_to_put(fx->dir);
     expect_verify_bad(fx->dir, 5, "hash mismatch");
@@ -587,7 +552,7 @@ static void test_tamper_edit(void **state)
 
 static void test_tamper_garbage_value(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     uint8_t key[STORE_KEY_MAX];
     size_t kl = nth_key(fx->dir, 0, key); /* ts 1000: seq 2 */
@@ -608,7 +573,7 @@ static void test_tamper_garbage_value(void **state)
 
 static void test_tamper_delete_record(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     uint8_t key[STORE_KEY_MAX];
     size_t kl = nth_key(fx->dir, 5, key); /* ts 3500: seq 3 */
@@ -618,7 +583,7 @@ static void test_tamper_delete_record(void **state)
 
 static void test_tamper_delete_chain_entry(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     uint8_t k[9];
     seq_key(4, k);
@@ -630,7 +595,7 @@ static void test_tamper_delete_chain_entry(void **state)
  * chain; the meta key still says 6. */
 static void test_tamper_delete_last(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     uint8_t key[STORE_KEY_MAX];
     size_t kl = nth_key(fx->dir, 3, key); /* ts 2100: seq 6 */
@@ -643,7 +608,7 @@ static void test_tamper_delete_last(void **state)
 
 static void test_tamper_insert(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     /* a copy of a real record under a new time */
     uint8_t key[STORE_KEY_MAX];
@@ -668,7 +633,7 @@ static void test_tamper_insert(void **state)
 
 static void test_tamper_meta(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     raw_delete(fx->dir, "m", 1);
     expect_verify_bad(fx->dir, 6, "meta key missing");
@@ -750,7 +715,7 @@ static void expect_anchor_bad(const char *dir, const struct store_verify_opts *o
 
 static void test_checkpoints_signed(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     struct anchored a;
     build_signed(fx->dir, &a);
     struct store_verify v;
@@ -768,7 +733,7 @@ static void test_checkpoints_signed(void **state)
     struct store_verify_opts wrong = { other, NULL };
     expect_anchor_bad(fx->dir, &wrong, "no checkpoint signed by this key");
     /* an unsigned trail has checkpoints that match, but no signature */
-    struct fixture plain = *fx;
+    struct trailtmp plain = *fx;
     strcat(plain.dir, "2");
     build_trail(plain.dir);
     store_t *s = open_rw(plain.dir);
@@ -786,7 +751,7 @@ static void test_checkpoints_signed(void **state)
  * the checkpoints, the signature and the printed head catch it. */
 static void test_anchor_truncation(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     struct anchored a;
     build_signed(fx->dir, &a);
     EDIT(fx->dir, te_cut_after(db, 7, 8));
@@ -808,7 +773,7 @@ static void test_anchor_truncation(void **state)
  * the kept head catch. */
 static void test_anchor_rewrite(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     struct anchored a;
     build_signed(fx->dir, &a);
     edit_get_to_put(fx->dir);
@@ -826,7 +791,7 @@ static void test_anchor_rewrite(void **state)
 
 static void test_anchor_reorder(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     struct anchored a;
     build_signed(fx->dir, &a);
     static const uint64_t swapped[] = { 1, 3, 2, 4, 5, 6, 7, 8 };
@@ -840,7 +805,7 @@ static void test_anchor_reorder(void **state)
  * copied from the real one. */
 static void test_anchor_forged_signature(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     struct anchored a;
     build_signed(fx->dir, &a);
     leveldb_t *db = raw_open(fx->dir);
@@ -872,7 +837,7 @@ static void test_anchor_forged_signature(void **state)
  * records were deleted. */
 static void test_read_error_is_not_the_end(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     /* enough records for several blocks of chain entries, so the walk
      * over the chain reads one that the open did not cache */
     store_t *s = open_rw(fx->dir);
@@ -914,7 +879,7 @@ static void test_read_error_is_not_the_end(void **state)
 /* A batch that is given up on leaves the chain as it was committed. */
 static void test_discard(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build_trail(fx->dir);
     store_t *s = open_rw(fx->dir);
     uint8_t head[STORE_HASH_BYTES], after[STORE_HASH_BYTES];
@@ -936,42 +901,35 @@ static void test_discard(void **state)
     assert_int_equal(expect_verify_ok(fx->dir), 7);
 }
 
+/* Each test in a trail directory of its own. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, trailtmp_setup, \
+                                                trailtmp_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_order_and_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_odd_uid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_continues_chain, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_producers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outage_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_query_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_edit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_garbage_value, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_delete_record, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_delete_chain_entry, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_delete_last, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_insert, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_meta, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_checkpoints_signed, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_anchor_truncation, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_anchor_rewrite, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_anchor_reorder, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_anchor_forged_signature, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_read_error_is_not_the_end,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+        TEST(test_order_and_fields),
+        TEST(test_duplicate_keys),
+        TEST(test_odd_uid),
+        TEST(test_reopen_continues_chain),
+        TEST(test_producers),
+        TEST(test_outage_record),
+        TEST(test_open_errors),
+        TEST(test_query_pages),
+        TEST(test_tamper_edit),
+        TEST(test_tamper_garbage_value),
+        TEST(test_tamper_delete_record),
+        TEST(test_tamper_delete_chain_entry),
+        TEST(test_tamper_delete_last),
+        TEST(test_tamper_insert),
+        TEST(test_tamper_meta),
+        TEST(test_checkpoints_signed),
+        TEST(test_anchor_truncation),
+        TEST(test_anchor_rewrite),
+        TEST(test_anchor_reorder),
+        TEST(test_anchor_forged_signature),
+        TEST(test_read_error_is_not_the_end),
+        TEST(test_discard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,47 +18,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct fixture {
-    char dir[64];
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    if (!fx)
-        return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hark-body-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    strcat(fx->dir, "/db");
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    char *slash = strrchr(fx->dir, '/');
-    *slash = '\0';
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
+#include "trailtmp.h"
 
 /* A body of n bytes that differs with seed at every position. */
 static char *body_of(size_t n, unsigned seed)
@@ -186,7 +152,7 @@ static off_t seg_size(const char *dir, unsigned seg)
 
 static void test_round_trip(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     expect_bodies(fx->dir, N_SIZES, true);
     assert_int_equal(seg_size(fx->dir, 0),
@@ -200,7 +166,7 @@ static void test_round_trip(void **state)
 /* A query reply carries each record whole: the client reads no segment. */
 static void test_query_reply_has_bodies(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     store_t *s = open_store(fx->dir, 0);
     store_decoder_t *d = store_decoder_new();
@@ -235,7 +201,7 @@ static void test_query_reply_has_bodies(void **state)
  * follows. */
 static void test_segments_roll(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     size_t n = 2u << 20, count = STORE_BODY_SEGMENT_BYTES / n + 2;
     char *b = body_of(n, 3);
     store_t *s = open_store(fx->dir, STORE_CREATE);
@@ -267,7 +233,7 @@ static void test_segments_roll(void **state)
  * a torn entry): the next open cuts them off, and writing goes on. */
 static void test_dead_logger_tail_cut(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     off_t committed = seg_size(fx->dir, 0);
     store_t *s = open_store(fx->dir, STORE_CREATE);
@@ -307,7 +273,7 @@ static void test_dead_logger_tail_cut(void **state)
 /* A discarded batch takes its bodies with it. */
 static void test_discard(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     off_t committed = seg_size(fx->dir, 0);
     store_t *s = open_store(fx->dir, STORE_CREATE);
@@ -332,7 +298,7 @@ static void test_discard(void **state)
  * the record that lost its body. */
 static void test_lost_bodies_not_overwritten(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     char p[128];
     seg_path(fx->dir, 0, p, sizeof(p));
@@ -356,7 +322,7 @@ static void test_lost_bodies_not_overwritten(void **state)
 /* One byte of a body changed: verify names its record. */
 static void test_tamper_body(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     char p[128];
     seg_path(fx->dir, 0, p, sizeof(p));
@@ -379,7 +345,7 @@ static void test_tamper_body(void **state)
 /* Segments removed or cut at the end: verify says so. */
 static void test_tamper_segment_removed(void **state)
 {
-    struct fixture *fx = *state;
+    struct trailtmp *fx = *state;
     build(fx->dir);
     char p[128];
     seg_path(fx->dir, 0, p, sizeof(p));
@@ -400,21 +366,21 @@ static void test_tamper_segment_removed(void **state)
     store_close(&s);
 }
 
+/* Each test in a trail directory of its own. */
+#define TEST(f) cmocka_unit_test_setup_teardown(f, trailtmp_setup, \
+                                                trailtmp_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_query_reply_has_bodies, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_segments_roll, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_logger_tail_cut, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lost_bodies_not_overwritten,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_body, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_segment_removed, setup,
-                                        teardown),
+        TEST(test_round_trip),
+        TEST(test_query_reply_has_bodies),
+        TEST(test_segments_roll),
+        TEST(test_dead_logger_tail_cut),
+        TEST(test_discard),
+        TEST(test_lost_bodies_not_overwritten),
+        TEST(test_tamper_body),
+        TEST(test_tamper_segment_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
