@@ -373,9 +373,21 @@ _e2e_sanitizer_reports() {
     return 1
 }
 
+# on_exit CMD: CMD (eval'd, so variables are read then) runs when the
+# test ends, before the standard cleanup, newest first; what it returns
+# never changes the test's exit status.
+_E2E_ON_EXIT=()
+on_exit() {
+    _E2E_ON_EXIT=("$1" "${_E2E_ON_EXIT[@]}")
+}
+
 _e2e_cleanup() {
-    local rc=$? pid
+    local rc=$? pid cmd
     trap - EXIT INT TERM
+    set +e
+    for cmd in "${_E2E_ON_EXIT[@]}"; do
+        eval "$cmd"
+    done
     if hark_alive; then
         kill -TERM "$HARK_PID" 2>/dev/null || :
         wait_for 10 eval '! hark_alive' || kill -KILL "$HARK_PID" 2>/dev/null || :

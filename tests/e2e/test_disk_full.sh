@@ -39,12 +39,7 @@ PYEOF
 mkdir "$T/small"
 mount -t tmpfs -o size=5m,mode=0755 tmpfs "$T/small" ||
     skip "cannot mount a tmpfs here"
-unmount() {
-    local rc=$?
-    umount "$T/small" 2>/dev/null || umount -l "$T/small" 2>/dev/null || :
-    return "$rc"
-}
-trap 'unmount; _e2e_cleanup' EXIT
+on_exit 'umount "$T/small" 2>/dev/null || umount -l "$T/small" 2>/dev/null'
 
 cat >"$T/full.yaml" <<YAML
 logger:

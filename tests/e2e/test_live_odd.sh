@@ -48,7 +48,7 @@ stop_nginx() {
     kill "$NGINX_PID" 2>/dev/null || :
     wait "$NGINX_PID" 2>/dev/null || :
 }
-trap 'rc=$?; stop_nginx; (exit $rc); _e2e_cleanup' EXIT
+on_exit stop_nginx
 wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PY_PORT/" ||
     fail "python http.server did not start: $(cat "$T/server.log")"
 wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/" ||

@@ -45,7 +45,7 @@ machines_cleanup() {
         ip netns del "$ns" 2>/dev/null || :
     done
 }
-trap '_rc=$?; machines_cleanup; (exit $_rc); _e2e_cleanup' EXIT
+on_exit machines_cleanup
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 

@@ -55,10 +55,7 @@ http {
 NGINX
 nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$T/nginx.log" 2>&1 &
 NG_PID=$!
-# _e2e_cleanup reads the exit status: kill must neither change it nor,
-# under set -e, end the trap early
-trap 'rc=$?; set +e; kill $PY_PID $NG_PID 2>/dev/null; (exit $rc)
-      _e2e_cleanup' EXIT
+on_exit 'kill $PY_PID $NG_PID 2>/dev/null'
 served() { curl -s -o /dev/null "http://127.0.0.1:$1/public/x"; }
 wait_for 10 served "$PY_PORT" ||
     fail "http.server did not start: $(cat "$T/py.log")"

@@ -52,10 +52,7 @@ note "pipeline live on lo, canary server on port $SERVER_PORT"
 "$HARK" tap -c "$LIVE_CFG" pkt msg log eof stats >"$T/tap.jsonl" \
     2>"$T/tap.err" &
 TAP_PID=$!
-# _e2e_cleanup reads the exit status: kill (which may find the reader
-# gone) must neither change it nor, under set -e, end the trap early
-trap 'rc=$?; set +e; kill $TAP_PID 2>/dev/null; (exit $rc)
-      _e2e_cleanup' EXIT
+on_exit 'kill $TAP_PID 2>/dev/null'
 sleep 1 # a SUB socket sees only what is published after it joined
 
 n=$("$PY" "$CANARY_PY" client "$SERVER_PORT") || fail "canary client failed"

@@ -24,13 +24,8 @@ useradd --system --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin "$evil" >/dev/null 2>&1 ||
     skip "cannot create a throwaway user with useradd"
 evil_uid=$(id -u "$evil")
-remove_user() {
-    local rc=$?
-    rm -rf "/tmp/hark-$evil_uid" "/tmp/hark-$evil_uid".*
-    userdel "$evil" >/dev/null 2>&1 || :
-    return "$rc"
-}
-trap 'remove_user; _e2e_cleanup' EXIT
+on_exit 'rm -rf "/tmp/hark-$evil_uid" "/tmp/hark-$evil_uid".*
+         userdel "$evil" >/dev/null 2>&1'
 as_evil() {
     setpriv --reuid="$evil" --regid="$evil" --clear-groups \
         env -u XDG_RUNTIME_DIR HOME=/nonexistent "$@"

@@ -40,7 +40,7 @@ while True:
               r.get("outcome"), flush=True)
 PY
 PY_PID=$!
-trap 'kill $TAP_PID $STATS_PID $PY_PID 2>/dev/null; _e2e_cleanup' EXIT
+on_exit 'kill $TAP_PID $STATS_PID $PY_PID 2>/dev/null'
 sleep 1 # a SUB socket sees only what is published after it joined
 
 U="http://127.0.0.1:$SERVER_PORT"
