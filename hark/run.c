@@ -11,7 +11,7 @@
  *
  * Counters are summed over incarnations: each time a stage exits, the
  * last stats file of that incarnation is added in, before a restart
- * overwrites it. A stage other than the logger that dies opens an
+ * overwrites it (run_summary.h, which prints them at the end). A stage other than the logger that dies opens an
  * outage (outage.h), written into the trail; `hark run` then exits 3
  * (EXIT_LOST) and the summary says what was lost.
  *
@@ -44,6 +44,8 @@
 #include "outage.h"
 #include "reload.h"
 #include "roles.h"
+#include "run_private.h"
+#include "run_summary.h"
 #include "rundir.h"
 #include "runas.h"
 #include "stats.h"
@@ -65,77 +67,17 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define MAX_CHILDREN (CONFIG_MAX_SHARDS + ROLE_COUNT - 1)
-#define RESTART_WINDOW_NS (60 * NS_PER_SEC)
-#define BACKOFF_MIN_MS 200
-#define BACKOFF_MAX_MS 5000
-#define STABLE_NS (30 * NS_PER_SEC) /* a run this long resets the backoff */
-#define MAX_ARGS 32
-#define EXIT_LOST 3                 /* complete, but something was lost */
-
-enum child_state {
-    CHILD_RUNNING,
-    CHILD_BACKOFF,  /* died; restarts at restart_at */
-    CHILD_DONE,     /* exited 0 */
-    CHILD_DEAD,     /* died and was not restarted (draining) */
-    CHILD_FAILED,   /* bad input, or gave up restarting */
-};
-
-struct child {
-    const struct topology_stage *ts; /* its row: name, level, options */
-    char id[48];
-    int shard;                    /* -1 when not sharded */
-    pid_t pid;
-    enum child_state state;
-    uint64_t started_ns;
-    uint64_t spawned_wall_ns;     /* wall clock of the last start */
-    uint64_t restart_at;
-    unsigned backoff_ms;
-    /* ring of recent restarts: room for every one max_restarts allows */
-    uint64_t restart_times[CONFIG_MAX_RESTARTS];
-    unsigned n_restart_times;
-    unsigned restarts;
-    bool term_sent;
-    uint64_t input_done_ns;       /* when its producers all finished */
-    uint64_t term_sent_ns;
-};
-
-struct options {
-    const char *config_path;
-    const char *read;
-    const char *device;
-    const char *filter;
-    const char *db;
-    const char *run_dir;
-    bool promisc;
-    int verbosity;                /* -1 quiet, 0 normal, 1 verbose */
-    struct roles only;            /* --only: the stages run here */
-};
-
-struct supervisor {
-    struct options opt;
-    struct config *cfg;
-    char bindir[PATH_MAX];
-    char run_dir[PATH_MAX];
-    int run_fd;                   /* the run directory, checked */
-    struct runas user;            /* who the stages run as */
-    int sigfd;
-    bool offline;
-    bool shutting_down;
-    bool failed;
-    bool input_error;
-    unsigned n;
-    struct child children[MAX_CHILDREN];
-    uint64_t started_ns;
-    outages_t *outages;
-    downtime_t *downtime;         /* counting while a live capture is down */
-    bool runs_logger;             /* ends the logger's input (eof) */
-    char producer[64];            /* its id on the logger's input */
-    reload_t *reload;
-    metrics_server_t *metrics;    /* supervisor.metrics, or NULL */
-};
-
-static void bank(struct supervisor *s, const struct child *c, pid_t pid);
+const char *run_state_name(enum child_state s)
+{
+    switch (s) {
+    case CHILD_RUNNING: return "running";
+    case CHILD_BACKOFF: return "restarting";
+    case CHILD_DONE: return "done";
+    case CHILD_DEAD: return "dead";
+    case CHILD_FAILED: return "failed";
+    }
+    return "?";
+}
 
 static void usage(FILE *f)
 {
@@ -228,18 +170,6 @@ static int parse_options(struct options *o, int argc, char **argv)
         return 2;
     }
     return 0;
-}
-
-static const char *state_name(enum child_state s)
-{
-    switch (s) {
-    case CHILD_RUNNING: return "running";
-    case CHILD_BACKOFF: return "restarting";
-    case CHILD_DONE: return "done";
-    case CHILD_DEAD: return "dead";
-    case CHILD_FAILED: return "failed";
-    }
-    return "?";
 }
 
 static bool finished(const struct child *c)
@@ -539,7 +469,7 @@ static void reap(struct supervisor *s)
                 continue;
             pid_t dead = c->pid;
             on_exit_status(s, c, status[i]);
-            bank(s, c, dead);
+            run_summary_bank(&s->banked, s->run_dir, c, dead);
             lost_stage(s, c, dead, status[i]);
         }
 }
@@ -804,194 +734,6 @@ static int supervise(struct supervisor *s)
     return 0;
 }
 
-/* ---- summary --------------------------------------------------------- */
-
-/* The summary's numbers, each a sum of counters. */
-enum total {
-    T_PACKETS, T_KDROP, T_FLOWS, T_GAPS, T_REQUESTS, T_RESPONSES, T_PAIRS,
-    T_UNMATCHED, T_RECORDS, T_REFUSED, T_MALFORMED, T_LOST, T_FRAGMENTS,
-    T_GAP_BYTES, T_RESP_LOST, T_COUNT
-};
-
-/* Every counter the summary reads, named once, with the stage that
- * registers it (`inputs`: every stage that reads the bus). A counter the
- * final stats of a cleanly finished stage lack is misnamed here or was
- * renamed there: the summary says so and the run fails, rather than
- * printing 0 for it. */
-static const struct summary_counter {
-    enum total total;
-    enum topology_role role;
-    bool inputs;
-    const char *name;
-} summary_counters[] = {
-    { T_PACKETS, ROLE_CAPTURE, false, "packets" },
-    { T_KDROP, ROLE_CAPTURE, false, "kernel_dropped" },
-    { T_KDROP, ROLE_CAPTURE, false, "if_dropped" },
-    { T_FLOWS, ROLE_REASSEMBLE, false, "flows" },
-    { T_GAPS, ROLE_REASSEMBLE, false, "gaps" },
-    { T_REQUESTS, ROLE_REASSEMBLE, false, "requests" },
-    { T_RESPONSES, ROLE_REASSEMBLE, false, "responses" },
-    { T_REFUSED, ROLE_REASSEMBLE, false, "flows_refused" },
-    { T_PAIRS, ROLE_CORRELATE, false, "pairs" },
-    { T_UNMATCHED, ROLE_CORRELATE, false, "timeouts" },
-    { T_UNMATCHED, ROLE_CORRELATE, false, "closed" },
-    { T_UNMATCHED, ROLE_CORRELATE, false, "eof_unanswered" },
-    { T_UNMATCHED, ROLE_CORRELATE, false, "orphans" },
-    { T_UNMATCHED, ROLE_CORRELATE, false, "lost" },
-    { T_RESP_LOST, ROLE_CORRELATE, false, "lost" },
-    { T_GAP_BYTES, ROLE_REASSEMBLE, false, "gap_bytes" },
-    /* datagrams that could not be put back together */
-    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_overlaps" },
-    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_timeouts" },
-    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_evicted" },
-    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_refused" },
-    { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_invalid" },
-    { T_REFUSED, ROLE_CORRELATE, false, "pending_refused" },
-    { T_RECORDS, ROLE_LOGGER, false, "records" },
-    { T_REFUSED, ROLE_LOGGER, false, "records_failed" },
-    { T_REFUSED, ROLE_LOGGER, false, "records_lost" },
-    { T_MALFORMED, ROLE_COUNT, true, "frames_malformed" },
-    { T_LOST, ROLE_COUNT, true, "frames_lost" },
-};
-#define N_SUMMARY_COUNTERS \
-    (sizeof(summary_counters) / sizeof(summary_counters[0]))
-
-struct summary {
-    uint64_t v[T_COUNT];
-    bool missing;             /* a stage left no stats file */
-    const char *unknown[N_SUMMARY_COUNTERS]; /* id of a stage lacking it */
-};
-
-/* Every incarnation's counters, added as each one exits. */
-static struct summary banked;
-
-static bool snapshot_value(const struct stats_snapshot *snap,
-                           const char *name, uint64_t *v)
-{
-    for (unsigned i = 0; i < snap->n; i++)
-        if (!strcmp(snap->names[i], name)) {
-            *v = snap->values[i];
-            return true;
-        }
-    return false;
-}
-
-static void add_snapshot(struct summary *sum, const struct child *c,
-                         const struct stats_snapshot *snap)
-{
-    for (unsigned k = 0; k < N_SUMMARY_COUNTERS; k++) {
-        const struct summary_counter *sc = &summary_counters[k];
-        uint64_t v;
-        if (sc->inputs ? !c->ts->input : sc->role != c->ts->role)
-            continue;
-        if (snapshot_value(snap, sc->name, &v))
-            sum->v[sc->total] += v;
-        else if (c->state == CHILD_DONE && snap->final && !sum->unknown[k])
-            sum->unknown[k] = c->id;
-    }
-}
-
-/* Adds the last counters of incarnation pid of c, read before a restart
- * overwrites them. One that was killed before its first report (each
- * second) left none; one that exited cleanly always leaves its final
- * ones. */
-static void bank(struct supervisor *s, const struct child *c, pid_t pid)
-{
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof(path), "%s/stats/%s.json", s->run_dir, c->id);
-    struct stats_snapshot snap;
-    if (stats_snapshot_load(path, &snap) == 0 && snap.pid == (long)pid)
-        add_snapshot(&banked, c, &snap);
-    else if (c->state == CHILD_DONE)
-        banked.missing = true;
-}
-
-/* Prints what the run did; false when a counter it needs is unknown.
- * *any_lost: something was lost (drops, outages). */
-static bool print_summary(const struct supervisor *s, bool *any_lost)
-{
-    const struct summary sum = banked;
-    bool known = true;
-    for (unsigned k = 0; k < N_SUMMARY_COUNTERS; k++)
-        known &= !sum.unknown[k];
-    uint64_t packets = sum.v[T_PACKETS], kdrop = sum.v[T_KDROP];
-    uint64_t flows = sum.v[T_FLOWS], gaps = sum.v[T_GAPS];
-    uint64_t reqs = sum.v[T_REQUESTS], resps = sum.v[T_RESPONSES];
-    uint64_t pairs = sum.v[T_PAIRS], unmatched = sum.v[T_UNMATCHED];
-    uint64_t records = sum.v[T_RECORDS], refused = sum.v[T_REFUSED];
-    uint64_t malformed = sum.v[T_MALFORMED], lost = sum.v[T_LOST];
-    uint64_t fragments = sum.v[T_FRAGMENTS];
-    uint64_t gap_bytes = sum.v[T_GAP_BYTES], resp_lost = sum.v[T_RESP_LOST];
-    unsigned restarts = 0;
-    for (unsigned i = 0; i < s->n; i++)
-        restarts += s->children[i].restarts;
-    double secs = (double)(clock_mono_ns() - s->started_ns) / 1e9;
-    uint64_t drops = kdrop + refused + malformed + lost + fragments;
-    unsigned outages = outages_count(s->outages);
-    /* The sniffer's own misses are losses of the trail too. */
-    *any_lost = drops || outages || gaps || resp_lost;
-    printf("hark: %s in %.1fs%s\n",
-           s->failed || !known ? "run FAILED" : "run complete", secs,
-           *any_lost ? ", with LOSSES" : "");
-    const struct roles *here = &s->opt.only;
-    if (s->opt.only.some) {
-        char what[200];
-        printf("  stages     %s (--only; the others run elsewhere)\n",
-               roles_describe(here, s->cfg, what, sizeof(what)) ? what
-                                                                : "?");
-    }
-    if (roles_has(here, ROLE_CAPTURE, 0))
-        printf("  packets    %llu (kernel dropped %llu)\n",
-               (unsigned long long)packets, (unsigned long long)kdrop);
-    if (here->mask & (1u << ROLE_REASSEMBLE) || !here->some) {
-        printf("  flows      %llu (gaps %llu)\n", (unsigned long long)flows,
-               (unsigned long long)gaps);
-        printf("  requests   %llu   responses %llu\n",
-               (unsigned long long)reqs, (unsigned long long)resps);
-    }
-    if (roles_has(here, ROLE_CORRELATE, 0))
-        printf("  pairs      %llu   unmatched %llu\n",
-               (unsigned long long)pairs, (unsigned long long)unmatched);
-    if (s->runs_logger)
-        printf("  records    %llu written to %s\n",
-               (unsigned long long)records, s->cfg->logger.db);
-    printf("  drops      %llu (refused %llu, malformed frames %llu, "
-           "frames lost %llu, fragments %llu)\n",
-           (unsigned long long)drops,
-           (unsigned long long)refused, (unsigned long long)malformed,
-           (unsigned long long)lost, (unsigned long long)fragments);
-    if (gaps || resp_lost)
-        printf("  not captured: %llu gap(s), %llu bytes; %llu response(s) "
-               "lost (records flagged gap, outcome lost)\n",
-               (unsigned long long)gaps, (unsigned long long)gap_bytes,
-               (unsigned long long)resp_lost);
-    if (outages) {
-        printf("  outages    %u: records may be missing while a stage was "
-               "down (hark query --kind outage)\n", outages);
-        outages_print(s->outages, stdout);
-    }
-    unsigned unwritten = outages_unwritten(s->outages);
-    if (unwritten)
-        printf("  NOT IN THE TRAIL: %u outage record(s); the logger never "
-               "acknowledged them\n", unwritten);
-    if (restarts)
-        printf("  restarts   %u\n", restarts);
-    for (unsigned i = 0; i < s->n; i++) {
-        const struct child *c = &s->children[i];
-        if (c->state != CHILD_DONE)
-            printf("  stage %-14s %s\n", c->id, state_name(c->state));
-    }
-    for (unsigned k = 0; k < N_SUMMARY_COUNTERS; k++)
-        if (sum.unknown[k])
-            printf("  BUG: %s has no counter '%s'; the summary cannot count "
-                   "it\n", sum.unknown[k], summary_counters[k].name);
-    if (sum.missing)
-        printf("  (some stages left no stats; see %s/stats)\n", s->run_dir);
-    printf("  details: hark stats --run-dir %s\n", s->run_dir);
-    fflush(stdout);
-    return known;
-}
-
 /* ---- setup ----------------------------------------------------------- */
 
 static int find_bindir(char *out, size_t size)
@@ -1244,7 +986,7 @@ int hark_run_main(int argc, char **argv)
     if (rc < 0)
         log_error("supervisor: %s", strerror(-rc));
     bool lost;
-    bool counted = print_summary(s, &lost);
+    bool counted = run_summary_print(s, &lost);
     print_head(s);
     int status = s->input_error                     ? 2
                  : (s->failed || rc < 0 || !counted) ? 1
