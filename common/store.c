@@ -9,6 +9,7 @@
  * Verification is in store_verify.c, the query protocol in store_query.c.
  */
 #include "store_private.h"
+#include "store_view.h"
 #include "clock.h"
 #include "errbuf.h"
 #include "mpcheck.h"
@@ -410,8 +411,20 @@ int store_open(const char *path, unsigned flags, store_t **out, char *err,
     int rc = store_alloc(s, flags);
     if (rc < 0)
         goto fail;
+    /* A reader opens a view, never the trail's own files. */
+    if (!(flags & STORE_CREATE)) {
+        char view[STORE_VIEW_PATH];
+        rc = store_view_make(path, view, err, errlen);
+        if (rc == 0 && !(s->view = strdup(view))) {
+            store_view_remove(view);
+            rc = -ENOMEM;
+        }
+        if (rc < 0 && rc != -EXDEV)
+            goto fail;
+        rc = 0;
+    }
     char *e = NULL;
-    s->db = leveldb_open(s->opt, path, &e);
+    s->db = leveldb_open(s->opt, s->view ? s->view : path, &e);
     if (e) {
         errbuf_set(err, errlen, "%s", e);
         /* "IO error: lock DIR/LOCK: already held by process" (same
@@ -443,6 +456,8 @@ void store_close(store_t **sp)
     store_t *s = *sp;
     if (s->db)
         leveldb_close(s->db);
+    store_view_remove(s->view);
+    free(s->view);
     if (s->opt)
         leveldb_options_destroy(s->opt);
     if (s->bloom)

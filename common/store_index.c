@@ -18,9 +18,11 @@
 #include "mpcheck.h"
 #include "mpobj.h"
 #include "store_index.h"
+#include "store_view.h"
 #include "urlsplit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +82,7 @@ struct store_idx {
     bool wrote;                   /* this process wrote to it */
     frame_writer_t *enc;          /* a summary's record map */
     msgpack_sbuffer sb;           /* a summary */
+    char *view;                   /* a reader's view of it */
 };
 
 #define INDEX_DIR "index"
@@ -128,6 +131,8 @@ void store_index_close(store_t *s)
         leveldb_compact_range(x->db, "\xff", 1, "\xff", 1);
     if (x->db)
         leveldb_close(x->db);
+    store_view_remove(x->view);
+    free(x->view);
     leveldb_options_destroy(x->opt);
     leveldb_writebatch_destroy(x->batch);
     frame_writer_destroy(&x->enc);
@@ -245,6 +250,19 @@ int store_index_open(store_t *s, bool create)
     x->tried = true;
     if (!s->db || !index_path_of(s, path, sizeof(path)))
         return 0;
+    /* a reader, as for the trail itself, opens a view of the index */
+    char view[STORE_VIEW_PATH];
+    if (!create) {
+        int rc = store_view_make(path, view, NULL, 0);
+        if (rc == 0 && !(x->view = strdup(view))) {
+            store_view_remove(view);
+            rc = -ENOMEM;
+        }
+        if (rc < 0 && rc != -EXDEV)
+            return 0; /* no index to read: scans read records */
+        if (rc == 0)
+            snprintf(path, sizeof(path), "%s", view);
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         char *e = NULL;
         leveldb_options_set_create_if_missing(x->opt, create);

@@ -31,6 +31,7 @@
 
 struct store {
     char *path;
+    char *view;                   /* a reader's view of it (store_view.h) */
     leveldb_t *db;                /* NULL after a failed reopen */
     leveldb_options_t *opt;
     leveldb_filterpolicy_t *bloom;

@@ -1,7 +1,10 @@
 /* serve_source.c - the trail at rest, or the logger's query socket.
  *
- * At rest a scan is a store_scan (store_index.h) of the trail opened for
- * this request; live it is the same scan asked of the logger in pages of
+ * At rest a scan is a store_scan (store_index.h) of the trail, opened as
+ * a view (store_view.h) and kept from request to request until the
+ * trail's directory changes (a view is cheap to keep, but each open
+ * replays the log the logger left); live it is the same scan asked of
+ * the logger in pages of
  * the query protocol (store_query.h), with each record's key and chain
  * entry. The REQ socket is made again after any failure (a REQ socket
  * that lost its reply cannot send again).
@@ -11,18 +14,21 @@
 #include "errbuf.h"
 #include "store_index.h"
 #include "store_query.h"
+#include "store_view.h"
 #include "topology.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #define SOURCE_TIMEOUT_MS 10000
 
 struct serve_source {
     const struct config *cfg;
-    store_t *store;               /* open during a request, at rest */
+    store_t *store;               /* the trail at rest, while unchanged */
+    struct stat stamp;            /* its directory when it was opened */
     bool live;
     void *zctx, *sock;            /* the logger's query socket */
     char ep[4200];
@@ -98,13 +104,32 @@ static int connect_logger(serve_source_t *s, char *err, size_t errlen)
     return 0;
 }
 
+/* True when the trail open at rest is still the trail: nobody holds it
+ * and its directory is as it was (a logger that opens it makes a new
+ * log file there at once). */
+static bool unchanged(const serve_source_t *s, const char *path)
+{
+    struct stat st;
+    return s->store && stat(path, &st) == 0 && st.st_dev == s->stamp.st_dev &&
+           st.st_ino == s->stamp.st_ino &&
+           st.st_mtim.tv_sec == s->stamp.st_mtim.tv_sec &&
+           st.st_mtim.tv_nsec == s->stamp.st_mtim.tv_nsec &&
+           !store_view_held(path);
+}
+
 int serve_source_open(serve_source_t *s, char *err, size_t errlen)
 {
     const char *path = s->cfg->logger.db;
     char why[512] = "";
-    serve_source_close(s);
-    int rc = store_open(path, 0, &s->store, why, sizeof(why));
+    if (unchanged(s, path))
+        return 0;
+    store_close(&s->store);
+    struct stat st;
+    int rc = stat(path, &st) == 0 ? 0 : -ENOENT;
+    if (rc == 0)
+        rc = store_open(path, 0, &s->store, why, sizeof(why));
     if (rc == 0) {
+        s->stamp = st;
         s->live = false;
         return 0;
     }
@@ -122,7 +147,9 @@ int serve_source_open(serve_source_t *s, char *err, size_t errlen)
 
 void serve_source_close(serve_source_t *s)
 {
-    store_close(&s->store);
+    /* at rest the trail stays open for the next request (unchanged());
+     * live there is nothing to let go of */
+    (void)s;
 }
 
 bool serve_source_live(const serve_source_t *s)

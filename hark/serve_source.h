@@ -1,6 +1,6 @@
 /* serve_source.h - where `hark serve` reads the trail from.
  *
- * A trail at rest is opened for each request and closed after it, so
+ * A trail at rest is read through a view of it (store_view.h), so
  * `hark run` can take it at any moment; while the logger holds it (the
  * open fails as busy) the same questions go to the logger's query socket
  * (store_query.h). Both answer in pages of the query protocol, so the
@@ -25,7 +25,8 @@ serve_source_t *serve_source_new(const struct config *cfg);
 void serve_source_destroy(serve_source_t **s);
 
 /* Gets hold of the trail for one request: 0, -ENOENT (no trail there),
- * or -EIO; err says why. serve_source_close() lets go of it. */
+ * or -EIO; err says why. serve_source_close() ends the request (a trail
+ * at rest stays open while it does not change). */
 int serve_source_open(serve_source_t *s, char *err, size_t errlen);
 void serve_source_close(serve_source_t *s);
 /* True when the logger holds the trail and answers for it. */

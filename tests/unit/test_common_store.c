@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_index.h"
 #include "store_query.h"
 #include "store_verify.h"
 #include "trailedit.h"
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "trailtmp.h"
@@ -384,6 +386,98 @@ static void test_open_errors(void **state)
     store_close(&t);
     /* an empty trail verifies */
     assert_int_equal(expect_verify_ok(fx->dir), 0);
+}
+
+/* Every file under a trail: its name, size, inode and modification time,
+ * one line each (nftw walks in a stable order for an unchanged tree). */
+static char tree_print[16384];
+
+static int tree_entry(const char *path, const struct stat *sb, int flag,
+                      struct FTW *ftw)
+{
+    (void)flag;
+    (void)ftw;
+    size_t n = strlen(tree_print);
+    snprintf(tree_print + n, sizeof(tree_print) - n, "%s %lld %llu %lld.%09ld\n",
+             path, (long long)sb->st_size, (unsigned long long)sb->st_ino,
+             (long long)sb->st_mtim.tv_sec, sb->st_mtim.tv_nsec);
+    return 0;
+}
+
+static char *tree_of(const char *dir)
+{
+    tree_print[0] = '\0';
+    assert_int_equal(nftw(dir, tree_entry, 16, FTW_PHYS), 0);
+    assert_true(strlen(tree_print) < sizeof(tree_print) - 1);
+    return strdup(tree_print);
+}
+
+/* Readers (query, export, verify, serve at rest) open views: the trail's
+ * files are exactly as they were, though LevelDB, opened on them, would
+ * have replayed the log the writer left and written new files; and the
+ * views are gone once the readers close. */
+static void test_readers_leave_trail_alone(void **state)
+{
+    struct trailtmp *fx = *state;
+    build_trail(fx->dir);
+    char views[TRAILTMP_PATH + 16];
+    snprintf(views, sizeof(views), "%s.views", fx->dir);
+    assert_int_equal(mkdir(views, 0700), 0);
+    const char *old_tmp = getenv("TMPDIR");
+    char *saved = old_tmp ? strdup(old_tmp) : NULL;
+    setenv("TMPDIR", views, 1);
+
+    char *before = tree_of(fx->dir);
+    assert_non_null(strstr(before, ".log"));
+    store_t *s = NULL, *t = NULL;
+    char err[256];
+    assert_int_equal(store_open(fx->dir, 0, &s, err, sizeof(err)), 0);
+    assert_int_equal(store_open(fx->dir, 0, &t, err, sizeof(err)), 0);
+    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
+    struct audit_record r;
+    int n = 0;
+    while (store_iter_next(it, &r) == 1)
+        n++;
+    assert_int_equal(n, 6);
+    store_iter_destroy(&it);
+    struct store_verify v;
+    assert_int_equal(store_verify(t, NULL, &v), 0);
+    assert_int_equal(v.records, 6);
+    /* a narrowed scan opens the index (a view of it too) */
+    struct store_scan_opts o = { .until_ns = UINT64_MAX, .by_status = true,
+                                 .status_lo = 100, .status_hi = 599 };
+    store_scan_t *sc = store_scan_new(s, &o);
+    assert_non_null(sc);
+    assert_true(store_indexed(s));
+    n = 0;
+    while (store_scan_next(sc, &r) == 1)
+        n++;
+    assert_int_equal(n, 3);
+    store_scan_destroy(&sc);
+    store_close(&s);
+    store_close(&t);
+    char *after = tree_of(fx->dir);
+    assert_string_equal(before, after);
+    DIR *d = opendir(views);
+    struct dirent *de;
+    int left = 0;
+    while ((de = readdir(d)))
+        left += de->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(left, 0);
+
+    /* the writer goes on where it was: the readers took nothing from it */
+    s = open_rw(fx->dir);
+    assert_int_equal(store_last_seq(s), 6);
+    store_close(&s);
+    free(before);
+    free(after);
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TMPDIR");
+    }
 }
 
 /* The query protocol: paged replies carry every record once. */
@@ -915,6 +1009,7 @@ int main(void)
         TEST(test_producers),
         TEST(test_outage_record),
         TEST(test_open_errors),
+        TEST(test_readers_leave_trail_alone),
         TEST(test_query_pages),
         TEST(test_tamper_edit),
         TEST(test_tamper_garbage_value),
