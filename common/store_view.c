@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,34 @@ static int fill(int dirfd, int viewfd, const char *dir, char *err,
     return rc;
 }
 
+/* Removes the views in tmp of readers that died without removing them
+ * (hark-view-PID-XXXXXX of a PID that is gone): a killed `hark serve`
+ * would otherwise pin the files its links name, or copies of them. */
+static void sweep(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        long pid;
+        char rest[16];
+        if (sscanf(de->d_name, "hark-view-%ld-%15s", &pid, rest) != 2 ||
+            pid <= 0 || strlen(rest) != 6 || pid == (long)getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        char path[STORE_VIEW_PATH];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name) <
+            sizeof(path))
+            store_view_remove(path);
+    }
+    closedir(d);
+}
+
 int store_view_make(const char *dir, char view[STORE_VIEW_PATH], char *err,
                     size_t errlen)
 {
@@ -166,9 +195,10 @@ int store_view_make(const char *dir, char view[STORE_VIEW_PATH], char *err,
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
+    sweep(tmp);
     int e = 0;
-    if ((size_t)snprintf(view, STORE_VIEW_PATH, "%s/hark-view-XXXXXX", tmp) >=
-        STORE_VIEW_PATH)
+    if ((size_t)snprintf(view, STORE_VIEW_PATH, "%s/hark-view-%ld-XXXXXX",
+                         tmp, (long)getpid()) >= STORE_VIEW_PATH)
         e = ENAMETOOLONG;
     else if (!mkdtemp(view))
         e = errno;

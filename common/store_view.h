@@ -9,7 +9,8 @@
  * to each of the database's files. LevelDB never writes into a file it
  * did not create (with reuse_logs off, as hark leaves it): new files and
  * renames land in the view, the originals stay as they were. The view
- * is removed when the reader closes it.
+ * is removed when the reader closes it, and one a reader left behind
+ * (killed) when the next reader of this user makes its own.
  *
  * Links need $TMPDIR on the trail's file system (and mount). Elsewhere a
  * trail on writable media is opened in place, as LevelDB expects (a view

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "trailtmp.h"
@@ -427,6 +428,25 @@ static void test_readers_leave_trail_alone(void **state)
     char *saved = old_tmp ? strdup(old_tmp) : NULL;
     setenv("TMPDIR", views, 1);
 
+    /* a view a killed reader left is swept; one of a live process stays */
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char stale[TRAILTMP_PATH + 64], alive[TRAILTMP_PATH + 64];
+    snprintf(stale, sizeof(stale), "%s/hark-view-%ld-abcdef", views,
+             (long)dead);
+    snprintf(alive, sizeof(alive), "%s/hark-view-%ld-ghijkl", views,
+             (long)getppid());
+    assert_int_equal(mkdir(stale, 0700), 0);
+    assert_int_equal(mkdir(alive, 0700), 0);
+    char inside[TRAILTMP_PATH + 80];
+    snprintf(inside, sizeof(inside), "%s/CURRENT", stale);
+    FILE *f = fopen(inside, "w");
+    assert_non_null(f);
+    fclose(f);
+
     char *before = tree_of(fx->dir);
     assert_non_null(strstr(before, ".log"));
     store_t *s = NULL, *t = NULL;
@@ -458,6 +478,9 @@ static void test_readers_leave_trail_alone(void **state)
     store_close(&t);
     char *after = tree_of(fx->dir);
     assert_string_equal(before, after);
+    struct stat st;
+    assert_int_equal(stat(stale, &st), -1);
+    assert_int_equal(rmdir(alive), 0);
     DIR *d = opendir(views);
     struct dirent *de;
     int left = 0;
