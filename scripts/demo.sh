@@ -20,3 +20,4 @@ echo "== hark verify --db $out/demo.db"
 "$bin/hark" verify -c hark.yaml --db "$out/demo.db"
 echo
 echo "JSON lines (Elastic Common Schema): $bin/hark query --db $out/demo.db --json"
+echo "In a browser: $bin/hark serve --db $out/demo.db, then open http://127.0.0.1:8080/"
