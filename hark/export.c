@@ -254,7 +254,7 @@ static void har_request(struct json_out *j, const struct audit_record *r)
 
 static void har_response(struct json_out *j, const struct audit_record *r)
 {
-    bool answered = r && r->status != 0;
+    bool answered = r && record_answered(r);
     json_out_obj(j);
     json_out_key(j, "status");
     json_out_u64(j, answered ? r->status : 0);
@@ -434,7 +434,7 @@ static void attach_response(struct har *h, struct har_entry *e,
     e->has_resp = true;
     snprintf(e->outcome, sizeof(e->outcome), "%.*s",
              r->outcome.n > 20 ? 20 : (int)r->outcome.n, r->outcome.p);
-    if (r->status) {
+    if (record_answered(r)) {
         e->time_ns = r->latency_ns;
         json_out_reset(&h->j);
         har_response(&h->j, r);

@@ -44,10 +44,18 @@ static void host_split(struct bytes host, struct bytes *domain, uint32_t *port)
     *port = v;
 }
 
+bool record_answered(const struct audit_record *r)
+{
+    return r->kind == RECORD_RESPONSE &&
+           (r->status != 0 || bytes_eq(r->outcome, "ok"));
+}
+
 const char *record_event_outcome(const struct audit_record *r)
 {
     if (r->kind != RECORD_RESPONSE)
         return "unknown";
+    if (r->status == 0 && record_answered(r))
+        return "success";
     if (r->status == 0 || (r->status >= 400 && r->status <= 599))
         return "failure";
     if (r->status >= 200 && r->status <= 399)
@@ -122,7 +130,7 @@ static void json_event(struct json_out *j, const struct audit_record *r)
     bool resp = r->kind == RECORD_RESPONSE;
     event_open(j, "web", "access", resp ? "response" : "request",
                record_event_outcome(r));
-    if (resp && r->status != 0)
+    if (record_answered(r))
         key_u64(j, "duration", r->latency_ns);
     json_out_obj_end(j);
 }
@@ -150,7 +158,7 @@ static void json_url(struct json_out *j, const struct audit_record *r)
 }
 
 /* http {version?, request? {method?, body {bytes}}, response?
- *       {status_code, body {bytes}}} */
+ *       {status_code?, body {bytes}}} */
 static void json_http(struct json_out *j, const struct audit_record *r)
 {
     bool resp = r->kind == RECORD_RESPONSE;
@@ -165,10 +173,11 @@ static void json_http(struct json_out *j, const struct audit_record *r)
             body_bytes(j, r->body_len);
         json_out_obj_end(j);
     }
-    if (resp && r->status != 0) {
+    if (record_answered(r)) {
         json_out_key(j, "response");
         json_out_obj(j);
-        key_u64(j, "status_code", r->status);
+        if (r->status != 0) /* none in an HTTP/0.9 answer */
+            key_u64(j, "status_code", r->status);
         body_bytes(j, r->body_len);
         json_out_obj_end(j);
     }
@@ -283,7 +292,7 @@ static int outage_json(struct json_out *j, const struct audit_record *r)
  *   network {transport, protocol}
  *   url {original, path?, query?, fragment?, domain?, port?}
  *   http {version?, request? {method?, body {bytes}}, response?
- *         {status_code, body {bytes}}}
+ *         {status_code?, body {bytes}}}
  *   hark {uid, idx, service_group?, route?, policy?, step?, outcome?,
  *         reason?, flags, headers, body {captured, content? | base64?}}
  * Requests carry http.request.body; responses carry http.request.method

@@ -24,8 +24,14 @@ void record_json_flags(struct json_out *j, uint32_t flags);
 /* Appends an outage's lost counts as an object {name: n}. */
 void record_json_lost(struct json_out *j, const struct audit_record *r);
 
-/* "success" (2xx/3xx), "failure" (4xx/5xx or no response: timeout,
- * closed, eof), "unknown" (requests, 1xx): ECS event.outcome. */
+/* True for a response record the server sent: one with a status, or an
+ * HTTP/0.9 answer (no status line; outcome "ok"). False for the records
+ * that say no response came (timeout, closed, eof, lost). */
+bool record_answered(const struct audit_record *r);
+
+/* "success" (2xx/3xx, an HTTP/0.9 answer), "failure" (4xx/5xx or no
+ * response: timeout, closed, eof), "unknown" (requests, 1xx): ECS
+ * event.outcome. */
 const char *record_event_outcome(const struct audit_record *r);
 
 #endif

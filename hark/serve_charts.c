@@ -84,7 +84,7 @@ static int status_class(const struct audit_record *r)
 
 static bool is_error(const struct audit_record *r)
 {
-    return r->status == 0 || r->status >= 400;
+    return !record_answered(r) || r->status >= 400;
 }
 
 static int add_point(struct chart *c, const struct audit_record *r)
@@ -140,7 +140,7 @@ static int visit(void *ctx, const struct audit_record *r,
         rc = add_point(c, r);
         break;
     case SERVE_CHART_LATENCY:
-        if (r->status)
+        if (record_answered(r))
             rc = add_route(c, r);
         break;
     case SERVE_CHART_PATHS:

@@ -85,6 +85,8 @@ void serve_list_row(struct json_out *j, const struct audit_record *r,
     if (resp && r->status) {
         json_out_key(j, "status");
         json_out_u64(j, r->status);
+    }
+    if (record_answered(r)) {
         json_out_key(j, "duration_ms");
         json_out_ms(j, r->latency_ns);
     }

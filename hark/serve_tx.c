@@ -116,9 +116,9 @@ static void timings(struct json_out *j, const struct audit_record *r)
         if (r->req_ts_ns)
             key_str(j, "request_start",
                     clock_format_rfc3339(r->req_ts_ns, ts, sizeof(ts)));
-        key_str(j, r->status ? "response_start" : "wait_end",
+        key_str(j, record_answered(r) ? "response_start" : "wait_end",
                 clock_format_rfc3339(r->ts_ns, ts, sizeof(ts)));
-        if (r->status) {
+        if (record_answered(r)) {
             json_out_key(j, "latency_ms");
             json_out_ms(j, r->latency_ns);
         }

@@ -60,6 +60,7 @@ struct conn {
     bool midstream;
     bool open;                 /* parsers live, close not yet emitted */
     uint32_t n_req, n_resp;
+    bool last_req_http09;      /* the last request had no version */
     uint64_t pkts[2], bytes[2];
     uint64_t ts_last_ns;       /* latest packet time on the connection */
     char ip[2][ADDR_TEXT];     /* [0] client, [1] server */
@@ -221,6 +222,17 @@ static enum http_req_class classify(void *ctx, const struct http_start *s)
     return HTTP_REQ_NORMAL;
 }
 
+/* The response parser's other question: do server bytes that are no
+ * status line answer an HTTP/0.9 request? Yes while one is unanswered:
+ * the last request emitted, or the one whose headers are not yet over
+ * (nginx answers "GET /" before the client's blank line). */
+static bool answers_http09(void *ctx)
+{
+    struct conn *c = ctx;
+    return http_parser_current_http09(c->http[0]) ||
+           (c->last_req_http09 && c->n_resp < c->n_req);
+}
+
 static void request_done(struct conn *c, const struct http_parsed *p,
                          struct http_msg *m)
 {
@@ -229,6 +241,7 @@ static void request_done(struct conn *c, const struct http_parsed *p,
     m->idx = c->n_req++;
     m->method = p->method;
     m->uri = p->uri;
+    c->last_req_http09 = p->version.n == 0;
     t->c.requests++;
     if (pairing_take_early(&c->pair, m->idx, c->fed_end[0])) {
         m->flags |= MSG_F_EARLY_RESPONSE;
@@ -573,6 +586,7 @@ static void conn_parsers(conn_tracker_t *t, struct conn *c)
         return;
     }
     http_parser_set_classifier(c->http[1], classify, c);
+    http_parser_set_http09(c->http[1], answers_http09, c);
 }
 
 /* Takes in what is held back, delivers what each direction still holds

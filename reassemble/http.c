@@ -124,6 +124,8 @@ struct http_parser {
     uint64_t pos_first, mark_first;
     http_classify_fn classify;
     void *classify_ctx;
+    http_http09_fn http09;
+    void *http09_ctx;
 
     /* resync: candidate start in hbuf[0, hlen) */
     uint64_t resync_run;
@@ -180,7 +182,7 @@ static struct span span_of(size_t off, size_t len)
 
 static struct bytes bytes_at(const uint8_t *base, struct span s)
 {
-    struct bytes b = { (const char *)base + s.off, s.len };
+    struct bytes b = { s.len ? (const char *)base + s.off : NULL, s.len };
     return b;
 }
 
@@ -1109,6 +1111,29 @@ static size_t refuse_line(http_parser_t *p, size_t have, size_t used,
     return used;
 }
 
+/* A response parser at a message boundary whose bytes cannot begin a
+ * status line: true when they answer an HTTP/0.9 request. */
+static bool bare_answer(const http_parser_t *p)
+{
+    return p->dir == HTTP_DIR_RESPONSE && !p->strict_line && p->http09 &&
+           p->http09(p->http09_ctx);
+}
+
+/* An HTTP/0.9 request is answered by the bytes up to the close, without
+ * a status line or headers (nginx and Python's http.server still do):
+ * the message is those bytes, status 0, flagged malformed. */
+static size_t answer_http09(http_parser_t *p, size_t used)
+{
+    p->flags |= MSG_F_MALFORMED;
+    classify(p);
+    body_take(p, head_base(p), head_len(p));
+    p->hlen = 0;
+    p->zc = NULL;
+    p->zc_len = 0;
+    p->state = ST_BODY_CLOSE;
+    return used;
+}
+
 static size_t on_line(http_parser_t *p, const uint8_t *d, size_t n,
                       uint64_t ts)
 {
@@ -1128,13 +1153,15 @@ static size_t on_line(http_parser_t *p, const uint8_t *d, size_t n,
     if (lf) {
         if (start_line(p->dir, head_base(p), len - 1, false, p->strict_line,
                        NULL) == LINE_BAD)
-            return refuse_line(p, have, used, len - 1);
+            return bare_answer(p) ? answer_http09(p, used)
+                                  : refuse_line(p, have, used, len - 1);
         p->state = ST_HEAD;
         p->eoh = EOH_LF;
         return used;
     }
     if (first_bad_prefix(p, have, len))
-        return refuse_line(p, have, used, len);
+        return bare_answer(p) ? answer_http09(p, used)
+                              : refuse_line(p, have, used, len);
     if (len >= cap)
         overflow(p);
     return used;
@@ -1633,6 +1660,26 @@ void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
 {
     p->classify = fn;
     p->classify_ctx = ctx;
+}
+
+void http_parser_set_http09(http_parser_t *p, http_http09_fn fn, void *ctx)
+{
+    p->http09 = fn;
+    p->http09_ctx = ctx;
+}
+
+bool http_parser_current_http09(const http_parser_t *p)
+{
+    if (!p || p->dir != HTTP_DIR_REQUEST || p->state != ST_HEAD)
+        return false;
+    const uint8_t *h = head_base(p);
+    size_t n = head_len(p);
+    const uint8_t *lf = n ? memchr(h, '\n', n) : NULL;
+    struct start st;
+    return lf &&
+           start_line(p->dir, h, (size_t)(lf - h), false, p->strict_line,
+                      &st) != LINE_BAD &&
+           st.version.len == 0;
 }
 
 void http_parser_set_mark(http_parser_t *p, uint64_t mark)

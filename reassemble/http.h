@@ -16,6 +16,8 @@
  * or control bytes in the target) is a request, and a status line with
  * an odd version or a status of one to three digits ("HTTP/1.0 2XX OK")
  * a response; both are kept byte for byte and flagged MSG_F_MALFORMED.
+ * An HTTP/0.9 request's answer has no status line at all: the bytes up
+ * to the close are its message (http_parser_set_http09).
  *
  * Framing follows RFC 9112 section 6: requests carry a body only with
  * Content-Length or chunked Transfer-Encoding; responses to HEAD, 1xx,
@@ -127,6 +129,19 @@ typedef enum http_req_class (*http_classify_fn)(void *ctx,
                                                 const struct http_start *s);
 void http_parser_set_classifier(http_parser_t *p, http_classify_fn fn,
                                 void *ctx);
+
+/* Response parsers: asked when the bytes at a message boundary cannot
+ * begin a status line, whether the request they would answer is an
+ * HTTP/0.9 one (a request line without a version). Then they are its
+ * answer, to the end of the stream: emitted with status 0 and no
+ * version, flagged MSG_F_MALFORMED. Otherwise (and without this
+ * function) they are skipped, looking for a status line. */
+typedef bool (*http_http09_fn)(void *ctx);
+void http_parser_set_http09(http_parser_t *p, http_http09_fn fn, void *ctx);
+
+/* Request parsers: true when the message under way has a whole request
+ * line without a version (HTTP/0.9), its headers not yet ended. */
+bool http_parser_current_http09(const http_parser_t *p);
 
 /* Tags the bytes fed from now on (conn.c: how much of the other direction
  * their packet acknowledged); each message keeps the tag of its first

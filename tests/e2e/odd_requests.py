@@ -8,8 +8,12 @@ servers, and what hark must log of them.
                                        each request a server answered is
                                        logged as sent, flagged malformed,
                                        and paired with the status line the
-                                       server sent, if it sent one (Python
-                                       answers some with a bare body)
+                                       server sent, if it sent one; an
+                                       HTTP/0.9 request's bare answer as a
+                                       response without a status and with
+                                       every byte the server sent (Python
+                                       answers some other requests with a
+                                       bare body too: those are skipped)
 """
 import json
 import socket
@@ -54,7 +58,7 @@ def send(out, ports):
                 status = int(got.split(b" ", 2)[1])
             results.append({"label": label, "port": port, "uri": uri,
                             "version": version, "answered": len(got) > 0,
-                            "status": status})
+                            "status": status, "bytes": len(got)})
     with open(out, "w") as f:
         json.dump(results, f)
 
@@ -87,9 +91,17 @@ def check(out, trail):
                           % (what, get(r, "http.version"), c["version"]))
         if "malformed" not in (get(r, "hark.flags") or []):
             errors.append("%s: not flagged malformed" % what)
+        p = resp.get((get(r, "hark.uid"), get(r, "hark.idx")))
+        if c["status"] is None and c["version"] is None:
+            got = None if p is None else (
+                get(p, "http.response.status_code"), get(p, "hark.outcome"),
+                get(p, "http.response.body.bytes"))
+            if got != (None, "ok", c["bytes"]):
+                errors.append("%s: the bare answer of %d bytes is logged as %r"
+                              % (what, c["bytes"], got))
+            continue
         if c["status"] is None:
             continue
-        p = resp.get((get(r, "hark.uid"), get(r, "hark.idx")))
         if p is None:
             errors.append("%s: the server's %d is not in the trail"
                           % (what, c["status"]))

@@ -38,10 +38,12 @@ def case(fn):
     return fn
 
 
-def tx(method, uri, version, req_flags, status, outcome, resp_flags=()):
+def tx(method, uri, version, req_flags, status, outcome, resp_flags=(),
+       resp_bytes=None):
     return {"method": method, "uri": uri, "version": version,
             "req_flags": list(req_flags), "status": status,
-            "outcome": outcome, "resp_flags": list(resp_flags)}
+            "outcome": outcome, "resp_flags": list(resp_flags),
+            "resp_bytes": resp_bytes}
 
 
 BAD_REQUEST = (b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n"
@@ -67,9 +69,26 @@ def ok_response(body=b"hello"):
 
 @case
 def http09(cap):
-    # nginx answers "GET /" at once with the body alone, then closes
-    one_exchange(cap, b"GET /\r\n\r\n", b"<html>hello</html>\n")
-    return [tx("GET", "/", None, ["malformed"], None, "closed")]
+    # nginx answers "GET /" at once with the body alone, then closes: the
+    # answer is a response without a status line (status 0)
+    body = b"<html>hello</html>\n"
+    one_exchange(cap, b"GET /\r\n\r\n", body)
+    return [tx("GET", "/", None, ["malformed"], 0, "ok", ["malformed"],
+               len(body))]
+
+
+@case
+def http09_answer_before_blank_line(cap):
+    # the server answers the request line at once, before the client's
+    # blank line: the answer still pairs with it
+    c = Conn(cap, "10.0.0.1", 40000, "10.0.0.2", 80)
+    c.handshake()
+    c.send("c", b"GET /early\r\n")
+    c.send("s", b"early answer, " * 100)
+    c.send("c", b"\r\n")
+    c.close()
+    return [tx("GET", "/early", None, ["malformed"], 0, "ok", ["malformed"],
+               1400)]
 
 
 @case
@@ -271,10 +290,16 @@ def check(expect_path, trail_path, stats_paths):
                 errors.append("request %r: response %r %r, expected none"
                               % (exp[1], status, outcome))
             continue
+        if w["status"] == 0 and resp is not None and status is None:
+            status = 0  # a response without a status line (HTTP/0.9)
         if (status, outcome) != (w["status"], w["outcome"]):
             errors.append("request %r: response %r %r, expected %r %r"
                           % (exp[1], status, outcome, w["status"],
                              w["outcome"]))
+        rbytes = get(resp, "http.response.body.bytes") if resp else None
+        if w.get("resp_bytes") is not None and rbytes != w["resp_bytes"]:
+            errors.append("response to %r: %r body bytes, expected %d"
+                          % (exp[1], rbytes, w["resp_bytes"]))
         rflags = get(resp, "hark.flags") or [] if resp else []
         for fl in w["resp_flags"]:
             if fl not in rflags:

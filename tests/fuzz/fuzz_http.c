@@ -2,7 +2,9 @@
  *
  * Input: 4 control bytes, then stream bytes.
  *   [0] head cap: 0xff -> 4096, else 16 + value (small, to trip the cap)
- *   [1] headers kept: value % 16
+ *   [1] headers kept: value % 16; bit 0x80: the response parser is told
+ *       its requests are HTTP/0.9 (a message without a status line is
+ *       their answer, to the close)
  *   [2] body kept: value (0..255)
  *   [3] request classes announced to the response parser, 2 bits each
  *       (0 normal, 1 HEAD, 2 CONNECT, 3 none), and the split seed
@@ -15,6 +17,7 @@
  */
 #include "http.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,9 +110,14 @@ static enum http_req_class next_class(void *ctx, const struct http_start *s)
     return k < 3 ? (enum http_req_class)k : HTTP_REQ_NORMAL;
 }
 
+static bool answer09(void *ctx)
+{
+    return *(const bool *)ctx;
+}
+
 static uint64_t run(enum http_dir dir, const struct http_limits *lim,
-                    uint8_t classes, uint32_t seed, const uint8_t *d,
-                    size_t n, enum mode mode)
+                    uint8_t classes, bool http09, uint32_t seed,
+                    const uint8_t *d, size_t n, enum mode mode)
 {
     struct http_counters cnt;
     struct sink s = { lim, 0xcbf29ce484222325ull, 0 };
@@ -122,6 +130,7 @@ static uint64_t run(enum http_dir dir, const struct http_limits *lim,
         return 0;
     struct classes cl = { classes, 0 };
     http_parser_set_classifier(p, next_class, &cl);
+    http_parser_set_http09(p, answer09, &http09);
     while (pos < n) {
         size_t piece = n - pos;
         if (mode != WHOLE) {
@@ -132,6 +141,7 @@ static uint64_t run(enum http_dir dir, const struct http_limits *lim,
         }
         feed_piece(p, d + pos, piece, pos);
         pos += piece;
+        (void)http_parser_current_http09(p); /* depends on the pieces */
         if (mode == EVENTS) {
             uint32_t r = next(&seed);
             if (r % 11 == 0)
@@ -171,14 +181,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)http_looks_like_request(d, n);
     (void)http_looks_like_response(d, n);
 
+    bool http09 = data[1] & 0x80;
     for (int dir = HTTP_DIR_REQUEST; dir <= HTTP_DIR_RESPONSE; dir++) {
-        uint64_t whole = run((enum http_dir)dir, &lim, data[3], seed, d, n,
-                             WHOLE);
-        uint64_t split = run((enum http_dir)dir, &lim, data[3], seed, d, n,
-                             SPLIT);
+        uint64_t whole = run((enum http_dir)dir, &lim, data[3], http09, seed,
+                             d, n, WHOLE);
+        uint64_t split = run((enum http_dir)dir, &lim, data[3], http09, seed,
+                             d, n, SPLIT);
         if (whole != split)
             __builtin_trap();
-        run((enum http_dir)dir, &lim, data[3], seed, d, n, EVENTS);
+        run((enum http_dir)dir, &lim, data[3], http09, seed, d, n, EVENTS);
     }
     return 0;
 }

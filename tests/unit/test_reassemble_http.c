@@ -981,6 +981,92 @@ static void test_tunnel(void **state)
     http_parser_destroy(&resp);
 }
 
+/* An HTTP/0.9 request's answer has no status line: with the question
+ * answered yes it is a message of every byte to the close, however the
+ * segments split it (its first byte alone included); answered no, the
+ * same bytes are skipped as before. The request parser tells a request
+ * line without a version while its headers are under way. */
+static struct http_parsed last09;
+static char last09_body[64];
+static int n09;
+
+static void on_http09(void *ctx, const struct http_parsed *m)
+{
+    (void)ctx;
+    last09 = *m;
+    assert_true(m->body.n < sizeof(last09_body));
+    memcpy(last09_body, m->body.p ? m->body.p : "", m->body.n);
+    last09.body.p = last09_body;
+    n09++;
+}
+
+static bool yes09(void *ctx)
+{
+    return *(const bool *)ctx;
+}
+
+static void test_http09_answer(void **state)
+{
+    (void)state;
+    static const char answer[] = "<html>bare</html>\n";
+    size_t len = sizeof(answer) - 1;
+    for (size_t cut = 0; cut < len; cut++) {
+        for (int ask = 0; ask < 2; ask++) {
+            struct http_counters cnt = { 0 };
+            bool is09 = ask == 1;
+            n09 = 0;
+            http_parser_t *resp = http_parser_new(RESP, &lim_default, &cnt,
+                                                  on_http09, NULL);
+            assert_non_null(resp);
+            http_parser_set_http09(resp, yes09, &is09);
+            if (cut)
+                feed(resp, answer, cut, 1);
+            feed(resp, answer + cut, len - cut, 2);
+            http_parser_close(resp, 3);
+            if (is09) {
+                assert_int_equal(n09, 1);
+                assert_int_equal(last09.status, 0);
+                assert_int_equal(last09.version.n, 0);
+                assert_true(last09.flags & MSG_F_MALFORMED);
+                assert_int_equal(last09.body_len, len);
+                assert_int_equal(last09.body.n, len);
+                assert_memory_equal(last09.body.p, answer, len);
+                assert_int_equal(cnt.responses, 1);
+                assert_int_equal(cnt.resync_bytes, 0);
+            } else {
+                assert_int_equal(n09, 0);
+                assert_int_equal(cnt.resync_bytes, len);
+            }
+            http_parser_destroy(&resp);
+        }
+    }
+    /* a status line is read as one, asked or not */
+    struct http_counters cnt = { 0 };
+    bool is09 = true;
+    n09 = 0;
+    http_parser_t *resp = http_parser_new(RESP, &lim_default, &cnt,
+                                          on_http09, NULL);
+    http_parser_set_http09(resp, yes09, &is09);
+    feed_text(resp, "HTTP/1.0 200 OK\r\n\r\nok", 1);
+    http_parser_close(resp, 2);
+    assert_int_equal(n09, 1);
+    assert_int_equal(last09.status, 200);
+    http_parser_destroy(&resp);
+
+    /* the request side: no version, while its headers are under way */
+    int n = 0;
+    http_parser_t *req = http_parser_new(REQ, &lim_default, &cnt, on_nothing,
+                                         &n);
+    feed_text(req, "GET /", 1);
+    assert_false(http_parser_current_http09(req));
+    feed_text(req, "\r\n", 2);
+    assert_true(http_parser_current_http09(req));
+    feed_text(req, "\r\nGET /v HTTP/1.1\r\n", 3);
+    assert_int_equal(n, 1);
+    assert_false(http_parser_current_http09(req));
+    http_parser_destroy(&req);
+}
+
 static void test_resync_gives_up(void **state)
 {
     struct http_counters cnt = { 0 };
@@ -1085,7 +1171,8 @@ int main(void)
     guard_end = area + 2 * page;
     guard_room = 2 * page;
 
-    tests = calloc(n_cases + 9, sizeof(*tests));
+    /* the cases, then the tests below (room to spare) */
+    tests = calloc(n_cases + 16, sizeof(*tests));
     if (!tests)
         return 1;
     for (size_t i = 0; i < n_cases; i++) {
@@ -1101,6 +1188,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_current);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tunnel);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_resync_gives_up);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_http09_answer);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_reuse);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_looks_like);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_new_rejects);
