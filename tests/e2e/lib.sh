@@ -133,6 +133,50 @@ start_server() {
     SERVER_PORT=$(cat "$T/server.port")
 }
 
+# start_nginx ROOT [PROBE]: nginx serving ROOT on a free loopback port
+# (NGINX_PORT), one process, everything under $T/nginx; waits until
+# http://127.0.0.1:NGINX_PORT/PROBE (default: /) answers, and stops it
+# when the test ends.
+start_nginx() {
+    local root=$1 probe=${2:-}
+    NGINX_PORT=$(free_port)
+    mkdir -p "$T/nginx/tmp"
+    cat >"$T/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/tmp;
+    proxy_temp_path $T/nginx/tmp;
+    fastcgi_temp_path $T/nginx/tmp;
+    uwsgi_temp_path $T/nginx/tmp;
+    scgi_temp_path $T/nginx/tmp;
+    server { listen 127.0.0.1:$NGINX_PORT; root $root; }
+}
+NGINX
+    nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$T/nginx/out.log" 2>&1 &
+    NGINX_PID=$!
+    on_exit 'kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null'
+    wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/$probe" ||
+        fail "nginx did not start: $(cat "$T/nginx/error.log" "$T/nginx/out.log")"
+}
+
+# start_http_server ROOT [PROBE]: Python's http.server on ROOT at a free
+# loopback port (PY_PORT), as start_nginx.
+start_http_server() {
+    local root=$1 probe=${2:-}
+    PY_PORT=$(free_port)
+    "$PY" -m http.server "$PY_PORT" --bind 127.0.0.1 --directory "$root" \
+        >"$T/py.log" 2>&1 &
+    PY_PID=$!
+    on_exit 'kill $PY_PID 2>/dev/null; wait $PY_PID 2>/dev/null'
+    wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PY_PORT/$probe" ||
+        fail "http.server did not start: $(cat "$T/py.log")"
+}
+
 stop_server() {
     if [ -n "$SERVER_PID" ]; then
         kill "$SERVER_PID" 2>/dev/null || :

@@ -19,40 +19,8 @@ need_tool curl nginx
 
 mkdir -p "$T/www"
 echo hello >"$T/www/index.html"
-PY_PORT=$(free_port)
-"$PY" -m http.server --bind 127.0.0.1 --directory "$T/www" "$PY_PORT" \
-    >"$T/server.log" 2>&1 &
-SERVER_PID=$!
-NGINX_PORT=$(free_port)
-mkdir -p "$T/nginx"
-cat >"$T/nginx/nginx.conf" <<EOF
-daemon off;
-user root;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/body;
-    proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fastcgi;
-    uwsgi_temp_path $T/nginx/uwsgi;
-    scgi_temp_path $T/nginx/scgi;
-    server { listen 127.0.0.1:$NGINX_PORT; root $T/www; }
-}
-EOF
-nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$T/nginx/out.log" 2>&1 &
-NGINX_PID=$!
-stop_nginx() {
-    kill "$NGINX_PID" 2>/dev/null || :
-    wait "$NGINX_PID" 2>/dev/null || :
-}
-on_exit stop_nginx
-wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PY_PORT/" ||
-    fail "python http.server did not start: $(cat "$T/server.log")"
-wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/" ||
-    fail "nginx did not start: $(cat "$T/nginx/error.log" "$T/nginx/out.log")"
+start_http_server "$T/www"
+start_nginx "$T/www"
 
 SERVER_PORT=$PY_PORT
 live_config

@@ -26,46 +26,14 @@ echo PUBLIC >"$www/public/x"
 echo ADMIN >"$www/admin/x"
 chmod -R a+rX "$T"
 
-# Python's http.server
-PY_PORT=$(free_port)
-"$PY" -m http.server "$PY_PORT" --bind 127.0.0.1 --directory "$www" \
-    >"$T/py.log" 2>&1 &
-PY_PID=$!
-# nginx, one process, everything under $T
-NG_PORT=$(free_port)
-mkdir -p "$T/nginx/tmp"
-cat >"$T/nginx/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-error_log $T/nginx/error.log;
-pid $T/nginx/nginx.pid;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/tmp;
-    proxy_temp_path $T/nginx/tmp;
-    fastcgi_temp_path $T/nginx/tmp;
-    uwsgi_temp_path $T/nginx/tmp;
-    scgi_temp_path $T/nginx/tmp;
-    server {
-        listen 127.0.0.1:$NG_PORT;
-        root $www;
-    }
-}
-NGINX
-nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$T/nginx.log" 2>&1 &
-NG_PID=$!
-on_exit 'kill $PY_PID $NG_PID 2>/dev/null'
-served() { curl -s -o /dev/null "http://127.0.0.1:$1/public/x"; }
-wait_for 10 served "$PY_PORT" ||
-    fail "http.server did not start: $(cat "$T/py.log")"
-wait_for 10 served "$NG_PORT" ||
-    fail "nginx did not start: $(cat "$T/nginx.log" "$T/nginx/error.log")"
+# Python's http.server and nginx on the same files
+start_http_server "$www" public/x
+start_nginx "$www" public/x
 
 cat >"$T/hark.yaml" <<EOF2
 capture:
   device: lo
-  filter: "tcp port $PY_PORT or tcp port $NG_PORT"
+  filter: "tcp port $PY_PORT or tcp port $NGINX_PORT"
 service_groups:
   - name: Sites
     relative_paths:
@@ -85,7 +53,7 @@ QUERY_ARGS=(-c "$LIVE_CFG" --db "$T/db")
 SERVER_PORT=$PY_PORT
 hark_start run -c "$LIVE_CFG" --db "$T/db" --run-dir "$T/run"
 live_ready
-note "pipeline live on lo; http.server on $PY_PORT, nginx on $NG_PORT"
+note "pipeline live on lo; http.server on $PY_PORT, nginx on $NGINX_PORT"
 
 # path, hark's relative path, flagged (1/0), what Python serves, what
 # nginx serves (ADMIN, PUBLIC or the status)
@@ -113,7 +81,7 @@ TSV
 : >"$T/sent.tsv"
 n=0
 while IFS=$'\t' read -r path route flag py ng; do
-    for port in "$PY_PORT" "$NG_PORT"; do
+    for port in "$PY_PORT" "$NGINX_PORT"; do
         n=$((n + 1))
         sep='?'
         case $path in *\?*) sep='&' ;; esac
