@@ -20,6 +20,80 @@ const struct config_step policy_orphan_step = {
     .n_redact = POLICY_DEFAULT_REDACT_COUNT,
 };
 
+/* Adds name to names[0, *n) unless there (case-insensitively); false
+ * when it does not fit. */
+static bool add_name(const char **names, unsigned *n, unsigned cap,
+                     const char *name)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if (!strcasecmp(names[i], name))
+            return true;
+    if (*n == cap)
+        return false;
+    names[(*n)++] = name;
+    return true;
+}
+
+/* Folds step s into the orphan step o; false when its names overflow. */
+static bool stricter(struct config_step *o, const struct config_step *s,
+                     const char **names, unsigned cap)
+{
+    o->headers = o->headers && s->headers;
+    if (s->body_max < o->body_max)
+        o->body_max = s->body_max;
+    for (unsigned k = 0; k < s->n_redact; k++)
+        if (!add_name(names, &o->n_redact, cap, s->redact[k]))
+            return false;
+    return true;
+}
+
+/* True when a relative path of cfg routes to policy i (one no route
+ * names never logs anything). */
+static bool routed(const struct config *cfg, unsigned i)
+{
+    for (unsigned g = 0; g < cfg->n_groups; g++)
+        for (unsigned r = 0; r < cfg->groups[g].n_routes; r++)
+            if (cfg->groups[g].routes[r].policy_index == (int)i)
+                return true;
+    return false;
+}
+
+void policy_orphan_step_for(const struct config *cfg, const char **names,
+                            unsigned cap, struct config_step *out)
+{
+    *out = policy_orphan_step;
+    out->redact = (char **)names;
+    out->n_redact = 0;
+    bool fits = true;
+    for (unsigned k = 0; k < POLICY_DEFAULT_REDACT_COUNT; k++)
+        fits = fits && add_name(names, &out->n_redact, cap,
+                                policy_default_redact[k]);
+    bool any_response = false;
+    for (unsigned i = 0; cfg && i < cfg->n_policies; i++)
+        for (unsigned j = 0; routed(cfg, i) && j < cfg->policies[i].n_steps;
+             j++) {
+            const struct config_step *s = &cfg->policies[i].steps[j];
+            any_response |= s->kind == STEP_LOG &&
+                            s->message == STEP_MSG_RESPONSE;
+        }
+    bool first = true;
+    for (unsigned i = 0; cfg && i < cfg->n_policies; i++)
+        for (unsigned j = 0; routed(cfg, i) && j < cfg->policies[i].n_steps;
+             j++) {
+            const struct config_step *s = &cfg->policies[i].steps[j];
+            if (s->kind != STEP_LOG ||
+                (any_response && s->message != STEP_MSG_RESPONSE))
+                continue;
+            if (first) /* the steps', not the default's, body size */
+                out->body_max = s->body_max;
+            first = false;
+            fits = stricter(out, s, names, cap) && fits;
+        }
+    /* names it cannot hold are values it cannot redact: no headers */
+    if (!fits)
+        out->headers = false;
+}
+
 void policy_summarize(const struct http_msg *req, struct req_summary *out)
 {
     memset(out, 0, sizeof(*out));

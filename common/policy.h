@@ -25,10 +25,21 @@
 #define POLICY_DEFAULT_BODY_MAX 65536
 extern const char *const policy_default_redact[POLICY_DEFAULT_REDACT_COUNT];
 
-/* How a response nobody asked for is recorded: no policy applies, so it
- * is logged like a default response step (headers, 64 KiB of body, the
+/* How a response nobody asked for is recorded when the config has no log
+ * step: like a default response step (headers, 64 KiB of body, the
  * default redaction) under the label "Orphan Response". */
 extern const struct config_step policy_orphan_step;
+
+/* How a response nobody asked for is recorded under cfg. It has no
+ * request, so no route and no policy: it is logged as strictly as the
+ * strictest step that logs a response in a policy some relative path of
+ * cfg routes to (any log step of those when none does): headers only when every such step keeps them, the fewest
+ * body bytes any keeps, and every name any of them redacts, the defaults
+ * included. More names than `cap` and it keeps no headers at all. *out
+ * borrows names[] (filled here) and cfg's strings. */
+#define POLICY_ORPHAN_REDACT_MAX 128
+void policy_orphan_step_for(const struct config *cfg, const char **names,
+                            unsigned cap, struct config_step *out);
 
 /* The request facts a record carries, whichever message it logs. */
 struct req_summary {

@@ -252,9 +252,15 @@ static int log_orphan(wait_t *w, const struct http_msg *m)
     sum.idx = m->idx;
     sum.ts_ns = sum.ts_end_ns = m->ts_ns;
     sum.addr = m->addr;
+    /* no request, so no policy: as strict as the strictest of the config
+     * in force */
+    const char *names[POLICY_ORPHAN_REDACT_MAX];
+    struct config_step step;
+    policy_orphan_step_for(w->gen[0].cfg, names, POLICY_ORPHAN_REDACT_MAX,
+                           &step);
     struct audit_record rec;
-    policy_make_record(&policy_orphan_step, RECORD_RESPONSE, &sum, m,
-                       OUTCOME_ORPHAN, m->ts_ns, w->scratch, &rec);
+    policy_make_record(&step, RECORD_RESPONSE, &sum, m, OUTCOME_ORPHAN,
+                       m->ts_ns, w->scratch, &rec);
     return emit(w, &rec);
 }
 

@@ -10,6 +10,9 @@ Expectation keys:
       no_flags on neither;
   orphans: [status, ...]: orphan response records with these statuses;
   forbid_paths: [path, ...]: no record may name these paths;
+  forbid_text: [text, ...]: no record may hold these bytes anywhere
+      (header values, bodies as text; a redacted secret);
+  config: the hark.yaml to run the scenario with (read by the caller);
   connections: N: records name exactly N connections (hark.uid);
   counters: {name: value}: summed over the stats files of STATS_DIR;
   exit: the exit status of hark run (checked by the caller; 3 when the
@@ -35,11 +38,15 @@ def main():
     trail, expect_path = sys.argv[1], sys.argv[2]
     stats_dir = sys.argv[3] if len(sys.argv) > 3 else None
     expect = json.load(open(expect_path))
-    known = {"transactions", "orphans", "forbid_paths", "connections",
-             "counters", "about", "exit"}
+    known = {"transactions", "orphans", "forbid_paths", "forbid_text",
+             "connections", "counters", "about", "exit", "config"}
     errors = ["unknown expectation key %r" % k for k in expect
               if k not in known]
-    records = [json.loads(l) for l in open(trail) if l.strip()]
+    text = open(trail).read()
+    for secret in expect.get("forbid_text", []):
+        if secret in text:
+            errors.append("the trail holds %r" % secret)
+    records = [json.loads(l) for l in text.splitlines() if l.strip()]
     by_key = collections.defaultdict(dict)
     for r in records:
         key = (get(r, "hark.uid"), get(r, "hark.idx"))

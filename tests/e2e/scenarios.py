@@ -102,6 +102,40 @@ def request_lost():
 
 
 @scenario
+def orphan_redacted_by_policy():
+    """9 (hostile): a response whose request was lost is an orphan, with
+    no route and so no policy of its own. It must be logged as strictly
+    as the config's strictest response step: the header the policy
+    redacts redacted, and no body where the policy keeps none, not with
+    the defaults (every header but four, 64 KiB of body)."""
+    cap = Capture()
+    c = Conn(cap, C, 40003, S, 80)
+    c.handshake()
+    for p in c.send("c", http_request("GET", "/keys")):
+        cap.packets.remove(p)
+    c.send("s", http_response(200, b"SECRET_BODY_0rph4n",
+                              headers=[("X-Api-Key", "SECRET_KEY_0rph4n"),
+                                       ("Content-Type", "text/plain")]))
+    c.ack("c")
+    c.send("c", http_request("GET", "/next"))
+    c.send("s", http_response(204, reason="No Content"))
+    c.close()
+    config = """service_groups:
+  - name: API
+    relative_paths:
+      - { path: /, policy: api }
+policies:
+  api:
+    - log: { message: request, redact: [X-Api-Key] }
+    - wait_for_response: 5s
+    - log: { message: response, redact: [X-Api-Key], body: 0 }
+"""
+    return cap, {"transactions": [tx("/next", 204)], "orphans": [200],
+                 "forbid_text": ["SECRET_KEY_0rph4n", "SECRET_BODY_0rph4n"],
+                 "config": config, "exit": 3}
+
+
+@scenario
 def pipelined_gap():
     """8.1: three pipelined requests and the first response lost: the
     positions allow two readings, so the pairs say they are uncertain."""

@@ -9,8 +9,14 @@ fails=0
 for n in $("$PY" "$E2E_DIR/scenarios.py" --list); do
     "$PY" "$E2E_DIR/scenarios.py" "$n" "$T/$n.pcap" "$T/$n.expect.json" ||
         fail "$n: the generator failed"
+    # a scenario may bring its own hark.yaml
+    cfg=()
+    if "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])).get("config"); c is None and sys.exit(1); open(sys.argv[2],"w").write(c)' \
+        "$T/$n.expect.json" "$T/$n.yaml"; then
+        cfg=(-c "$T/$n.yaml")
+    fi
     rc=0
-    "$HARK_BIN/hark" run -q -r "$T/$n.pcap" --db "$T/$n.db" \
+    "$HARK_BIN/hark" run -q "${cfg[@]}" -r "$T/$n.pcap" --db "$T/$n.db" \
         --run-dir "$T/$n.run" >"$T/$n.summary" 2>&1 || rc=$?
     want=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("exit", 0))' "$T/$n.expect.json")
     [ "$rc" = "$want" ] ||

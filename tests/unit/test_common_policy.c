@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define TEXT_MAX 1024
 
@@ -402,6 +403,114 @@ static void test_defaults_shared_with_config(void **state)
  * default step (and one redacting X-Api-Key) replaces the value: every
  * spelling a server may read as a credential is redacted, names that
  * are other headers are not. */
+/* An orphan (a response without its request) has no policy: it is logged
+ * as strictly as the strictest response step of the config, or of any
+ * log step when none logs responses; names past the cap mean no headers. */
+static struct config *load_policies(const char *policies)
+{
+    /* /b goes to b when there is one, else to a */
+    const char *b = strstr(policies, "  b:\n") ? "b" : "a";
+    char yaml[8192];
+    snprintf(yaml, sizeof(yaml),
+             "service_groups:\n"
+             "  - name: G\n"
+             "    relative_paths:\n"
+             "      - { path: /, policy: a }\n"
+             "      - { path: /b, policy: %s }\n"
+             "policies:\n%s", b, policies);
+    struct config *c = NULL;
+    char err[512] = "";
+    if (config_load_string(yaml, "orphan.yaml", &c, err, sizeof(err)) != 0)
+        fail_msg("config: %s\n%s", err, yaml);
+    return c;
+}
+
+static bool has_name(const struct config_step *s, const char *name)
+{
+    for (unsigned i = 0; i < s->n_redact; i++)
+        if (!strcasecmp(s->redact[i], name))
+            return true;
+    return false;
+}
+
+static void test_orphan_as_strict_as_config(void **state)
+{
+    (void)state;
+    const char *names[POLICY_ORPHAN_REDACT_MAX];
+    struct config_step o;
+
+    struct config *c = load_policies(
+        "  a:\n"
+        "    - log: { message: request, redact: [X-Req-Secret], body: 0 }\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, redact: [X-Api-Key], body: 100 }\n"
+        "  b:\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, headers: false, body: 1MiB }\n");
+    policy_orphan_step_for(c, names, POLICY_ORPHAN_REDACT_MAX, &o);
+    assert_false(o.headers);            /* b keeps none */
+    assert_int_equal(o.body_max, 100);  /* a keeps 100 bytes */
+    assert_true(has_name(&o, "x-api-key"));
+    assert_true(has_name(&o, "Set-Cookie")); /* the defaults stay */
+    assert_false(has_name(&o, "X-Req-Secret")); /* a request step's */
+    assert_int_equal(o.message, STEP_MSG_RESPONSE);
+    assert_true(bytes_eq(bytes_of(o.label), "Orphan Response"));
+    config_destroy(&c);
+
+    /* no step logs a response: the request steps decide */
+    c = load_policies(
+        "  a:\n"
+        "    - log: { message: request, redact: [X-Req-Secret], body: 0 }\n");
+    policy_orphan_step_for(c, names, POLICY_ORPHAN_REDACT_MAX, &o);
+    assert_true(o.headers);
+    assert_int_equal(o.body_max, 0);
+    assert_true(has_name(&o, "X-Req-Secret"));
+    assert_int_equal(o.n_redact, POLICY_DEFAULT_REDACT_COUNT + 1);
+    config_destroy(&c);
+
+    /* a step keeping more than the default keeps it for orphans too */
+    c = load_policies(
+        "  a:\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, body: 1MiB }\n");
+    policy_orphan_step_for(c, names, POLICY_ORPHAN_REDACT_MAX, &o);
+    assert_true(o.headers);
+    assert_int_equal(o.body_max, 1u << 20);
+    config_destroy(&c);
+
+    /* more names than it can hold: no headers rather than unredacted */
+    c = load_policies(
+        "  a:\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, redact: [A, B, C, D, E, F] }\n");
+    policy_orphan_step_for(c, names, POLICY_DEFAULT_REDACT_COUNT + 3, &o);
+    assert_false(o.headers);
+    policy_orphan_step_for(c, names, POLICY_DEFAULT_REDACT_COUNT + 6, &o);
+    assert_true(o.headers);
+    assert_int_equal(o.n_redact, POLICY_DEFAULT_REDACT_COUNT + 6);
+    config_destroy(&c);
+
+    /* a policy no relative path routes to logs nothing: it does not count
+     * (here the built-in "audit", and "c") */
+    c = load_policies(
+        "  a:\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, body: 7 }\n"
+        "  c:\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, headers: false, body: 1 }\n");
+    policy_orphan_step_for(c, names, POLICY_ORPHAN_REDACT_MAX, &o);
+    assert_true(o.headers);
+    assert_int_equal(o.body_max, 7);
+    config_destroy(&c);
+
+    /* no config at all: the default orphan step */
+    policy_orphan_step_for(NULL, names, POLICY_ORPHAN_REDACT_MAX, &o);
+    assert_true(o.headers);
+    assert_int_equal(o.body_max, POLICY_DEFAULT_BODY_MAX);
+    assert_int_equal(o.n_redact, POLICY_DEFAULT_REDACT_COUNT);
+}
+
 static void test_hostile_names(void **state)
 {
     (void)state;
@@ -501,7 +610,7 @@ static void test_hostile_record(void **state)
 int main(void)
 {
     size_t n_cases = sizeof(cases) / sizeof(cases[0]);
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 7];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 8];
     size_t n = 0;
     memset(tests, 0, sizeof(tests));
     for (size_t i = 0; i < n_cases; i++) {
@@ -518,6 +627,8 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_defaults_shared_with_config);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_names);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+        test_orphan_as_strict_as_config);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_record);
     return _cmocka_run_group_tests("common_policy", tests, n, NULL, NULL);
 }
