@@ -162,7 +162,8 @@ function listRow(r) {
     el("td", { class: "uri" }, el("a", { href: tx }, r.uri)),
     el("td", {}, r.kind === "response"
       ? el("span", { class: `st st-${cls}` },
-           r.status ? String(r.status) : "none")
+           r.status ? String(r.status)
+             : r.outcome === "ok" ? "0.9" : "none")
       : el("span", { class: "muted" }, "request")),
     el("td", { class: "num" }, fmtNum(r.bytes)),
     el("td", { class: "num" },
@@ -318,7 +319,9 @@ function side(s, focus) {
     ? rec.http.response.status_code : null;
   panel.append(el("h3", {}, isResp ? "Response" : "Request",
     isResp ? el("span", { class: `st st-${statusClass(status)}` },
-                status ? String(status) : "no response") : null));
+                status ? String(status)
+                  : rec.http.response ? "HTTP/0.9, no status line"
+                  : "no response") : null));
   const facts = el("dl", { class: "facts" });
   const fact = (k, ...vals) =>
     facts.append(el("dt", {}, k), el("dd", {}, ...vals));
