@@ -21,7 +21,7 @@
 enum total {
     T_PACKETS, T_KDROP, T_FLOWS, T_GAPS, T_REQUESTS, T_RESPONSES, T_PAIRS,
     T_UNMATCHED, T_RECORDS, T_REFUSED, T_MALFORMED, T_LOST, T_FRAGMENTS,
-    T_GAP_BYTES, T_RESP_LOST, T_COUNT
+    T_GAP_BYTES, T_RESP_LOST, T_SKIPPED, T_TUNNEL_BYTES, T_COUNT
 };
 
 /* Every counter the summary reads, named once, with the stage that
@@ -51,6 +51,10 @@ static const struct summary_counter {
     { T_UNMATCHED, ROLE_CORRELATE, false, "lost" },
     { T_RESP_LOST, ROLE_CORRELATE, false, "lost" },
     { T_GAP_BYTES, ROLE_REASSEMBLE, false, "gap_bytes" },
+    /* captured, but not HTTP/1.x: not in the trail */
+    { T_SKIPPED, ROLE_REASSEMBLE, false, "http_resync_bytes" },
+    { T_TUNNEL_BYTES, ROLE_REASSEMBLE, false, "tunnel_bytes_client" },
+    { T_TUNNEL_BYTES, ROLE_REASSEMBLE, false, "tunnel_bytes_server" },
     /* datagrams that could not be put back together */
     { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_overlaps" },
     { T_FRAGMENTS, ROLE_REASSEMBLE, false, "frag_timeouts" },
@@ -129,6 +133,7 @@ bool run_summary_print(const struct supervisor *s, bool *any_lost)
     uint64_t malformed = sum.v[T_MALFORMED], lost = sum.v[T_LOST];
     uint64_t fragments = sum.v[T_FRAGMENTS];
     uint64_t gap_bytes = sum.v[T_GAP_BYTES], resp_lost = sum.v[T_RESP_LOST];
+    uint64_t skipped = sum.v[T_SKIPPED], tunneled = sum.v[T_TUNNEL_BYTES];
     unsigned restarts = 0;
     for (unsigned i = 0; i < s->n; i++)
         restarts += s->children[i].restarts;
@@ -172,6 +177,12 @@ bool run_summary_print(const struct supervisor *s, bool *any_lost)
                "lost (records flagged gap, outcome lost)\n",
                (unsigned long long)gaps, (unsigned long long)gap_bytes,
                (unsigned long long)resp_lost);
+    /* captured, but no record holds them: an HTTP/2 or TLS stream on the
+     * port, bytes before a start line, a CONNECT tunnel */
+    if (skipped || tunneled)
+        printf("  not HTTP/1.x: %llu bytes skipped, %llu bytes in tunnels "
+               "(captured, in no record)\n", (unsigned long long)skipped,
+               (unsigned long long)tunneled);
     if (outages) {
         printf("  outages    %u: records may be missing while a stage was "
                "down (hark query --kind outage)\n", outages);

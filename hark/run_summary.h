@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define RUN_SUMMARY_MAX_TOTALS 16
+#define RUN_SUMMARY_MAX_TOTALS 24
 #define RUN_SUMMARY_MAX_COUNTERS 40
 
 struct child;
