@@ -58,7 +58,7 @@ static bool routed(const struct config *cfg, unsigned i)
     return false;
 }
 
-void policy_orphan_step_for(const struct config *cfg, const char **names,
+bool policy_orphan_step_for(const struct config *cfg, const char **names,
                             unsigned cap, struct config_step *out)
 {
     *out = policy_orphan_step;
@@ -92,6 +92,7 @@ void policy_orphan_step_for(const struct config *cfg, const char **names,
     /* names it cannot hold are values it cannot redact: no headers */
     if (!fits)
         out->headers = false;
+    return fits;
 }
 
 void policy_summarize(const struct http_msg *req, struct req_summary *out)

@@ -33,12 +33,14 @@ extern const struct config_step policy_orphan_step;
 /* How a response nobody asked for is recorded under cfg. It has no
  * request, so no route and no policy: it is logged as strictly as the
  * strictest step that logs a response in a policy some relative path of
- * cfg routes to (any log step of those when none does): headers only when every such step keeps them, the fewest
- * body bytes any keeps, and every name any of them redacts, the defaults
- * included. More names than `cap` and it keeps no headers at all. *out
- * borrows names[] (filled here) and cfg's strings. */
+ * cfg routes to (any log step of those when none does): headers only
+ * when every such step keeps them, the fewest body bytes any keeps, and
+ * every name any of them redacts, the defaults included. More names than
+ * `cap` and it keeps no headers at all: then it returns false (the
+ * caller counts it). *out borrows names[] (filled here) and cfg's
+ * strings. */
 #define POLICY_ORPHAN_REDACT_MAX 128
-void policy_orphan_step_for(const struct config *cfg, const char **names,
+bool policy_orphan_step_for(const struct config *cfg, const char **names,
                             unsigned cap, struct config_step *out);
 
 /* The request facts a record carries, whichever message it logs. */

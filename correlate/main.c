@@ -211,6 +211,8 @@ static void register_counters(struct correlate *c)
                    { "records_passed", &c->records_passed },
                    { "policy_mismatch", &n->policy_mismatch },
                    { "close_scan_capped", &n->close_scan_capped },
+                   { "orphan_headers_withheld",
+                     &n->orphan_headers_withheld },
                    { "items_malformed", &c->items_malformed },
                    { "frames_other", &c->frames_other });
 }

@@ -256,8 +256,9 @@ static int log_orphan(wait_t *w, const struct http_msg *m)
      * in force */
     const char *names[POLICY_ORPHAN_REDACT_MAX];
     struct config_step step;
-    policy_orphan_step_for(w->gen[0].cfg, names, POLICY_ORPHAN_REDACT_MAX,
-                           &step);
+    if (!policy_orphan_step_for(w->gen[0].cfg, names,
+                                POLICY_ORPHAN_REDACT_MAX, &step))
+        (*w->n.orphan_headers_withheld)++;
     struct audit_record rec;
     policy_make_record(&step, RECORD_RESPONSE, &sum, m, OUTCOME_ORPHAN,
                        m->ts_ns, w->scratch, &rec);

@@ -64,6 +64,9 @@ struct wait_counters {
     uint64_t *records;            /* records the sink took */
     uint64_t *policy_mismatch;    /* route names another config's policy */
     uint64_t *close_scan_capped;
+    /* orphans logged without headers: more redacted names in the config
+     * than the orphan step holds (POLICY_ORPHAN_REDACT_MAX) */
+    uint64_t *orphan_headers_withheld;
 };
 
 /* Takes one record (borrowed for the call). 0, or -errno: the feeding

@@ -483,9 +483,11 @@ static void test_orphan_as_strict_as_config(void **state)
         "  a:\n"
         "    - wait_for_response: 5s\n"
         "    - log: { message: response, redact: [A, B, C, D, E, F] }\n");
-    policy_orphan_step_for(c, names, POLICY_DEFAULT_REDACT_COUNT + 3, &o);
+    assert_false(policy_orphan_step_for(c, names,
+                                        POLICY_DEFAULT_REDACT_COUNT + 3, &o));
     assert_false(o.headers);
-    policy_orphan_step_for(c, names, POLICY_DEFAULT_REDACT_COUNT + 6, &o);
+    assert_true(policy_orphan_step_for(c, names,
+                                       POLICY_DEFAULT_REDACT_COUNT + 6, &o));
     assert_true(o.headers);
     assert_int_equal(o.n_redact, POLICY_DEFAULT_REDACT_COUNT + 6);
     config_destroy(&c);

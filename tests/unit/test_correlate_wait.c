@@ -587,6 +587,8 @@ static void harness_open(struct harness *h, struct run *run)
     h->n.records = stats_add(h->st, "records");
     h->n.policy_mismatch = stats_add(h->st, "policy_mismatch");
     h->n.close_scan_capped = stats_add(h->st, "close_scan_capped");
+    h->n.orphan_headers_withheld = stats_add(h->st,
+                                             "orphan_headers_withheld");
     h->w = wait_new(cfg, h->st, &h->n, sink, run);
     h->fw = frame_writer_new(FRAME_MSG, "dispatch");
     h->fr = frame_reader_new();
