@@ -117,7 +117,15 @@ static bool recv_pair(void *sub, zmq_msg_t *topic, zmq_msg_t *body)
     return ok;
 }
 
-int hark_tap_main(int argc, char **argv)
+struct tap_options {
+    const char *config_path, *run_dir, *host;
+    const char *only[TAP_MAX];    /* --stage: these process ids only */
+    unsigned n_only;
+    long count;                   /* frames to print; -1 for no end */
+};
+
+/* -1 to go on, else the exit status (usage printed, or the error). */
+static int parse_options(struct tap_options *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -128,22 +136,33 @@ int hark_tap_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *run_dir = NULL, *host = NULL;
-    const char *only[TAP_MAX];
-    unsigned n_only = 0;
-    long count = -1;
+    memset(o, 0, sizeof(*o));
+    o->count = -1;
     int c;
+    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:n:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'R': run_dir = optarg; break;
+        case 'c': o->config_path = optarg; break;
+        case 'R': o->run_dir = optarg; break;
         case 's':
-            if (n_only < TAP_MAX)
-                only[n_only++] = optarg;
+            if (o->n_only == TAP_MAX) {
+                fprintf(stderr, "hark tap: more than %d --stage options\n",
+                        TAP_MAX);
+                return 2;
+            }
+            o->only[o->n_only++] = optarg;
             break;
-        case 'n': count = strtol(optarg, NULL, 10); break;
-        case 'H': host = optarg; break;
+        case 'n':
+            errno = 0;
+            o->count = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || o->count < 1) {
+                fprintf(stderr, "hark tap: --count '%s': expected a number "
+                                "of frames, 1 or more\n", optarg);
+                return 2;
+            }
+            break;
+        case 'H': o->host = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -153,64 +172,70 @@ int hark_tap_main(int argc, char **argv)
             fprintf(stderr, "hark tap: unknown topic '%s'\n", argv[i]);
             return 2;
         }
-    struct config *cfg = NULL;
-    char err[512];
-    if (config_path ? config_load(config_path, &cfg, err, sizeof(err)) < 0
-                    : !(cfg = config_default())) {
-        fprintf(stderr, "hark tap: %s\n", config_path ? err : "no memory");
-        return 2;
-    }
-    if (run_dir)
-        config_set_string(&cfg->bus.run_dir, run_dir);
+    return -1;
+}
 
+/* Connects sub to the taps of the stages o asks for: 0, or 2 (a --stage
+ * that names no stage of cfg, a key that does not load). */
+static int connect_taps(const struct tap_options *o,
+                        const struct config *cfg, void *ctx, void *sub)
+{
     char ids[TAP_MAX][48];
     unsigned n_ids = 0;
     for (unsigned r = 0; r < ROLE_COUNT; r++)
-        for (unsigned i = 0; i < topology_instances(cfg, r); i++)
+        for (unsigned i = 0; i < topology_instances(cfg, r) &&
+                             n_ids < TAP_MAX; i++)
             topology_id(r, i, ids[n_ids++], sizeof(ids[0]));
-
-    void *ctx = zmq_ctx_new();
-    void *sub = zmq_socket(ctx, ZMQ_SUB);
-    int rc = 0;
+    for (unsigned k = 0; k < o->n_only; k++) {
+        bool known = false;
+        for (unsigned i = 0; i < n_ids; i++)
+            known |= !strcmp(o->only[k], ids[i]);
+        if (!known) {
+            fprintf(stderr, "hark tap: --stage '%s' is not a stage of this "
+                            "config (", o->only[k]);
+            for (unsigned i = 0; i < n_ids; i++)
+                fprintf(stderr, "%s%s", i ? ", " : "", ids[i]);
+            fprintf(stderr, ")\n");
+            return 2;
+        }
+    }
     bool keyed = false;
-    for (unsigned i = 0; i < n_ids && rc == 0; i++) {
-        bool wanted = n_only == 0;
-        for (unsigned k = 0; k < n_only; k++)
-            wanted |= !strcmp(only[k], ids[i]);
+    char err[512];
+    for (unsigned i = 0; i < n_ids; i++) {
+        bool wanted = o->n_only == 0;
+        for (unsigned k = 0; k < o->n_only; k++)
+            wanted |= !strcmp(o->only[k], ids[i]);
         char ep[4200];
         if (!wanted ||
-            !topology_tap_reader(cfg, ids[i], host, ep, sizeof(ep)))
+            !topology_tap_reader(cfg, ids[i], o->host, ep, sizeof(ep)))
             continue;
         /* Every tap read here is on one host: one server key. */
         if (!keyed && curve_connect_setup(ctx, cfg, sub, ep, err,
                                           sizeof(err)) < 0) {
             fprintf(stderr, "hark tap: %s\n", err);
-            rc = 2;
+            return 2;
         }
         keyed = true;
-        if (rc == 0 && zmq_connect(sub, ep) != 0)
+        if (zmq_connect(sub, ep) != 0)
             fprintf(stderr, "hark tap: %s: %s\n", ep, zmq_strerror(errno));
     }
-    const char *defaults[] = { "msg", "log", "eof" };
-    if (optind < argc) {
-        for (int i = optind; i < argc; i++)
-            zmq_setsockopt(sub, ZMQ_SUBSCRIBE, argv[i], strlen(argv[i]));
-    } else {
-        for (unsigned i = 0; i < 3; i++)
-            zmq_setsockopt(sub, ZMQ_SUBSCRIBE, defaults[i],
-                           strlen(defaults[i]));
-    }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
 
+/* Prints each frame as a JSON line until count frames, a signal, or a
+ * closed stdout. 0, or 1 when stdout failed. */
+static int print_frames(void *sub, long count)
+{
     frame_reader_t *reader = frame_reader_new();
+    if (!reader)
+        return 1;
     struct json_out j;
     json_out_init(&j);
     zmq_msg_t topic, body;
     zmq_msg_init(&topic);
     zmq_msg_init(&body);
-    while (rc == 0 && !tap_stop && count != 0) {
+    int rc = 0;
+    while (!tap_stop && count != 0) {
         zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll(&it, 1, 200) <= 0)
             continue;
@@ -245,8 +270,49 @@ int hark_tap_main(int argc, char **argv)
     zmq_msg_close(&body);
     json_out_free(&j);
     frame_reader_destroy(&reader);
-    zmq_close(sub);
-    zmq_ctx_term(ctx);
+    return rc;
+}
+
+int hark_tap_main(int argc, char **argv)
+{
+    struct tap_options o;
+    int rc = parse_options(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    struct config *cfg = NULL;
+    char err[512];
+    if (o.config_path ? config_load(o.config_path, &cfg, err, sizeof(err)) < 0
+                      : !(cfg = config_default())) {
+        fprintf(stderr, "hark tap: %s\n", o.config_path ? err : "no memory");
+        return 2;
+    }
+    if (o.run_dir && config_set_string(&cfg->bus.run_dir, o.run_dir) < 0) {
+        fprintf(stderr, "hark tap: no memory\n");
+        config_destroy(&cfg);
+        return 1;
+    }
+    void *ctx = zmq_ctx_new();
+    void *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
+    rc = sub ? connect_taps(&o, cfg, ctx, sub) : 1;
+    if (rc == 0) {
+        static const char *const defaults[] = { "msg", "log", "eof" };
+        if (optind < argc) {
+            for (int i = optind; i < argc; i++)
+                zmq_setsockopt(sub, ZMQ_SUBSCRIBE, argv[i], strlen(argv[i]));
+        } else {
+            for (unsigned i = 0; i < 3; i++)
+                zmq_setsockopt(sub, ZMQ_SUBSCRIBE, defaults[i],
+                               strlen(defaults[i]));
+        }
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+        rc = print_frames(sub, o.count);
+    }
+    if (sub)
+        zmq_close(sub);
+    if (ctx)
+        zmq_ctx_term(ctx);
     config_destroy(&cfg);
     return rc;
 }

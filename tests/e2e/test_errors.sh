@@ -4,7 +4,8 @@
 # A config with an unknown key and one with a bad value: `hark run` exits
 # non-zero and stderr names the file, the line and the key. A missing
 # capture file, a file that is not a capture, a missing device, a missing
-# database: non-zero and a message naming the thing. `--help` of hark and
+# database, a `hark tap` stage that is not in the config or a count that
+# is not a number: non-zero and a message naming the thing. `--help` of hark and
 # of every stage exits 0 and prints usage on stdout; an unknown option
 # exits non-zero. A run that refuses its input stops its stages by draining
 # them, not by SIGKILL.
@@ -119,6 +120,13 @@ expect_error "missing database (verify)" "$T/no-such-db" -- \
 [ ! -e "$T/no-such-db" ] || fail "hark verify created $T/no-such-db"
 expect_error "query --db /nonexistent" "/nonexistent" -- \
     "$HARK" query --db /nonexistent
+
+# hark tap: a stage that is not one of the config's would tap nothing and
+# wait forever; a count that is not a number would print nothing.
+expect_error "tap --stage typo" "dispach" "dispatch" -- \
+    "$HARK" tap -c hark.yaml --stage dispach
+expect_error "tap --count not a number" "--count" "many" -- \
+    "$HARK" tap -c hark.yaml --count many
 
 # Unknown options and commands.
 expect_error "unknown option" "--no-such-option" -- \
