@@ -298,19 +298,23 @@ stage_ids() {
 # LIVE_ARGS, the query arguments in QUERY_ARGS and its stage ids in
 # STAGE_IDS. The run dir is in the config too so that `hark query -c`
 # finds the running logger's query socket.
+#   live_config [FILTER [YAML]]: another capture filter, and more of the
+#   config (service_groups, policies) after the rest.
 live_config() {
+    local filter=${1:-tcp port $SERVER_PORT}
     LIVE_CFG="$T/hark.yaml"
     cat >"$LIVE_CFG" <<EOF
 # written by tests/e2e/lib.sh for $E2E_NAME
 capture:
   device: lo
-  filter: "tcp port $SERVER_PORT"
+  filter: "$filter"
 logger:
   db: "$T/db"
 bus:
   run_dir: "$T/run"
+${2:-}
 EOF
-    LIVE_ARGS=(run -c "$LIVE_CFG" -i lo -f "tcp port $SERVER_PORT"
+    LIVE_ARGS=(run -c "$LIVE_CFG" -i lo -f "$filter"
         --db "$T/db" --run-dir "$T/run")
     QUERY_ARGS=(-c "$LIVE_CFG" --db "$T/db")
     STAGE_IDS=$(stage_ids "$LIVE_CFG") ||

@@ -30,11 +30,8 @@ chmod -R a+rX "$T"
 start_http_server "$www" public/x
 start_nginx "$www" public/x
 
-cat >"$T/hark.yaml" <<EOF2
-capture:
-  device: lo
-  filter: "tcp port $PY_PORT or tcp port $NGINX_PORT"
-service_groups:
+SERVER_PORT=$PY_PORT
+live_config "tcp port $PY_PORT or tcp port $NGINX_PORT" "service_groups:
   - name: Sites
     relative_paths:
       - { path: /, policy: audit }
@@ -42,16 +39,8 @@ service_groups:
       - { path: /admin, policy: adm }
 policies:
   pub: [ { log: request } ]
-  adm: [ { log: request } ]
-logger:
-  db: "$T/db"
-bus:
-  run_dir: "$T/run"
-EOF2
-LIVE_CFG="$T/hark.yaml"
-QUERY_ARGS=(-c "$LIVE_CFG" --db "$T/db")
-SERVER_PORT=$PY_PORT
-hark_start run -c "$LIVE_CFG" --db "$T/db" --run-dir "$T/run"
+  adm: [ { log: request } ]"
+hark_start "${LIVE_ARGS[@]}"
 live_ready
 note "pipeline live on lo; http.server on $PY_PORT, nginx on $NGINX_PORT"
 

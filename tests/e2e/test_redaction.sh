@@ -28,23 +28,12 @@ wait_for 10 test -s "$T/server.port" ||
 SERVER_PORT=$(cat "$T/server.port")
 
 names="[Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key]"
-cat >"$T/hark.yaml" <<EOF2
-capture:
-  device: lo
-  filter: "tcp port $SERVER_PORT"
-policies:
+live_config "" "policies:
   audit:
     - log: { message: request, redact: $names }
     - wait_for_response: 5s
-    - log: { message: response, redact: $names }
-logger:
-  db: "$T/db"
-bus:
-  run_dir: "$T/run"
-EOF2
-LIVE_CFG="$T/hark.yaml"
-QUERY_ARGS=(-c "$LIVE_CFG" --db "$T/db")
-hark_start run -c "$LIVE_CFG" --db "$T/db" --run-dir "$T/run"
+    - log: { message: response, redact: $names }"
+hark_start "${LIVE_ARGS[@]}"
 live_ready
 note "pipeline live on lo, canary server on port $SERVER_PORT"
 
