@@ -6,6 +6,7 @@
  */
 #include "store_private.h"
 #include "store_proof.h"
+#include "store_sha256.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -119,6 +120,32 @@ static int covering_checkpoint(store_t *s, uint64_t seq,
     return rc;
 }
 
+/* The chain covers a body kept in a segment only through its digest in
+ * the record: 1 when the segment still holds those bytes (or the body is
+ * in the record), 0 when they were edited or are gone, -ENOMEM. */
+static int body_intact(store_t *s, const void *value, size_t vlen)
+{
+    store_decoder_t *d = store_decoder_new();
+    if (!d)
+        return -ENOMEM;
+    struct audit_record r;
+    int rc = store_decode(d, value, vlen, &r) < 0 ? 0 : 1;
+    if (rc == 1 && d->has_ref) {
+        uint8_t *buf = malloc(d->ref.len ? d->ref.len : 1);
+        uint8_t digest[STORE_SHA256_BYTES];
+        const struct store_sha256_part part = { buf, d->ref.len };
+        if (!buf)
+            rc = -ENOMEM;
+        else
+            rc = store_body_read(s->bodies, &d->ref, buf) == 0 &&
+                 store_sha256(&part, 1, digest) == 0 &&
+                 !memcmp(digest, d->ref.digest, sizeof(digest));
+        free(buf);
+    }
+    store_decoder_destroy(&d);
+    return rc;
+}
+
 int store_proof(store_t *s, const void *key, size_t klen, uint64_t seq_hint,
                 struct store_proof *out)
 {
@@ -158,10 +185,20 @@ int store_proof(store_t *s, const void *key, size_t klen, uint64_t seq_hint,
     uint8_t h[STORE_HASH_BYTES];
     store_chain_hash(prev, key, klen, value, vl, h);
     out->verifies = !memcmp(h, hash, sizeof(h));
-    if (!out->verifies)
+    if (!out->verifies) {
         snprintf(out->why, sizeof(out->why), "the record's bytes do not "
                  "hash to its chain entry %llu: the record or the entry "
                  "was edited", (unsigned long long)out->seq);
+    } else if ((rc = body_intact(s, value, vl)) <= 0) {
+        out->verifies = false;
+        if (rc == 0)
+            snprintf(out->why, sizeof(out->why), "the record's body in its "
+                     "segment file was edited or is gone: it no longer "
+                     "matches the digest chain entry %llu covers",
+                     (unsigned long long)out->seq);
+        else
+            goto done;
+    }
 checkpoint:
     rc = covering_checkpoint(s, out->seq, out);
 done:

@@ -22,7 +22,8 @@ struct store_proof {
     uint64_t seq;                 /* the record's chain entry; 0: none
                                      names it (inserted, or not chained) */
     uint64_t last_seq;            /* the chain's last entry */
-    bool verifies;                /* the record hashes to its entry */
+    bool verifies;                /* the record hashes to its entry, and
+                                     a body in a segment to its digest */
     char why[200];                /* why it does not */
     uint8_t hash[STORE_HASH_BYTES]; /* its entry's hash */
     uint64_t cp_seq;              /* the first checkpoint at or after seq;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "store_proof.h"
 #include "store_body.h"
 #include "store_query.h"
 #include "store_verify.h"
@@ -340,6 +341,32 @@ static void test_tamper_body(void **state)
     assert_int_equal(v.bad_seq, 5);
     /* a reader still gets the record, with the bytes as they are now */
     expect_bodies(fx->dir, 4, false);
+    /* but its proof (what hark serve shows of one record) says the body
+     * no longer matches, while the record before it still verifies */
+    store_t *s = open_store(fx->dir, 0);
+    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
+    struct audit_record r;
+    uint8_t keys[2][STORE_KEY_MAX];
+    size_t lens[2] = { 0, 0 };
+    int rc;
+    while ((rc = store_iter_next(it, &r)) != 0) {
+        size_t kl;
+        const void *k = store_iter_key(it, &kl);
+        int which = r.idx == 4 ? 0 : r.idx == 3 ? 1 : -1; /* 70000, 513 */
+        if (which >= 0) {
+            memcpy(keys[which], k, kl);
+            lens[which] = kl;
+        }
+    }
+    store_iter_destroy(&it);
+    assert_true(lens[0] && lens[1]);
+    struct store_proof p70k, p513;
+    assert_int_equal(store_proof(s, keys[0], lens[0], 0, &p70k), 0);
+    assert_false(p70k.verifies);
+    assert_non_null(strstr(p70k.why, "segment file was edited"));
+    assert_int_equal(store_proof(s, keys[1], lens[1], 0, &p513), 0);
+    assert_true(p513.verifies);
+    store_close(&s);
 }
 
 /* Segments removed or cut at the end: verify says so. */
