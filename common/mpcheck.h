@@ -1,11 +1,12 @@
-/* mpcheck.h - MessagePack validation before msgpack-c builds anything.
+/* mpcheck.h - MessagePack validated as it is read.
  *
  * msgpack-c sizes arrays and maps from the count a value claims before
  * it reads their elements, so a few hostile bytes can make it allocate
  * gigabytes. Every MessagePack value hark reads (bus frames, stored
- * records, chain entries, query requests and replies) is walked here
- * first with a bounds-checked cursor: each length against the bytes
- * present, nesting against a depth limit.
+ * records, chain entries, query requests and replies) is read here
+ * instead, with a bounds-checked cursor: each length against the bytes
+ * present before anything is allocated for it, nesting against a depth
+ * limit.
  */
 #ifndef HARK_MPCHECK_H
 #define HARK_MPCHECK_H
@@ -19,8 +20,9 @@
 long mpcheck_size(const void *p, size_t n, int max_depth);
 
 /* Unpacks [p, p+n) into *out when it is exactly one valid value (as
- * above, nothing after it); z is cleared first and holds what *out
- * points to. 0, or -EBADMSG leaving z untouched. */
+ * above, nothing after it), as msgpack_unpack() would, in the same pass
+ * that checks it; z is cleared first and holds what *out points to.
+ * 0, or -EBADMSG (also when z has no room): z then holds nothing to use. */
 int mpcheck_unpack(msgpack_zone *z, const void *p, size_t n, int max_depth,
                    msgpack_object *out);
 

@@ -1,30 +1,49 @@
-/* checksum.c - RFC 1071 sums, 8 bytes at a time. */
+/* checksum.c - RFC 1071 sums, 8 bytes at a time in host order. */
 #include "checksum.h"
 
 #include <string.h>
 
 uint64_t checksum_add(uint64_t sum, const uint8_t *p, size_t n)
 {
-    /* Big-endian 16-bit words summed into 64 bits: 32-bit big-endian
-     * halves of each 8 bytes keep the word boundaries, and a 64-bit
-     * accumulator cannot overflow before 2^32 of them. */
+    /* RFC 1071 sums are byte-order independent (section 2(B)): add the
+     * words as the host loads them, 8 bytes at a time into two 32-bit
+     * halves of a 64-bit accumulator (which cannot overflow before 2^31
+     * of them), fold, and swap the folded sum into network order once. */
+    uint64_t acc = 0;
     while (n >= 8) {
-        uint32_t a = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                     (uint32_t)p[2] << 8 | p[3];
-        uint32_t b = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
-                     (uint32_t)p[6] << 8 | p[7];
-        sum += (uint64_t)a + b;
+        uint64_t w;
+        memcpy(&w, p, 8);
+        acc += (w & 0xffffffffu) + (w >> 32);
         p += 8;
         n -= 8;
     }
-    while (n >= 2) {
-        sum += (uint32_t)p[0] << 8 | p[1];
+    if (n >= 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        acc += w;
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        acc += w;
         p += 2;
         n -= 2;
     }
-    if (n)
-        sum += (uint32_t)p[0] << 8;
-    return sum;
+    if (n) {
+        /* the odd byte is the high half of its network-order word */
+        const uint8_t last[2] = { p[0], 0 };
+        uint16_t w;
+        memcpy(&w, last, 2);
+        acc += w;
+    }
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    acc = (acc & 0xff) << 8 | acc >> 8;
+#endif
+    return sum + acc;
 }
 
 uint16_t checksum_fold(uint64_t sum)
