@@ -95,6 +95,22 @@ bool policy_orphan_step_for(const struct config *cfg, const char **names,
     return fits;
 }
 
+uint64_t policy_body_carried(const struct config *cfg, uint64_t cap)
+{
+    const char *names[POLICY_ORPHAN_REDACT_MAX];
+    struct config_step orphan;
+    policy_orphan_step_for(cfg, names, POLICY_ORPHAN_REDACT_MAX, &orphan);
+    uint64_t most = orphan.body_max;
+    for (unsigned i = 0; cfg && i < cfg->n_policies; i++)
+        for (unsigned j = 0; routed(cfg, i) && j < cfg->policies[i].n_steps;
+             j++) {
+            const struct config_step *s = &cfg->policies[i].steps[j];
+            if (s->kind == STEP_LOG && s->body_max > most)
+                most = s->body_max;
+        }
+    return most < cap ? most : cap;
+}
+
 void policy_summarize(const struct http_msg *req, struct req_summary *out)
 {
     memset(out, 0, sizeof(*out));

@@ -43,6 +43,13 @@ extern const struct config_step policy_orphan_step;
 bool policy_orphan_step_for(const struct config *cfg, const char **names,
                             unsigned cap, struct config_step *out);
 
+/* The most body bytes any log step keeps in a policy some relative path
+ * of cfg routes to (the orphan step's included), at most cap: what a
+ * reassembler needs to carry of a body.
+ * Bytes past it are counted in body_len and never leave the reassembler,
+ * where they cost every hop of the bus and no record holds them. */
+uint64_t policy_body_carried(const struct config *cfg, uint64_t cap);
+
 /* The request facts a record carries, whichever message it logs. */
 struct req_summary {
     struct bytes uid;

@@ -94,6 +94,7 @@ struct conn_tracker {
     conn_emit_fn emit;
     void *ctx;
     struct conn *waiting;      /* connections with packets held back */
+    uint64_t body_max_cap;     /* the body_max it was made with */
 };
 
 static void emit(conn_tracker_t *t, const struct http_msg *m);
@@ -620,6 +621,12 @@ static void on_flow_end(void *ctx, struct flow *f, enum flow_end why)
 
 /* ---- tracker ------------------------------------------------------- */
 
+void conn_tracker_set_body_max(conn_tracker_t *t, uint64_t n)
+{
+    /* the parsers read it through their limits: the next body byte on */
+    t->cfg.http.body_max = n < t->body_max_cap ? n : t->body_max_cap;
+}
+
 conn_tracker_t *conn_tracker_new(const struct conn_config *cfg,
                                  conn_emit_fn emit_fn, void *ctx)
 {
@@ -627,6 +634,7 @@ conn_tracker_t *conn_tracker_new(const struct conn_config *cfg,
     if (!t)
         return NULL;
     t->cfg = *cfg;
+    t->body_max_cap = cfg->http.body_max;
     t->sh.max_buffered = cfg->max_buffered;
     t->sh.memcap = cfg->memcap;
     t->sh.policy = cfg->overlap_policy;

@@ -104,6 +104,9 @@ typedef struct conn_tracker conn_tracker_t;
 /* cfg is copied; emit and ctx are borrowed. NULL on failure. */
 conn_tracker_t *conn_tracker_new(const struct conn_config *cfg,
                                  conn_emit_fn emit, void *ctx);
+/* Body bytes kept of the messages from now on: at most the body_max the
+ * tracker was made with (reassemble.body_max). */
+void conn_tracker_set_body_max(conn_tracker_t *t, uint64_t n);
 /* Frees everything; connections still open end without emitting (call
  * conn_close_all first to have them emitted). */
 void conn_tracker_destroy(conn_tracker_t **t);

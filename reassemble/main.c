@@ -22,6 +22,7 @@
 #include "input.h"
 #include "log.h"
 #include "packet.h"
+#include "policy.h"
 #include "stage.h"
 #include "stats.h"
 #include "upstream.h"
@@ -320,6 +321,18 @@ static int on_live_tick(loop_t *l, void *ctx)
     return (int)(LIVE_IDLE_NS / NS_PER_MS);
 }
 
+/* SIGHUP: the policies decide how much of a body is worth carrying
+ * (policy_body_carried); the other limits stay as they started. */
+static int reload(struct stage *st, struct config *cfg, void *ctx)
+{
+    struct reasm *r = ctx;
+    uint64_t n = policy_body_carried(cfg, st->cfg->reassemble.body_max);
+    conn_tracker_set_body_max(r->conns, n);
+    log_debug("bodies carried up to %llu bytes", (unsigned long long)n);
+    config_destroy(&cfg);
+    return 0;
+}
+
 static int setup(struct reasm *r)
 {
     struct config *cfg = r->st.cfg;
@@ -339,6 +352,9 @@ static int setup(struct reasm *r)
         },
     };
     r->conns = conn_tracker_new(&cc, on_emit, r);
+    if (r->conns)
+        conn_tracker_set_body_max(r->conns,
+                                  policy_body_carried(cfg, rc->body_max));
     /* Linux's defaults: ipfrag_time 30s, ipfrag_high_thresh 4 MiB (per
      * namespace; a shard serves many hosts, so more). */
     struct defrag_config dc = {
@@ -365,6 +381,7 @@ static int setup(struct reasm *r)
                        on_live_tick, r) < 0)
         return -1;
     r->out = stage_output(&r->st, ROLE_DISPATCH);
+    stage_on_reload(&r->st, reload, r);
     return r->out ? 0 : -1;
 }
 

@@ -12,6 +12,9 @@
 #   - the new file: a new relative path with its own policy (redacting a
 #     header, keeping no response body), and a changed label on the old
 #     one, for every request after the reload;
+#   - bodies: v1 keeps 4 bytes of every message, so the reassemblers carry
+#     no more (policy_body_carried); v2 keeps 64 KiB, and a response after
+#     the reload is whole, so the reassemblers reloaded too;
 #   - every request of the background traffic has both records, and hark
 #     exits 0.
 # shellcheck source-path=SCRIPTDIR
@@ -55,13 +58,13 @@ U="http://127.0.0.1:$SERVER_PORT"
 live_config # capture, logger and the run dir, for the server's port
 CFG="$LIVE_CFG"
 cp "$CFG" "$T/base.yaml"
-# plain LABEL: the policy every path had from the start
+# plain LABEL BODY: the policy every path had from the start
 plain() {
     cat <<EOF
   plain:
-    - log: request
+    - log: {message: request, body: $2}
     - wait_for_response: 30s
-    - log: {message: response, label: $1}
+    - log: {message: response, label: $1, body: $2}
 EOF
 }
 write_v1() {
@@ -74,7 +77,7 @@ service_groups:
         policy: plain
 policies:
 EOF
-    plain "Response v1"
+    plain "Response v1" 4
 }
 write_v2() {
     cat "$T/base.yaml"
@@ -92,7 +95,7 @@ policies:
     - wait_for_response: 30s
     - log: {message: response, body: 0, label: Guarded}
 EOF
-    plain "Response v2"
+    plain "Response v2" 64KiB
 }
 write_v1 >"$CFG"
 QUERY_ARGS=(-c "$CFG")
@@ -137,12 +140,17 @@ curl_tx "$T/before.tsv" -H "X-Token: tok-before" "$U/secret/a"
 write_v2 >"$CFG"
 "$HARK" check-config "$CFG" >/dev/null || fail "check-config refused v2"
 kill -HUP "$HARK_PID"
+SHARDS=$(cd "$T/run/stats" && ls reassemble-*.json | sed 's/\.json$//')
+[ -n "$SHARDS" ] || fail "no reassembler stats"
 reloaded() {
-    [ "$(stats_counter "$T/run" dispatch config_reloads)" = 1 ] &&
-        [ "$(stats_counter "$T/run" correlate config_reloads)" = 1 ]
+    local id
+    for id in dispatch correlate $SHARDS; do
+        [ "$(stats_counter "$T/run" "$id" config_reloads)" = 1 ] || return 1
+    done
 }
-wait_for "$E2E_TIMEOUT" reloaded || fail "dispatch and correlate did not reload"
-for id in dispatch correlate; do
+wait_for "$E2E_TIMEOUT" reloaded ||
+    fail "dispatch, correlate and the reassemblers did not all reload"
+for id in dispatch correlate $SHARDS; do
     [ "$(stats_counter "$T/run" "$id" config_reload_failed)" = 0 ] ||
         fail "$id heard of the file that did not load"
 done
@@ -181,7 +189,12 @@ assert a["policy"] == "guarded" and a["route"] == "/secret", a
 assert not any(v == "tok-after" for _, v in a["headers"]), a["headers"]
 ar = one("/secret/b", "response")["hark"]
 assert ar["step"] == "Guarded" and ar["body"]["captured"] == 0, ar
-assert one("/plain", "response")["hark"]["step"] == "Response v2"
+p = one("/plain", "response")["hark"]
+assert p["step"] == "Response v2", p
+# v2 keeps 64 KiB: the reassemblers carry the whole "ok /plain\n" again
+assert p["body"]["captured"] == 10, p["body"]
+# v1 kept 4 bytes of "ok /secret/a\n"
+assert one("/secret/a", "response")["hark"]["body"]["captured"] == 4
 # background traffic: v1 labels, then v2 labels, nothing else
 steps = {x["hark"]["step"] for x in recs if x["event"]["action"] == "response"
          and x["url"]["path"] == "/bg"}

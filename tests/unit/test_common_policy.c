@@ -513,6 +513,48 @@ static void test_orphan_as_strict_as_config(void **state)
     assert_int_equal(o.n_redact, POLICY_DEFAULT_REDACT_COUNT);
 }
 
+/* What a reassembler carries of a body: the most any routed log step (or
+ * the orphan step) keeps, never past reassemble.body_max. */
+static void test_body_carried(void **state)
+{
+    (void)state;
+    /* a keeps 100 of a response and none of a request, b 300 */
+    struct config *c = load_policies(
+        "  a:\n"
+        "    - log: { message: request, body: 0 }\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, body: 100 }\n"
+        "  b:\n"
+        "    - log: { message: request, body: 300 }\n");
+    assert_int_equal(policy_body_carried(c, 1u << 20), 300);
+    assert_int_equal(policy_body_carried(c, 200), 200); /* the cap */
+    config_destroy(&c);
+
+    /* policies no path routes to (the built-in audit, 64 KiB, and c)
+     * keep nothing from the wire */
+    c = load_policies(
+        "  a:\n"
+        "    - wait_for_response: 5s\n"
+        "    - log: { message: response, body: 7 }\n"
+        "  c:\n"
+        "    - log: { message: request, body: 1MiB }\n");
+    assert_int_equal(policy_body_carried(c, 1u << 20), 7);
+    config_destroy(&c);
+
+    /* nothing logs a body: nothing is carried */
+    c = load_policies(
+        "  a:\n"
+        "    - log: { message: request, body: 0 }\n");
+    assert_int_equal(policy_body_carried(c, 1u << 20), 0);
+    config_destroy(&c);
+
+    /* no log step at all: orphans are logged with the default step */
+    c = load_policies("  a:\n    - wait_for_response: 5s\n");
+    assert_int_equal(policy_body_carried(c, 1u << 20),
+                     POLICY_DEFAULT_BODY_MAX);
+    config_destroy(&c);
+}
+
 static void test_hostile_names(void **state)
 {
     (void)state;
@@ -612,7 +654,7 @@ static void test_hostile_record(void **state)
 int main(void)
 {
     size_t n_cases = sizeof(cases) / sizeof(cases[0]);
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 8];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 16];
     size_t n = 0;
     memset(tests, 0, sizeof(tests));
     for (size_t i = 0; i < n_cases; i++) {
@@ -631,6 +673,7 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_names);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(
         test_orphan_as_strict_as_config);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_body_carried);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostile_record);
     return _cmocka_run_group_tests("common_policy", tests, n, NULL, NULL);
 }
