@@ -244,6 +244,46 @@ static int read_last_checkpoint(store_t *s, leveldb_iterator_t *it,
     return 0;
 }
 
+/* Orders record keys as LevelDB does (bytewise, a prefix first). */
+static int key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+/* The largest record ("t") key of the DB: the last key before "u". */
+static void read_key_max(store_t *s, leveldb_iterator_t *it)
+{
+    char *e = NULL;
+    size_t kl = 0;
+    s->key_max_known = false;
+    seek_before(it, "u");
+    const char *k = leveldb_iter_valid(it) ? leveldb_iter_key(it, &kl) : NULL;
+    leveldb_iter_get_error(it, &e);
+    if (e) {
+        leveldb_free(e);
+        return;
+    }
+    s->key_max_len = 0;
+    if (k && k[0] == 't') {
+        if (kl > STORE_KEY_MAX)
+            return;
+        memcpy(s->key_max, k, kl);
+        s->key_max_len = kl;
+    }
+    s->key_max_known = true;
+}
+
+/* max := k when k is larger. */
+static void raise_key_max(uint8_t *max, size_t *max_len, const uint8_t *k,
+                          size_t kl)
+{
+    if (!*max_len || key_cmp(k, kl, max, *max_len) > 0) {
+        memcpy(max, k, kl);
+        *max_len = kl;
+    }
+}
+
 /* The last committed chain entry: *seq 0 for an empty trail. The head is
  * the last "s" entry (the meta key is only a check for verify), so a
  * writer never reuses a sequence number. */
@@ -278,6 +318,8 @@ static int read_head(store_t *s, uint64_t *seq,
     }
     if (rc == 0)
         rc = read_last_checkpoint(s, it, err, errlen);
+    if (rc == 0)
+        read_key_max(s, it);
     leveldb_iter_destroy(it);
     return rc;
 }
@@ -520,14 +562,18 @@ static int free_key(store_t *s, const struct audit_record *r, uint8_t *key,
     int dberr = 0;
     for (uint32_t dup = 0;; dup++) {
         *klen = record_key(r, dup, key);
+        bool past = s->key_max_known &&
+                    (!s->key_max_len ||
+                     key_cmp(key, *klen, s->key_max, s->key_max_len) > 0);
         if (!fpset_has(s->pending_keys, key, *klen) &&
-            !db_has(s, key, *klen, &dberr))
+            (past || !db_has(s, key, *klen, &dberr)))
             break;
         if (dberr)
             return dberr;
         if (dup == UINT32_MAX)
             return -EIO;
     }
+    raise_key_max(s->pending_key_max, &s->pending_key_max_len, key, *klen);
     return fpset_add(s->pending_keys, key, *klen);
 }
 
@@ -641,6 +687,10 @@ static void committed(store_t *s)
 {
     leveldb_writebatch_clear(s->batch);
     fpset_clear(s->pending_keys);
+    if (s->pending_key_max_len)
+        raise_key_max(s->key_max, &s->key_max_len, s->pending_key_max,
+                      s->pending_key_max_len);
+    s->pending_key_max_len = 0;
     store_body_commit(s->bodies);
     s->bytes_written += s->pending_bytes;
     s->pending_bytes = 0;
@@ -753,6 +803,7 @@ uint32_t store_discard(store_t *s)
     uint32_t n = s->pending;
     leveldb_writebatch_clear(s->batch);
     fpset_clear(s->pending_keys);
+    s->pending_key_max_len = 0;
     store_body_discard(s->bodies);
     s->pending_bytes = 0;
     s->pending = 0;

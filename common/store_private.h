@@ -47,6 +47,11 @@ struct store {
     /* Keys of the pending batch, so a record colliding with one not yet
      * written gets a dup suffix too (LevelDB cannot read its batch). */
     fpset_t *pending_keys;
+    /* The largest record key committed and pending: a new key past it is
+     * in neither, and needs no lookup (most are: keys start with time). */
+    uint8_t key_max[STORE_KEY_MAX], pending_key_max[STORE_KEY_MAX];
+    size_t key_max_len, pending_key_max_len; /* 0: none */
+    bool key_max_known;           /* key_max was read from the DB */
     uint32_t pending;
     uint32_t pending_producers;   /* "p" entries in the batch */
     uint64_t pending_bytes;

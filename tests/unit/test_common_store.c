@@ -229,6 +229,45 @@ static void test_duplicate_keys(void **state)
     assert_int_equal(expect_verify_ok(fx->dir), 3);
 }
 
+/* Keys past the largest one stored skip the lookup (free_key): one
+ * equal to a stored key after a reopen, one older than the newest, and
+ * one repeated in the next batch still get their dup suffix. */
+static void test_duplicate_keys_after_reopen(void **state)
+{
+    struct trailtmp *fx = *state;
+    store_t *s = open_rw(fx->dir);
+    struct audit_record a = make(RECORD_REQUEST, 5, "00000000000000aa", 0);
+    struct audit_record b = make(RECORD_REQUEST, 9, "00000000000000bb", 0);
+    struct audit_record c = make(RECORD_REQUEST, 3, "00000000000000cc", 0);
+    put_commit(s, &a, 1);
+    store_close(&s);
+    s = open_rw(fx->dir);
+    a.step = BYTES_LIT("a again");
+    put_commit(s, &a, 1);   /* the largest key, from the DB */
+    put_commit(s, &b, 1);
+    put_commit(s, &c, 1);   /* older than b: looked up, new */
+    c.step = BYTES_LIT("c again");
+    put_commit(s, &c, 1);   /* older, and stored: dup */
+    b.step = BYTES_LIT("b again");
+    put_commit(s, &b, 1);   /* the largest committed key: dup */
+    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
+    struct audit_record got;
+    static const char *const steps[] = { "log", "c again", "log", "a again",
+                                         "log", "b again" };
+    static const size_t key_len[] = { 22, 26, 22, 26, 22, 26 };
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(store_iter_next(it, &got), 1);
+        assert_true(bytes_eq(got.step, steps[i]));
+        size_t kl;
+        store_iter_key(it, &kl);
+        assert_int_equal(kl, key_len[i]);
+    }
+    assert_int_equal(store_iter_next(it, &got), 0);
+    store_iter_destroy(&it);
+    store_close(&s);
+    assert_int_equal(expect_verify_ok(fx->dir), 6);
+}
+
 /* A uid that is not 16 hex digits still sorts and reads back. */
 static void test_odd_uid(void **state)
 {
@@ -1027,6 +1066,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(test_order_and_fields),
         TEST(test_duplicate_keys),
+        TEST(test_duplicate_keys_after_reopen),
         TEST(test_odd_uid),
         TEST(test_reopen_continues_chain),
         TEST(test_producers),
