@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench.sh BINDIR - hark on ../shared/bench's workload, next to the read
-# limit (a libpcap loop over every byte of the same file) and, when they
-# are installed, `tcpdump -w` and httpry on the same file; accuracy
+# limit (a libpcap loop over every byte of the same file), the bus floor
+# (the same bytes over hark's four ZeroMQ hops with no work at all: what
+# the process design costs by itself) and, when they are installed,
+# `tcpdump -w` and httpry on the same file; accuracy
 # against the generator's truth; CPU and peak memory of every stage.
 #   BENCH_PRESET=tiny|small|medium|large (default medium)
 #   BENCH_RUNS=N      hark runs; the median one is reported (default 5)
@@ -69,6 +71,11 @@ while [ "$i" -lt "$runs" ]; do
     i=$((i + 1))
     # the read limit in the same run as hark, just before it
     "$bin/tools/read_limit" "$pcap" | awk '{ print $3 }' >>"$work/read_limit"
+    # and the bus alone: the file's bytes over hark's four hops, no work
+    if [ -x "$bin/tools/bus_floor" ]; then
+        "$bin/tools/bus_floor" "$pcap" 4 "$work" >>"$work/bus_floor" ||
+            echo "bench: bus_floor failed" >&2
+    fi
     rm -rf "$out/bench.db"
     rd="$work/run$i"
     t0=$(now)
@@ -95,4 +102,5 @@ set -- --truth "$truth" --trail "$out/trail.jsonl" --runs "$work/hark" \
     --preset "$preset"
 [ -s "$work/tcpdump" ] && set -- "$@" --tcpdump "$work/tcpdump"
 [ -s "$work/httpry" ] && set -- "$@" --httpry "$work/httpry"
+[ -s "$work/bus_floor" ] && set -- "$@" --bus-floor "$work/bus_floor"
 python3 scripts/bench_report.py "$@" | tee -a "$out/results.txt"

@@ -21,6 +21,8 @@ ap.add_argument("--read-limit", required=True,
                 help="the read limit's seconds, one a line")
 ap.add_argument("--tcpdump", help="tcpdump -w's seconds, one a line")
 ap.add_argument("--httpry", help="httpry's seconds, one a line")
+ap.add_argument("--bus-floor",
+                help="bus_floor's lines: bytes hops wall_seconds cpu_seconds")
 ap.add_argument("--bytes", type=int, required=True)
 ap.add_argument("--preset", default="?")
 a = ap.parse_args()
@@ -105,6 +107,12 @@ for name, path in (("tcpdump -w", a.tcpdump), ("httpry", a.httpry)):
     if path:
         xs = seconds(path)
         rows.append((name, statistics.median(xs), spread(xs)))
+floor_cpu = None
+if a.bus_floor:
+    lines = [l.split() for l in open(a.bus_floor) if l.strip()]
+    walls = [float(l[2]) for l in lines]
+    floor_cpu = statistics.median(float(l[3]) for l in lines)
+    rows.append(("bus floor", statistics.median(walls), spread(walls)))
 for name, s, rng in rows:
     print("  %-12s %8.3f %10.1f %12.1f  %s" % (name, s, mb / s, s / limit,
                                                rng))
@@ -126,3 +134,7 @@ for sid in order:
           (sid, cpu, 100 * cpu / secs, c.get("max_rss_kb", 0) / 1024.0))
 print("  %-14s cpu %6.2f s (%3.0f%% of wall)" % ("all stages", cpu_total,
                                                 100 * cpu_total / secs))
+if floor_cpu is not None:
+    print("  %-14s cpu %6.2f s: the bytes over four hops, no work (%.0f%% "
+          "of hark's)" % ("bus floor", floor_cpu, 100 * floor_cpu /
+                          max(cpu_total, 1e-9)))
