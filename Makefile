@@ -164,7 +164,7 @@ $(BIN)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(STAGE_LIBS) $(COMMON_LIB)
 fuzzers: $(FUZZ_BINS)
 
 $(OBJ)/tests/fuzz/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
-                                 -Ilogger -Icapture -Ihark
+                                 -Ilogger -Icapture -Ihark -Itests/tools
 $(OBJ)/tests/unit/%.o: CFLAGS += -Ireassemble -Idispatch -Icorrelate \
                                  -Ilogger -Icapture -Ihark -Itests/unit \
                                  -Itests/tools

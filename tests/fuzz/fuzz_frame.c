@@ -11,10 +11,14 @@
  * points to is read (ASan sees a view past the body). A record that
  * decodes is rendered as JSON and as a table row, and re-encoded with
  * frame_add_record: the re-encoded frame must read back to the same
- * record (a decoder/encoder disagreement traps).
+ * record (a decoder/encoder disagreement traps). Every body is also
+ * unpacked by mpcheck_unpack and by msgpack-c after the walk: both must
+ * accept or refuse it, and build the same tree.
  */
 #include "frame.h"
 #include "hash.h"
+#include "mpcheck.h"
+#include "mpsame.h"
 #include "record_json.h"
 #include "record_table.h"
 #include "store.h"
@@ -44,6 +48,26 @@ static bool same(struct bytes a, struct bytes b)
 }
 
 static volatile uint64_t sink;
+
+/* mpcheck_unpack() against mpcheck_size() + msgpack_unpack(). */
+static void unpack_both(const uint8_t *p, size_t n)
+{
+    static msgpack_zone za, zb;
+    static bool ready;
+    if (!ready && (!msgpack_zone_init(&za, 4096) ||
+                   !msgpack_zone_init(&zb, 4096)))
+        abort();
+    ready = true;
+    msgpack_object a, b;
+    size_t off = 0;
+    msgpack_zone_clear(&za);
+    bool ok_a = mpcheck_size(p, n, FRAME_MAX_DEPTH) == (long)n &&
+                msgpack_unpack((const char *)p, n, &off, &za, &a) ==
+                    MSGPACK_UNPACK_SUCCESS;
+    bool ok_b = mpcheck_unpack(&zb, p, n, FRAME_MAX_DEPTH, &b) == 0;
+    if (ok_a != ok_b || (ok_a && !mpsame(&a, &b)))
+        __builtin_trap();
+}
 
 static void touch_headers(const struct msg_header *h, uint32_t n)
 {
@@ -195,6 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!body)
         return 0;
     memcpy(body, data + 1, blen);
+    unpack_both(body, blen);
     if (sel < 6) {
         struct frame f;
         const char *t = topics[sel];
