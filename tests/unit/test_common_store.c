@@ -197,6 +197,24 @@ static void test_order_and_fields(void **state)
     assert_int_equal(expect_verify_ok(fx->dir), 6);
 }
 
+/* The trail holds n records, in key order with these steps (labels) and
+ * key lengths (22: no dup suffix, 26: one). */
+static void expect_steps_and_keys(store_t *s, const char *const *steps,
+                                  const size_t *key_len, int n)
+{
+    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
+    struct audit_record got;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(store_iter_next(it, &got), 1);
+        assert_true(bytes_eq(got.step, steps[i]));
+        size_t kl;
+        store_iter_key(it, &kl);
+        assert_int_equal(kl, key_len[i]);
+    }
+    assert_int_equal(store_iter_next(it, &got), 0);
+    store_iter_destroy(&it);
+}
+
 /* Same (ts, uid, idx, kind) twice, in one batch and across batches: all
  * kept, none overwritten (the chain would call that an edit). */
 static void test_duplicate_keys(void **state)
@@ -212,19 +230,9 @@ static void test_duplicate_keys(void **state)
     r[2].step = BYTES_LIT("third");
     put_commit(s, r, 2);
     put_commit(s, r + 2, 1);
-    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
-    struct audit_record got;
     static const char *const steps[] = { "log", "second", "third" };
     static const size_t key_len[] = { 22, 26, 26 };
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal(store_iter_next(it, &got), 1);
-        assert_true(bytes_eq(got.step, steps[i]));
-        size_t kl;
-        store_iter_key(it, &kl);
-        assert_int_equal(kl, key_len[i]);
-    }
-    assert_int_equal(store_iter_next(it, &got), 0);
-    store_iter_destroy(&it);
+    expect_steps_and_keys(s, steps, key_len, 3);
     store_close(&s);
     assert_int_equal(expect_verify_ok(fx->dir), 3);
 }
@@ -250,20 +258,10 @@ static void test_duplicate_keys_after_reopen(void **state)
     put_commit(s, &c, 1);   /* older, and stored: dup */
     b.step = BYTES_LIT("b again");
     put_commit(s, &b, 1);   /* the largest committed key: dup */
-    store_iter_t *it = store_iter_new(s, 0, UINT64_MAX, NULL, 0);
-    struct audit_record got;
     static const char *const steps[] = { "log", "c again", "log", "a again",
                                          "log", "b again" };
     static const size_t key_len[] = { 22, 26, 22, 26, 22, 26 };
-    for (int i = 0; i < 6; i++) {
-        assert_int_equal(store_iter_next(it, &got), 1);
-        assert_true(bytes_eq(got.step, steps[i]));
-        size_t kl;
-        store_iter_key(it, &kl);
-        assert_int_equal(kl, key_len[i]);
-    }
-    assert_int_equal(store_iter_next(it, &got), 0);
-    store_iter_destroy(&it);
+    expect_steps_and_keys(s, steps, key_len, 6);
     store_close(&s);
     assert_int_equal(expect_verify_ok(fx->dir), 6);
 }
