@@ -173,7 +173,8 @@ static bool build_array(struct builder *b, uint64_t n, int depth,
         return false;
     if (!n)
         return true;
-    msgpack_object *items = msgpack_zone_malloc(b->z, (size_t)n * sizeof(*items));
+    msgpack_object *items =
+        msgpack_zone_malloc(b->z, (size_t)n * sizeof(*items));
     if (!items)
         return false;
     for (uint64_t i = 0; i < n; i++)
@@ -194,7 +195,8 @@ static bool build_map(struct builder *b, uint64_t n, int depth,
         return false;
     if (!n)
         return true;
-    msgpack_object_kv *kv = msgpack_zone_malloc(b->z, (size_t)n * sizeof(*kv));
+    msgpack_object_kv *kv =
+        msgpack_zone_malloc(b->z, (size_t)n * sizeof(*kv));
     if (!kv)
         return false;
     for (uint64_t i = 0; i < n; i++)

@@ -64,7 +64,9 @@ static void pack_random(msgpack_packer *pk, uint32_t *s, int depth)
     case 0: msgpack_pack_nil(pk); break;
     case 1: r & 1 ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
     case 2: msgpack_pack_uint64(pk, (uint64_t)r << (rnd(s) % 33)); break;
-    case 3: msgpack_pack_int64(pk, -(int64_t)((uint64_t)r << (rnd(s) % 32)) - 1); break;
+    case 3:
+        msgpack_pack_int64(pk, -(int64_t)((uint64_t)r << (rnd(s) % 32)) - 1);
+        break;
     case 4: msgpack_pack_int8(pk, (int8_t)r); break;
     case 5: msgpack_pack_float(pk, (float)r / 7.0f); break;
     case 6: msgpack_pack_double(pk, (double)r / 3.0); break;
@@ -153,6 +155,10 @@ static void damaged_values_get_the_same_verdict(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* mpcheck_unpack's verdict on a literal. */
+#define UNPACK(z, lit, depth, o) mpcheck_unpack((z), (lit), sizeof(lit), \
+                                                (depth), (o))
+
 /* Counts no input can hold and nesting past the limit are refused
  * before anything is allocated for them. */
 static void hostile_counts_and_nesting_are_refused(void **state)
@@ -165,15 +171,16 @@ static void hostile_counts_and_nesting_are_refused(void **state)
     static const uint8_t huge_map[] = { 0xdf, 0x80, 0x00, 0x00, 0x00, 1, 2 };
     static const uint8_t long_str[] = { 0xdb, 0x00, 0x01, 0x00, 0x00, 'a' };
     static const uint8_t trailing[] = { 0x01, 0x02 };
-    assert_int_equal(mpcheck_unpack(&z, huge_array, sizeof(huge_array), DEPTH, &o), -EBADMSG);
-    assert_int_equal(mpcheck_unpack(&z, huge_map, sizeof(huge_map), DEPTH, &o), -EBADMSG);
-    assert_int_equal(mpcheck_unpack(&z, long_str, sizeof(long_str), DEPTH, &o), -EBADMSG);
-    assert_int_equal(mpcheck_unpack(&z, trailing, sizeof(trailing), DEPTH, &o), -EBADMSG);
+    assert_int_equal(UNPACK(&z, huge_array, DEPTH, &o), -EBADMSG);
+    assert_int_equal(UNPACK(&z, huge_map, DEPTH, &o), -EBADMSG);
+    assert_int_equal(UNPACK(&z, long_str, DEPTH, &o), -EBADMSG);
+    assert_int_equal(UNPACK(&z, trailing, DEPTH, &o), -EBADMSG);
     /* [[[1]]] needs depth 4 */
     static const uint8_t nested[] = { 0x91, 0x91, 0x91, 0x01 };
-    assert_int_equal(mpcheck_unpack(&z, nested, sizeof(nested), 3, &o), -EBADMSG);
-    assert_int_equal(mpcheck_unpack(&z, nested, sizeof(nested), 4, &o), 0);
-    assert_int_equal(o.via.array.ptr[0].via.array.ptr[0].via.array.ptr[0].via.u64, 1);
+    assert_int_equal(UNPACK(&z, nested, 3, &o), -EBADMSG);
+    assert_int_equal(UNPACK(&z, nested, 4, &o), 0);
+    const msgpack_object *inner = &o.via.array.ptr[0].via.array.ptr[0];
+    assert_int_equal(inner->via.array.ptr[0].via.u64, 1);
     msgpack_zone_destroy(&z);
 }
 
